@@ -1,0 +1,33 @@
+# The README's commands. Every target installs what it needs first (scripts/bootstrap.sh).
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install demo start test lint unit bench clean
+
+install:
+	@scripts/bootstrap.sh
+
+## Main job: Azurite + devhost + SQLite ODBC, uploads the sample images, prints the rows.
+demo: install
+	$(PY) -m devhost demo
+
+## Long-running local session (like `func start` with Azurite).
+start: install
+	$(PY) -m devhost start --with-azurite
+
+## The whole test suite (what .ci/run calls).
+test: install lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+unit: install
+	$(PY) -m pytest -m "not e2e and not reliability" $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf data .pytest_cache .ruff_cache
