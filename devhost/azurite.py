@@ -25,7 +25,9 @@ ACCOUNT_KEY = (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def connection_string(blob_port: int, queue_port: int, table_port: int, host: str = "127.0.0.1") -> str:
+def connection_string(
+    blob_port: int, queue_port: int, table_port: int, host: str = "127.0.0.1"
+) -> str:
     return (
         f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
         f"BlobEndpoint=http://{host}:{blob_port}/{ACCOUNT};"
@@ -87,7 +89,7 @@ class Azurite:
             "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
             "--tableHost", "127.0.0.1", "--tablePort", str(self.table_port),
         ]  # fmt: skip
-        log = open(self.log_path or os.devnull, "ab")  # noqa: SIM115 - owned by the child
+        log = Path(self.log_path or os.devnull).open("ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

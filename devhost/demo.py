@@ -1,0 +1,211 @@
+"""`python -m devhost demo`: the README's main job, end to end on the embedded defaults.
+
+Starts Azurite (persistent under data/azurite), applies the SQL migration on the SQLite ODBC
+default, runs devhost on the app, uploads samples/ to `images-input`, waits until every upload's
+orchestration is terminal, then prints the ImageMetadata rows and the rejected files with reasons.
+Samples whose bytes are already in the container are not re-uploaded (an overwrite would be a new
+blob version and, rightly, a new row), so running the demo twice shows the same rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient, ContentSettings
+
+from devhost.azurite import Azurite, free_port, port_open
+from imagemeta import db  # the app's own library: migration and row listing
+
+TERMINAL = {"Completed", "Failed", "Terminated"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif"}
+CONTAINER = "images-input"
+
+
+@dataclass(frozen=True)
+class Upload:
+    blob_name: str
+    etag: str
+
+
+def _load_local_settings(app_dir: Path) -> None:
+    path = app_dir / "local.settings.json"
+    if path.exists():
+        values = json.loads(path.read_text()).get("Values", {})
+        for key, value in values.items():
+            os.environ.setdefault(key, str(value))
+
+
+@contextlib.contextmanager
+def _azurite(app_dir: Path) -> Iterator[None]:
+    """Use the Azurite on the standard ports when one is running, else start our own."""
+    if all(port_open(p) for p in (10000, 10001, 10002)):
+        print("demo: using the Azurite already listening on 127.0.0.1:10000-10002")
+        yield
+        return
+    data = app_dir / "data"
+    server = Azurite(
+        location=data / "azurite",
+        blob_port=10000,
+        queue_port=10001,
+        table_port=10002,
+        log_path=data / "azurite.log",
+    )
+    print(f"demo: starting Azurite (data in {server.location})")
+    server.start()
+    try:
+        yield
+    finally:
+        server.stop()
+
+
+def _upload_samples(service: BlobServiceClient, samples: Path) -> list[Upload]:
+    container = service.get_container_client(CONTAINER)
+    with contextlib.suppress(ResourceExistsError):
+        container.create_container()  # private: no public_access
+    uploads: list[Upload] = []
+    for path in sorted(p for p in samples.rglob("*") if p.is_file()):
+        if path.name == "README.md":
+            continue
+        name = path.relative_to(samples).as_posix()
+        data = path.read_bytes()
+        md5 = hashlib.md5(data).digest()  # noqa: S324 - Content-MD5 is what the service stores
+        blob = container.get_blob_client(name)
+        try:
+            props = blob.get_blob_properties()
+            if (
+                props.content_settings.content_md5
+                and bytes(props.content_settings.content_md5) == md5
+            ):
+                print(f"demo: {name}: unchanged, already uploaded")
+                uploads.append(Upload(name, props.etag))
+                continue
+        except ResourceNotFoundError:
+            pass
+        result = blob.upload_blob(
+            data, overwrite=True, content_settings=ContentSettings(content_md5=bytearray(md5))
+        )
+        print(f"demo: uploaded {name} ({len(data):,} bytes)")
+        uploads.append(Upload(name, result["etag"]))
+    return uploads
+
+
+def _list_instances(base_url: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        url = f"{base_url}/durabletask/instances/?top=500&showInput=true"
+        req = urllib.request.Request(url)  # noqa: S310 - loopback URL
+        if token:
+            req.add_header("x-ms-continuation-token", token)
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback URL
+            out.extend(json.loads(resp.read() or b"[]"))
+            token = resp.headers.get("x-ms-continuation-token") or ""
+        if not token:
+            return out
+
+
+def _instance_key(instance: dict[str, Any]) -> tuple[str, str] | None:
+    ref = instance.get("input")
+    if isinstance(ref, str):
+        with contextlib.suppress(ValueError):
+            ref = json.loads(ref)
+    if isinstance(ref, dict) and "name" in ref and "etag" in ref:
+        return str(ref["name"]), str(ref["etag"])
+    return None
+
+
+def _wait_for(base_url: str, uploads: list[Upload], timeout: float) -> dict[Upload, dict[str, Any]]:
+    wanted = {(u.blob_name, u.etag): u for u in uploads}
+    deadline = time.monotonic() + timeout
+    while True:
+        done: dict[Upload, dict[str, Any]] = {}
+        for inst in _list_instances(base_url):
+            key = _instance_key(inst)
+            if key in wanted and inst.get("runtimeStatus") in TERMINAL:
+                done[wanted[key]] = inst
+        if len(done) == len(wanted):
+            return done
+        if time.monotonic() > deadline:
+            missing = sorted(u.blob_name for u in uploads if u not in done)
+            raise TimeoutError(f"orchestrations not finished after {timeout:.0f} s: {missing}")
+        time.sleep(0.5)
+
+
+def _stream(pipe: Any) -> None:
+    for line in iter(pipe.readline, b""):
+        sys.stdout.write("  [devhost] " + line.decode(errors="replace"))
+        sys.stdout.flush()
+
+
+def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
+    app_dir = app_dir.resolve()
+    os.chdir(app_dir)
+    (app_dir / "data").mkdir(exist_ok=True)
+    _load_local_settings(app_dir)
+    sql = os.environ["SqlConnectionString"]
+    with _azurite(app_dir):
+        print("demo: applying the SQL migration")
+        db.migrate(sql)
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devhost", "start", "--app-dir", str(app_dir),
+             "--port", str(port), "--poll-interval", "0.5"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        threading.Thread(target=_stream, args=(proc.stdout,), daemon=True).start()
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while not port_open(port):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    print("demo: devhost failed to start (see its output above)")
+                    return 1
+                time.sleep(0.2)
+            service = BlobServiceClient.from_connection_string(os.environ["AzureWebJobsStorage"])
+            uploads = _upload_samples(service, app_dir / "samples")
+            images = [u for u in uploads if Path(u.blob_name).suffix.lower() in IMAGE_EXTENSIONS]
+            skipped = [u.blob_name for u in uploads if u not in images]
+            print(f"demo: waiting for {len(images)} orchestrations")
+            results = _wait_for(base_url, images, timeout)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+    print()
+    print("ImageMetadata rows:")
+    db.print_rows(sql)
+    print()
+    rejected = [
+        (u.blob_name, (inst.get("output") or {}).get("reason"))
+        for u, inst in sorted(results.items(), key=lambda kv: kv[0].blob_name)
+        if isinstance(inst.get("output"), dict) and inst["output"].get("status") == "rejected"
+    ]
+    failed = [
+        u.blob_name for u, inst in results.items() if inst.get("runtimeStatus") != "Completed"
+    ]
+    print(f"Rejected files ({len(rejected)}):")
+    for name, reason in rejected:
+        print(f"  {name}: {reason}")
+    for name in skipped:
+        print(f"  {name}: skipped (not an image extension)")
+    if failed:
+        print(f"Failed orchestrations: {', '.join(sorted(failed))}")
+        return 1
+    return 0

@@ -1,0 +1,116 @@
+"""Run `python -m devhost start` as a subprocess, the way a developer does, for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devhost.azurite import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class DevhostProcess:
+    app_dir: Path
+    storage_connection_string: str
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    log_path: Path | None = None
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> DevhostProcess:
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        argv = [
+            sys.executable, "-m", "devhost", "start",
+            "--app-dir", str(self.app_dir),
+            "--port", str(self.port),
+            "--storage-connection-string", self.storage_connection_string,
+            "--poll-interval", "0.5",
+            *self.extra_args,
+        ]  # fmt: skip
+        log = Path(self.log_path or os.devnull).open("ab")  # noqa: SIM115 - owned by the child
+        self.process = subprocess.Popen(
+            argv, cwd=self.app_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"devhost exited with {self.process.returncode}: {self.log_tail()}"
+                )
+            with contextlib.suppress(OSError):
+                self.get_json("/durabletask/instances/?top=1")
+                return self
+            if time.monotonic() > deadline:
+                self.kill()
+                raise TimeoutError(f"devhost did not start: {self.log_tail()}")
+            time.sleep(0.2)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def get_json(self, path: str) -> Any:
+        try:
+            with urllib.request.urlopen(self.base_url + path, timeout=10) as resp:
+                body = resp.read()
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return None
+            raise
+        return json.loads(body) if body else None
+
+    def list_instances(self) -> list[dict[str, Any]]:
+        """Every instance of the task hub, following continuation tokens."""
+        out: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            req = urllib.request.Request(self.base_url + "/durabletask/instances/?top=500")
+            if token:
+                req.add_header("x-ms-continuation-token", token)
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                out.extend(json.loads(resp.read() or b"[]"))
+                token = resp.headers.get("x-ms-continuation-token") or ""
+            if not token:
+                return out
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no cleanup runs, like a crashed host."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def __enter__(self) -> DevhostProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
