@@ -13,12 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
-import subprocess
-import sys
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +22,8 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
-from devhost.azurite import Azurite, free_port, port_open
+from devhost.azurite import Azurite, port_open
+from devhost.process import DevhostProcess
 from imagemeta import db  # the app's own library: migration and row listing
 
 TERMINAL = {"Completed", "Failed", "Terminated"}
@@ -103,21 +99,6 @@ def _upload_samples(service: BlobServiceClient, samples: Path) -> list[Upload]:
     return uploads
 
 
-def _list_instances(base_url: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    token = ""
-    while True:
-        url = f"{base_url}/durabletask/instances/?top=500&showInput=true"
-        req = urllib.request.Request(url)  # noqa: S310 - loopback URL
-        if token:
-            req.add_header("x-ms-continuation-token", token)
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback URL
-            out.extend(json.loads(resp.read() or b"[]"))
-            token = resp.headers.get("x-ms-continuation-token") or ""
-        if not token:
-            return out
-
-
 def _instance_key(instance: dict[str, Any]) -> tuple[str, str] | None:
     ref = instance.get("input")
     if isinstance(ref, str):
@@ -128,12 +109,14 @@ def _instance_key(instance: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def _wait_for(base_url: str, uploads: list[Upload], timeout: float) -> dict[Upload, dict[str, Any]]:
+def _wait_for(
+    host: DevhostProcess, uploads: list[Upload], timeout: float
+) -> dict[Upload, dict[str, Any]]:
     wanted = {(u.blob_name, u.etag): u for u in uploads}
     deadline = time.monotonic() + timeout
     while True:
         done: dict[Upload, dict[str, Any]] = {}
-        for inst in _list_instances(base_url):
+        for inst in host.list_instances():
             key = _instance_key(inst)
             if key in wanted and inst.get("runtimeStatus") in TERMINAL:
                 done[wanted[key]] = inst
@@ -145,12 +128,6 @@ def _wait_for(base_url: str, uploads: list[Upload], timeout: float) -> dict[Uplo
         time.sleep(0.5)
 
 
-def _stream(pipe: Any) -> None:
-    for line in iter(pipe.readline, b""):
-        sys.stdout.write("  [devhost] " + line.decode(errors="replace"))
-        sys.stdout.flush()
-
-
 def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
     app_dir = app_dir.resolve()
     os.chdir(app_dir)
@@ -160,34 +137,25 @@ def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
     with _azurite(app_dir):
         print("demo: applying the SQL migration")
         db.migrate(sql)
-        port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "devhost", "start", "--app-dir", str(app_dir),
-             "--port", str(port), "--poll-interval", "0.5"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        threading.Thread(target=_stream, args=(proc.stdout,), daemon=True).start()
-        base_url = f"http://127.0.0.1:{port}"
+        host = DevhostProcess(
+            app_dir=app_dir,
+            storage_connection_string=os.environ["AzureWebJobsStorage"],
+            stream_prefix="  [devhost] ",
+        )
         try:
-            deadline = time.monotonic() + 60
-            while not port_open(port):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    print("demo: devhost failed to start (see its output above)")
-                    return 1
-                time.sleep(0.2)
+            host.start()
+        except (RuntimeError, TimeoutError) as e:
+            print(f"demo: devhost failed to start: {e}")
+            return 1
+        try:
             service = BlobServiceClient.from_connection_string(os.environ["AzureWebJobsStorage"])
             uploads = _upload_samples(service, app_dir / "samples")
             images = [u for u in uploads if Path(u.blob_name).suffix.lower() in IMAGE_EXTENSIONS]
             skipped = [u.blob_name for u in uploads if u not in images]
             print(f"demo: waiting for {len(images)} orchestrations")
-            results = _wait_for(base_url, images, timeout)
+            results = _wait_for(host, images, timeout)
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+            host.stop()
     print()
     print("ImageMetadata rows:")
     db.print_rows(sql)

@@ -15,7 +15,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from devhost.azurite import Azurite
-from tests.e2e.devhost_process import REPO_ROOT, DevhostProcess
+from devhost.process import REPO_ROOT, DevhostProcess
 
 TERMINAL = {"Completed", "Failed", "Terminated"}
 

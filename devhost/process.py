@@ -1,4 +1,8 @@
-"""Run `python -m devhost start` as a subprocess, the way a developer does, for end-to-end tests."""
+"""Run `python -m devhost start` as a subprocess, the way a developer does.
+
+Used by the demo, the end-to-end tests and the benchmarks: they need a host they can SIGKILL and
+restart, and whose only interface is the one users have (storage + the Durable HTTP API).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +22,13 @@ from typing import Any
 
 from devhost.azurite import free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _prefix_lines(pipe: Any, prefix: str) -> None:
+    for line in iter(pipe.readline, b""):
+        sys.stdout.write(prefix + line.decode(errors="replace"))
+        sys.stdout.flush()
 
 
 @dataclass
@@ -28,6 +39,9 @@ class DevhostProcess:
     port: int = field(default_factory=free_port)
     log_path: Path | None = None
     extra_args: list[str] = field(default_factory=list)
+    stream_prefix: str | None = (
+        None  # echo the host's output with this prefix instead of a log file
+    )
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -44,11 +58,18 @@ class DevhostProcess:
             "--poll-interval", "0.5",
             *self.extra_args,
         ]  # fmt: skip
-        log = Path(self.log_path or os.devnull).open("ab")  # noqa: SIM115 - owned by the child
+        if self.stream_prefix is not None:
+            out: Any = subprocess.PIPE
+        else:
+            out = Path(self.log_path or os.devnull).open("ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
-            argv, cwd=self.app_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
+            argv, cwd=self.app_dir, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
+        if self.stream_prefix is not None:
+            threading.Thread(
+                target=_prefix_lines, args=(self.process.stdout, self.stream_prefix), daemon=True
+            ).start()
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -70,7 +91,7 @@ class DevhostProcess:
 
     def get_json(self, path: str) -> Any:
         try:
-            with urllib.request.urlopen(self.base_url + path, timeout=10) as resp:
+            with urllib.request.urlopen(self.base_url + path, timeout=10) as resp:  # noqa: S310
                 body = resp.read()
         except urllib.error.HTTPError as e:
             if e.code == 404:
@@ -79,14 +100,15 @@ class DevhostProcess:
         return json.loads(body) if body else None
 
     def list_instances(self) -> list[dict[str, Any]]:
-        """Every instance of the task hub, following continuation tokens."""
+        """Every instance of the task hub (with inputs), following continuation tokens."""
         out: list[dict[str, Any]] = []
         token = ""
         while True:
-            req = urllib.request.Request(self.base_url + "/durabletask/instances/?top=500")
+            url = self.base_url + "/durabletask/instances/?top=500&showInput=true"
+            req = urllib.request.Request(url)  # noqa: S310 - loopback URL
             if token:
                 req.add_header("x-ms-continuation-token", token)
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
                 out.extend(json.loads(resp.read() or b"[]"))
                 token = resp.headers.get("x-ms-continuation-token") or ""
             if not token:
