@@ -68,7 +68,7 @@ class BlobTriggerEvent:
     uri: str
     etag: str  # with its quotes, as the service returns it
     content: bytes
-    properties: dict[str, Any]  # Length, ContentType, LastModified, ETag, BlobType, ... (PascalCase)
+    properties: dict[str, Any]  # PascalCase: ContentLength, ETag, LastModified, ...
     metadata: dict[str, str]
     binding_data: dict[str, str] = field(default_factory=dict)  # {"name": "cats/1.png"}
 

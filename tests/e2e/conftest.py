@@ -30,7 +30,7 @@ class Pipeline:
     container: ContainerClient
 
     def upload(self, name: str, data: bytes) -> str:
-        return str(self.container.upload_blob(name, data, overwrite=True)["etag"])
+        return str(self.container.get_blob_client(name).upload_blob(data, overwrite=True)["etag"])
 
     def rows(self) -> list[dict[str, Any]]:
         with pyodbc.connect(self.sql, autocommit=True) as conn:
