@@ -1,0 +1,123 @@
+// Image metadata pipeline: every Azure resource, deployed at subscription scope so the
+// resource group is part of the template (az deployment sub create -f infra/main.bicep ...).
+targetScope = 'subscription'
+
+@description('Resource group that holds every resource of the pipeline.')
+param resourceGroupName string = 'image-metadata-rg'
+
+@description('Azure region for all resources.')
+param location string = 'eastus'
+
+@description('Storage account (3-24 lowercase letters/digits, globally unique): blobs, Durable task hub, AzureWebJobsStorage.')
+@minLength(3)
+@maxLength(24)
+param storageAccountName string = 'imagemetadatastorage'
+
+@description('Private blob container watched by the blob trigger.')
+param containerName string = 'images-input'
+
+@description('Function App name (globally unique host name).')
+param functionAppName string = 'imagemetadatafuncapp'
+
+@description('Azure SQL logical server name (globally unique).')
+param sqlServerName string = 'imagemetadata-sqlsrv'
+
+@description('Azure SQL database name.')
+param sqlDatabaseName string = 'imagemetadata-db'
+
+@description('How the app authenticates to SQL: a SQL login in the connection string, or the app\'s system-assigned managed identity (Entra ID, no password in app settings).')
+@allowed([
+  'password'
+  'managedIdentity'
+])
+param sqlAuthMode string = 'password'
+
+@description('SQL administrator login. No default: pass it at deploy time.')
+@secure()
+param sqlAdminLogin string
+
+@description('SQL administrator password. No default: pass it at deploy time.')
+@secure()
+param sqlAdminPassword string
+
+@description('Entra ID administrator of the SQL server (user or group display name). Required when sqlAuthMode is managedIdentity, so someone can create the app\'s database user.')
+param sqlEntraAdminLogin string = ''
+
+@description('Object id of sqlEntraAdminLogin.')
+param sqlEntraAdminObjectId string = ''
+
+@description('WEBSITE_RUN_FROM_PACKAGE. Leave empty: `func azure functionapp publish` uploads the zip and sets this to its blob URL (Linux Consumption only accepts a URL). deploy.sh passes the current value on re-deploys so a template update does not unpublish the app.')
+param runFromPackageUrl string = ''
+
+@description('Tags applied to every resource.')
+param tags object = {
+  application: 'image-metadata-pipeline'
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: resourceGroupName
+  location: location
+  tags: tags
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: storageAccountName
+    location: location
+    containerName: containerName
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    baseName: functionAppName
+    location: location
+    tags: tags
+  }
+}
+
+module sql 'modules/sql.bicep' = {
+  name: 'sql'
+  scope: rg
+  params: {
+    serverName: sqlServerName
+    databaseName: sqlDatabaseName
+    location: location
+    adminLogin: sqlAdminLogin
+    adminPassword: sqlAdminPassword
+    entraAdminLogin: sqlEntraAdminLogin
+    entraAdminObjectId: sqlEntraAdminObjectId
+    tags: tags
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  params: {
+    name: functionAppName
+    location: location
+    storageAccountName: storage.outputs.name
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    sqlServerFqdn: sql.outputs.fullyQualifiedDomainName
+    sqlDatabaseName: sqlDatabaseName
+    sqlAuthMode: sqlAuthMode
+    sqlLogin: sqlAdminLogin
+    sqlPassword: sqlAdminPassword
+    runFromPackageUrl: runFromPackageUrl
+    tags: tags
+  }
+}
+
+output resourceGroupName string = rg.name
+output functionAppName string = functionApp.outputs.name
+output functionAppPrincipalId string = functionApp.outputs.principalId
+output storageAccountName string = storage.outputs.name
+output blobContainerName string = containerName
+output sqlServerFqdn string = sql.outputs.fullyQualifiedDomainName
+output sqlDatabaseName string = sqlDatabaseName

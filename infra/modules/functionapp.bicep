@@ -1,0 +1,103 @@
+// Linux Consumption (Y1) Function App, Python 3.11, Functions v4, system-assigned identity.
+// Linux Consumption is being retired by Microsoft in favour of Flex Consumption: see
+// infra/README.md ("Flex Consumption") for the switch.
+param name string
+param location string
+param storageAccountName string
+param appInsightsConnectionString string
+param sqlServerFqdn string
+param sqlDatabaseName string
+@allowed([
+  'password'
+  'managedIdentity'
+])
+param sqlAuthMode string
+@secure()
+param sqlLogin string
+@secure()
+param sqlPassword string
+param runFromPackageUrl string
+param tags object
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
+  //checkov:skip=CKV_AZURE_225:Consumption (Y1) plans cannot be zone redundant.
+  name: '${name}-plan'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'Y1'
+    tier: 'Dynamic'
+  }
+  properties: {
+    reserved: true // Linux
+  }
+}
+
+var storageConnectionString = 'DefaultEndpointsProtocol=https;AccountName=${storage.name};EndpointSuffix=${environment().suffixes.storage};AccountKey=${storage.listKeys().keys[0].value}'
+var sqlServerPart = 'Driver={ODBC Driver 18 for SQL Server};Server=tcp:${sqlServerFqdn},1433;Database=${sqlDatabaseName};Encrypt=yes;TrustServerCertificate=no;Connection Timeout=30'
+var sqlConnectionString = (sqlAuthMode == 'managedIdentity') ? '${sqlServerPart};Authentication=ActiveDirectoryMsi' : '${sqlServerPart};Uid=${sqlLogin};Pwd=${sqlPassword}'
+
+var baseSettings = [
+  {
+    name: 'AzureWebJobsStorage'
+    value: storageConnectionString
+  }
+  {
+    name: 'FUNCTIONS_WORKER_RUNTIME'
+    value: 'python'
+  }
+  {
+    name: 'FUNCTIONS_EXTENSION_VERSION'
+    value: '~4'
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: appInsightsConnectionString
+  }
+  {
+    name: 'SqlConnectionString'
+    value: sqlConnectionString
+  }
+]
+// Linux Consumption only accepts a URL here; publish sets it. Only write it when we know it,
+// so a template re-deploy never points the app at nothing.
+var packageSettings = empty(runFromPackageUrl) ? [] : [
+  {
+    name: 'WEBSITE_RUN_FROM_PACKAGE'
+    value: runFromPackageUrl
+  }
+]
+
+resource site 'Microsoft.Web/sites@2023-12-01' = {
+  //checkov:skip=CKV_AZURE_222:Public network access is needed: Linux Consumption has no private endpoints; the app exposes no HTTP functions.
+  //checkov:skip=CKV_AZURE_17:Client certificates do not apply: the app exposes no HTTP functions (blob trigger only).
+  //checkov:skip=CKV_AZURE_212:Consumption plans scale to zero; a minimum instance count does not apply.
+  //checkov:skip=CKV_AZURE_213:Health check needs an HTTP endpoint; this blob-triggered app has none.
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    siteConfig: {
+      linuxFxVersion: 'Python|3.11'
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: concat(baseSettings, packageSettings)
+    }
+  }
+}
+
+output name string = site.name
+output principalId string = site.identity.principalId
