@@ -8,8 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.conftest import Pipeline
-from tests.e2e.test_pipeline import image_bytes
+from tests.harness import Pipeline, image_bytes
 
 pytestmark = pytest.mark.e2e
 

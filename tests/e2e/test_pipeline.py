@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
 import pytest
-from PIL import Image
 
-from tests.e2e.conftest import Pipeline
+from tests.harness import Pipeline, image_bytes
 
 pytestmark = pytest.mark.e2e
-
-
-def image_bytes(fmt: str, size: tuple[int, int], mode: str = "RGB", **save: object) -> bytes:
-    buf = io.BytesIO()
-    Image.new(mode, size, color=0).save(buf, format=fmt, **save)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
