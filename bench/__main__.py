@@ -1,0 +1,200 @@
+"""`python -m bench` (make bench): floor, naive, pipeline, size independence, scaling, memory.
+
+Runs on a fresh Azurite (random ports, temp data) and SQLite through the SQLite3 ODBC driver,
+prints a table and writes bench/results/bench-<timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from azure.storage.blob import BlobServiceClient, ContainerClient
+
+from bench.floor import floor, naive
+from bench.images import sized_jpeg, small_image
+from bench.pipeline import idle_latency, probe_latencies, run_backlog, upload_all, wait_all
+from devhost.azurite import Azurite
+from devhost.process import REPO_ROOT, DevhostProcess
+from imagemeta import db
+
+RESULTS = REPO_ROOT / "bench" / "results"
+
+
+def _container(service: BlobServiceClient, name: str) -> ContainerClient:
+    c = service.get_container_client(name)
+    if not c.exists():
+        c.create_container()
+    return c
+
+
+def bench_floor(
+    service: BlobServiceClient, sizes: list[int], work: Path, threads: int
+) -> list[dict[str, Any]]:
+    out = []
+    for n in sizes:
+        c = _container(service, f"floor-{n}")
+        items = [small_image(i) for i in range(n)]
+        upload_all(c, items)
+        names = [name for name, _ in items]
+        f = floor(c, names, f"Driver={{SQLite3}};Database={work / f'floor-{n}.db'}", threads)
+        nv = naive(c, names, f"Driver={{SQLite3}};Database={work / f'naive-{n}.db'}", threads)
+        out.append({"images": n, "floor": asdict(f), "naive": asdict(nv)})
+        print(
+            f"floor   N={n:5d}: {f.images_per_s:7.1f} img/s, {f.bytes_read / n / 1024:7.1f} KiB/img"
+        )
+        print(
+            f"naive   N={n:5d}: {nv.images_per_s:7.1f} img/s, "
+            f"{nv.bytes_read / n / 1024:7.1f} KiB/img"
+        )
+    return out
+
+
+def _pipeline_host(azurite: Azurite, sql: str, work: Path, tag: str) -> DevhostProcess:
+    return DevhostProcess(
+        app_dir=REPO_ROOT,
+        storage_connection_string=azurite.connection_string,
+        env={"SqlConnectionString": sql, "AzureWebJobsStorage": azurite.connection_string},
+        log_path=work / f"devhost-{tag}.log",
+    )
+
+
+def bench_pipeline(azurite: Azurite, sizes: list[int], work: Path) -> dict[str, Any]:
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    container = _container(service, "images-input")
+    sql = f"Driver={{SQLite3}};Database={work / 'pipeline.db'};Timeout=5000"
+    db.migrate(sql)
+    host = _pipeline_host(azurite, sql, work, "pipeline").start()
+    results: dict[str, Any] = {"backlogs": []}
+    try:
+        lat = idle_latency(
+            host, container, [(f"idle/{name}", data) for name, data in map(small_image, range(20))]
+        )
+        results["idle_latency_s"] = {"p50": statistics.median(lat), "max": max(lat)}
+        print(f"pipeline idle latency: p50 {statistics.median(lat):.2f} s, max {max(lat):.2f} s")
+        for n in sizes:
+            items = [(f"backlog-{n}/{name}", data) for name, data in map(small_image, range(n))]
+            r = run_backlog(host, container, items)
+            results["backlogs"].append(asdict(r))
+            print(
+                f"pipeline N={n:5d}: {r.images_per_s:7.1f} img/s, p50 {r.latency_p50_s:.2f} s, "
+                f"p95 {r.latency_p95_s:.2f} s, peak RSS {r.peak_rss_mb:.0f} MiB, failed {r.failed}"
+            )
+        sizes_out = []
+        for label, total in (("20KB", 20_000), ("2MB", 2_000_000), ("50MB", 50_000_000),
+                             ("200MB", 200_000_000)):  # fmt: skip
+            data = sized_jpeg(total)
+            name = f"sized/{label}.jpg"
+            start = time.time()
+            etag = upload_all(container, [(name, data)])[name].etag
+            inst = wait_all(host, {name: etag}, 600)[name]
+            meta = (inst.get("output") or {}).get("metadata") or {}
+            row = {
+                "size": label,
+                "bytes": len(data),
+                "seconds": time.time() - start,
+                "bytes_read": meta.get("BytesRead"),
+                "status": inst["runtimeStatus"],
+            }
+            sizes_out.append(row)
+            print(f"size {label:>6}: {row['seconds']:.2f} s upload->row, "
+                  f"ExtractMetadata read {row['bytes_read']} bytes")  # fmt: skip
+        results["size_independence"] = sizes_out
+    finally:
+        host.stop()
+    return results
+
+
+def bench_scaling(azurite: Azurite, sizes: list[int], work: Path) -> list[dict[str, Any]]:
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    out = []
+    for n in sizes:
+        container = _container(service, "probe")
+        for b in container.list_blobs():
+            container.delete_blob(b.name)
+        upload_all(container, [(f"old/{i:06d}.png", b"x") for i in range(n)])
+        probe_log = work / f"probe-{n}.log"
+        probe_log.unlink(missing_ok=True)
+        host = DevhostProcess(
+            app_dir=REPO_ROOT / "bench" / "apps" / "blobprobe",
+            storage_connection_string=azurite.connection_string,
+            env={
+                "AzureWebJobsStorage": azurite.connection_string,
+                "PROBE_LOG": str(probe_log),
+                "AzureFunctionsWebHost__hostid": f"probe{n}",
+            },
+            log_path=work / f"devhost-probe-{n}.log",
+        ).start()
+        try:
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline:
+                seen = len(probe_log.read_text().splitlines()) if probe_log.exists() else 0
+                if seen >= n:
+                    break
+                time.sleep(0.5)
+            t0 = time.perf_counter()
+            listed = sum(1 for _ in container.list_blobs())
+            list_s = time.perf_counter() - t0
+            uploaded: dict[str, float] = {}
+            for i in range(10):
+                name = f"new/{n}-{i}.png"
+                upload_all(container, [(name, b"y")])
+                uploaded[name] = time.time()
+                time.sleep(0.3)
+            deadline = time.monotonic() + 120
+            lat: dict[str, float] = {}
+            while len(lat) < len(uploaded) and time.monotonic() < deadline:
+                lat = probe_latencies(probe_log, uploaded)
+                time.sleep(0.2)
+        finally:
+            host.stop()
+        row = {"existing_blobs": n, "listing_s": list_s, "listed": listed,
+               "detect_p50_s": statistics.median(lat.values()) if lat else None,
+               "detect_max_s": max(lat.values()) if lat else None}  # fmt: skip
+        out.append(row)
+        print(f"scaling {n:6d} blobs: listing {list_s * 1000:.0f} ms, new-blob detection "
+              f"p50 {row['detect_p50_s']:.2f} s max {row['detect_max_s']:.2f} s")  # fmt: skip
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--floor-sizes", default="200,1000,5000")
+    parser.add_argument("--pipeline-sizes", default="200,1000,5000")
+    parser.add_argument("--scaling-sizes", default="100,1000,10000")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    args = parser.parse_args()
+    if args.quick:
+        args.floor_sizes, args.pipeline_sizes, args.scaling_sizes = "100", "100", "100"
+    ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=RESULTS))
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count()}
+    with Azurite(location=work / "azurite", log_path=work / "azurite.log") as azurite:
+        service = BlobServiceClient.from_connection_string(azurite.connection_string)
+        report["floor"] = bench_floor(service, ints(args.floor_sizes), work, args.threads)
+        report["pipeline"] = bench_pipeline(azurite, ints(args.pipeline_sizes), work)
+        report["scaling"] = bench_scaling(azurite, ints(args.scaling_sizes), work)
+    floors = {f["images"]: f["floor"]["images_per_s"] for f in report["floor"]}
+    for b in report["pipeline"]["backlogs"]:
+        if b["images"] in floors:
+            b["ratio_to_floor"] = b["images_per_s"] / floors[b["images"]]
+            print(f"pipeline/floor at N={b['images']}: {b['ratio_to_floor']:.0%}")
+    out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
