@@ -46,7 +46,7 @@ def _load_local_settings(app_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def _azurite(app_dir: Path) -> Iterator[None]:
+def local_azurite(app_dir: Path) -> Iterator[None]:
     """Use the Azurite on the standard ports when one is running, else start our own."""
     if all(port_open(p) for p in (10000, 10001, 10002)):
         print("demo: using the Azurite already listening on 127.0.0.1:10000-10002")
@@ -134,7 +134,7 @@ def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
     (app_dir / "data").mkdir(exist_ok=True)
     _load_local_settings(app_dir)
     sql = os.environ["SqlConnectionString"]
-    with _azurite(app_dir):
+    with local_azurite(app_dir):
         print("demo: applying the SQL migration")
         db.migrate(sql)
         host = DevhostProcess(

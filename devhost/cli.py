@@ -1,0 +1,160 @@
+"""`python -m devhost ...`: start (like `func start`), status, upload, demo, restart-failed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from devhost.config import ConfigError
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="[%(asctime)s] %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+        stream=sys.stdout,
+    )
+    for noisy in ("azure", "aiohttp.access", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from devhost.host import Host, HostOptions  # noqa: PLC0415
+
+    _setup_logging(args.verbose)
+    app_dir = Path(args.app_dir).resolve()
+    with contextlib.ExitStack() as stack:
+        if args.with_azurite:
+            from devhost.demo import local_azurite  # noqa: PLC0415
+
+            stack.enter_context(local_azurite(app_dir))
+        try:
+            host = Host(HostOptions(
+                app_dir=app_dir, host=args.host, port=args.port,
+                storage_connection_string=args.storage_connection_string,
+                concurrency=args.concurrency, poll_interval=args.poll_interval,
+            ))  # fmt: skip
+        except ConfigError as exc:
+            print(f"devhost: {exc}", file=sys.stderr)
+            return 2
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await host.run(stop)
+
+        asyncio.run(main())
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from devhost.durable.status_cli import print_status  # noqa: PLC0415
+
+    from devhost.config import load_config  # noqa: PLC0415
+
+    config = load_config(Path(args.app_dir).resolve(), args.storage_connection_string)
+    return asyncio.run(print_status(config.settings["AzureWebJobsStorage"], config.hub_name,
+                                    args.instance, args.top))  # fmt: skip
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    from azure.core.exceptions import ResourceExistsError  # noqa: PLC0415
+    from azure.storage.blob import BlobServiceClient  # noqa: PLC0415
+
+    from devhost.config import load_config  # noqa: PLC0415
+
+    config = load_config(Path(args.app_dir).resolve(), args.storage_connection_string)
+    service = BlobServiceClient.from_connection_string(config.settings["AzureWebJobsStorage"])
+    container = service.get_container_client(args.container)
+    with contextlib.suppress(ResourceExistsError):
+        container.create_container()  # private
+    count = 0
+    for given in args.paths:
+        root = Path(given)
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for path in files:
+            rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
+            name = f"{args.prefix.strip('/')}/{rel}" if args.prefix else rel
+            with path.open("rb") as fh:
+                etag = container.upload_blob(name, fh, overwrite=True)["etag"]
+            print(f"uploaded {args.container}/{name} ({path.stat().st_size} bytes, ETag {etag})")
+            count += 1
+    print(f"{count} file(s) uploaded")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from devhost.demo import run_demo  # noqa: PLC0415
+
+    return run_demo(Path(args.app_dir).resolve())
+
+
+def cmd_restart_failed(args: argparse.Namespace) -> int:
+    from devhost.recovery import restart_failed  # noqa: PLC0415
+
+    restarted = restart_failed(args.url.rstrip("/"), args.function)
+    for r in restarted:
+        print(f"restarted {r.name} {r.instance_id}")
+    print(json.dumps({"restarted": len(restarted)}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def app_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--app-dir", default=".", help="Functions app root (host.json)")
+        p.add_argument("--storage-connection-string",
+                       help="overrides AzureWebJobsStorage from local.settings.json")  # fmt: skip
+
+    p = sub.add_parser("start", help="run the app like `func start`")
+    app_opts(p)
+    p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("DEVHOST_PORT", "7071")))
+    p.add_argument("--concurrency", type=int, default=max(4, (os.cpu_count() or 2) * 4),
+                   help="max concurrent function invocations (thread pool size)")  # fmt: skip
+    p.add_argument("--poll-interval", type=float, default=1.0,
+                   help="max seconds between queue polls / container scans when idle")  # fmt: skip
+    p.add_argument("--with-azurite", action="store_true",
+                   help="start Azurite on 10000-10002 with data in ./data/azurite if not running")  # fmt: skip
+    p.add_argument("--verbose", action="store_true")
+    p.set_defaults(run=cmd_start)
+
+    p = sub.add_parser("status", help="instances in the task hub, or one instance's history")
+    app_opts(p)
+    p.add_argument("instance", nargs="?")
+    p.add_argument("--top", type=int, default=50)
+    p.set_defaults(run=cmd_status)
+
+    p = sub.add_parser("upload", help="upload files or folders to a container")
+    app_opts(p)
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--container", default="images-input")
+    p.add_argument("--prefix", default="", help="virtual folder inside the container")
+    p.set_defaults(run=cmd_upload)
+
+    p = sub.add_parser("demo", help="the README's main job: samples through the whole pipeline")
+    p.add_argument("--app-dir", default=".")
+    p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("restart-failed", help="start Failed orchestrations again (same id/input)")
+    p.add_argument("--url", default="http://127.0.0.1:7071", help="devhost base URL")
+    p.add_argument("--function", help="only this orchestrator")
+    p.set_defaults(run=cmd_restart_failed)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))

@@ -1,0 +1,165 @@
+"""Function discovery and validation: every folder with a function.json, imported as the
+Python worker imports it (`__app__.<Folder>`, app root on sys.path)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import json
+import sys
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from azure.functions import meta
+
+from devhost.config import ConfigError
+
+TRIGGERS = {"blobTrigger", "orchestrationTrigger", "activityTrigger", "httpTrigger",
+            "entityTrigger", "timerTrigger", "queueTrigger"}  # fmt: skip
+SUPPORTED_TRIGGERS = {"blobTrigger", "orchestrationTrigger", "activityTrigger", "httpTrigger"}
+CLIENT_TYPES = {"durableClient", "orchestrationClient"}
+OTHER_TYPES = {"http", "blob", "queue"}
+
+
+@dataclass
+class Binding:
+    name: str
+    type: str
+    direction: str
+    raw: dict[str, Any]
+
+    @property
+    def is_trigger(self) -> bool:
+        return self.type in TRIGGERS
+
+
+@dataclass
+class FunctionSpec:
+    name: str
+    directory: Path
+    bindings: list[Binding]
+    func: Callable[..., Any]
+    is_async: bool
+    disabled: bool = False
+    return_binding: Binding | None = None
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def trigger(self) -> Binding:
+        return next(b for b in self.bindings if b.is_trigger)
+
+    @property
+    def inputs(self) -> list[Binding]:
+        return [b for b in self.bindings if b.direction == "in" and b.name != "$return"]
+
+    def describe(self) -> str:
+        t = self.trigger
+        detail = t.raw.get("path") or t.raw.get("route") or ""
+        if t.type == "httpTrigger":
+            methods = ",".join(m.upper() for m in t.raw.get("methods") or ["GET", "POST"])
+            detail = f"[{methods}] /api/{t.raw.get('route') or self.name}"
+        return f"{self.name}: {t.type}" + (f" {detail}" if detail else "")
+
+
+class LoadError(ConfigError):
+    pass
+
+
+def _install_app_package(app_dir: Path) -> None:
+    root = str(app_dir)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    pkg = sys.modules.get("__app__")
+    if pkg is None:
+        pkg = types.ModuleType("__app__")
+        pkg.__path__ = [root]
+        sys.modules["__app__"] = pkg
+
+
+def _import(app_dir: Path, folder: Path, script: str) -> types.ModuleType:
+    script_path = (folder / script).resolve()
+    if not script_path.exists():
+        raise LoadError(f"function '{folder.name}': scriptFile {script} not found")
+    module_name = f"__app__.{folder.name}"
+    if script_path.name != "__init__.py":
+        module_name += "." + script_path.stem
+        importlib.import_module(f"__app__.{folder.name}") if (folder / "__init__.py").exists() else None
+    return importlib.import_module(module_name)
+
+
+def _validate(spec: FunctionSpec, settings: dict[str, str]) -> None:
+    triggers = [b for b in spec.bindings if b.is_trigger]
+    if len(triggers) != 1:
+        raise LoadError(f"function '{spec.name}': expected exactly one trigger, found {len(triggers)}")
+    if triggers[0].type not in SUPPORTED_TRIGGERS:
+        raise LoadError(f"function '{spec.name}': trigger type '{triggers[0].type}' is not supported by devhost")
+    params = inspect.signature(spec.func).parameters
+    registry = meta.get_binding_registry()
+    for b in spec.bindings:
+        if b.type not in TRIGGERS | CLIENT_TYPES | OTHER_TYPES:
+            raise LoadError(f"function '{spec.name}': unknown binding type '{b.type}'")
+        if b.type == "blobTrigger" and not settings.get(b.raw.get("connection") or "AzureWebJobsStorage"):
+            conn = b.raw.get("connection") or "AzureWebJobsStorage"
+            raise LoadError(f"function '{spec.name}': connection setting '{conn}' is not set")
+        if b.name == "$return":
+            continue
+        if b.direction == "in" and b.name not in params:
+            raise LoadError(f"function '{spec.name}': binding '{b.name}' has no matching parameter")
+        ann = spec.annotations.get(b.name)
+        converter = registry.get(b.type) if registry else None
+        if b.direction == "in" and ann is not None and converter is not None:
+            pytype = typing.get_origin(ann) or ann
+            if isinstance(pytype, type) and not converter.check_input_type_annotation(pytype):
+                raise LoadError(
+                    f"function '{spec.name}': type of parameter '{b.name}' ({ann!r}) does not "
+                    f"match binding type '{b.type}'"
+                )
+    binding_names = {b.name for b in spec.bindings}
+    for p in params:
+        if p not in binding_names and p != "context":
+            raise LoadError(f"function '{spec.name}': parameter '{p}' has no binding in function.json")
+
+
+def load_function(app_dir: Path, folder: Path, settings: dict[str, str]) -> FunctionSpec:
+    try:
+        conf = json.loads((folder / "function.json").read_text(encoding="utf-8-sig"))
+    except ValueError as exc:
+        raise LoadError(f"function '{folder.name}': function.json is not valid JSON: {exc}") from exc
+    bindings = [
+        Binding(str(b.get("name")), str(b.get("type")), str(b.get("direction", "in")), b)
+        for b in conf.get("bindings", [])
+    ]
+    module = _import(app_dir, folder, conf.get("scriptFile", "__init__.py"))
+    entry = conf.get("entryPoint", "main")
+    func = getattr(module, entry, None)
+    if not callable(func):
+        raise LoadError(f"function '{folder.name}': entry point '{entry}' not found in {module.__name__}")
+    try:
+        annotations = typing.get_type_hints(func)
+    except Exception:  # noqa: BLE001 - unresolved forward refs: the worker skips them too
+        annotations = {}
+    spec = FunctionSpec(
+        name=folder.name,
+        directory=folder,
+        bindings=bindings,
+        func=func,
+        is_async=inspect.iscoroutinefunction(func),
+        disabled=str(settings.get(f"AzureWebJobs.{folder.name}.Disabled", "")).lower() == "true",
+        return_binding=next((b for b in bindings if b.name == "$return"), None),
+        annotations=annotations,
+    )
+    _validate(spec, settings)
+    return spec
+
+
+def load_functions(app_dir: Path, settings: dict[str, str]) -> list[FunctionSpec]:
+    _install_app_package(app_dir)
+    folders = sorted(p.parent for p in app_dir.glob("*/function.json"))
+    if not folders:
+        raise LoadError(f"no functions found in {app_dir} (no */function.json)")
+    return [load_function(app_dir, f, settings) for f in folders]
