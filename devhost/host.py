@@ -185,6 +185,7 @@ class Host:
                 listener_task.cancel()
             await self.engine.stop()
             await runner.cleanup()
+            await _close_sdk_session()
             self.invoker.close()
 
 
@@ -200,3 +201,14 @@ def _to_response(out: Any) -> web.Response:
     if isinstance(out, bytes | str):
         return web.Response(status=200, body=out if isinstance(out, bytes) else out.encode())
     return web.json_response(out)
+
+
+async def _close_sdk_session() -> None:
+    """The Durable SDK keeps one shared aiohttp session per process; close it on shutdown."""
+    try:
+        from azure.durable_functions.models.utils import http_utils  # noqa: PLC0415
+    except ImportError:
+        return
+    close = getattr(http_utils, "_close_session", None)
+    if close is not None:
+        await close()

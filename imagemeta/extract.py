@@ -9,6 +9,7 @@ a cap. Only the JPEG, PNG and GIF plugins are allowed to run.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -37,6 +38,8 @@ _TAG_ORIENTATION = 0x0112
 _TAG_MAKE = 0x010F
 _TAG_MODEL = 0x0110
 _TAG_DATETIME_ORIGINAL = 0x9003
+
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
 RangeReader = Callable[[int, int], bytes]
 """read(offset, count) -> up to `count` bytes of the blob starting at `offset`."""
@@ -156,7 +159,8 @@ def read_header(read: RangeReader, ref: BlobRef) -> ImageMetadata:
             if complete or len(buf) >= PREFIX_CAP:
                 where = "file" if complete else f"first {len(buf) // 1024} KiB"
                 kind = sniffed or "image"
-                raise ImageRejected(f"unreadable {kind} header in the {where}: {e}") from e
+                detail = _OBJECT_REPR.sub("data", str(e)) or type(e).__name__
+                raise ImageRejected(f"unreadable {kind} header in the {where}: {detail}") from e
             want = min(len(buf) * PREFIX_GROWTH, PREFIX_CAP, ref.length)
     if width <= 0 or height <= 0:
         raise ImageRejected(f"image declares an empty canvas ({width}x{height})")
@@ -211,7 +215,7 @@ def extract_from_blob(connection_string: str, ref: BlobRef) -> ImageMetadata:
                 max_concurrency=1,
             ).readall()
         except ResourceModifiedError as exc:
-            raise ImageRejected("blob was overwritten after the trigger fired") from exc
+            raise ImageRejected("blob was overwritten or deleted after the trigger fired") from exc
         except ResourceNotFoundError as exc:
             raise ImageRejected("blob no longer exists") from exc
 

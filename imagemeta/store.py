@@ -106,14 +106,13 @@ def connect(connection_string: str) -> pyodbc.Connection:
     """Open a connection; a missing driver gets an error that lists what is installed."""
     try:
         return pyodbc.connect(connection_string, autocommit=False, timeout=15)
-    except pyodbc.InterfaceError as exc:
-        if "IM002" in str(exc.args[0] if exc.args else ""):
-            raise StoreConfigError(
-                f"ODBC driver in SqlConnectionString is not installed; installed drivers: "
-                f"{pyodbc.drivers() or 'none'} ({exc})"
-            ) from exc
-        raise
     except pyodbc.Error as exc:
+        text = " ".join(str(a) for a in exc.args)
+        if "IM002" in text or "Can't open lib" in text:
+            raise StoreConfigError(
+                f"the ODBC driver named in SqlConnectionString is not installed; installed "
+                f"drivers: {pyodbc.drivers() or 'none'} ({text})"
+            ) from exc
         if is_transient(exc):
             raise TransientStoreError(f"cannot connect to the database: {exc}") from exc
         raise

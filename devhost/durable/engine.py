@@ -268,6 +268,13 @@ class DurableEngine:
         if execution == inst.execution_id:
             inst.history = history
             inst.persisted = len(history)
+            last = history[-1] if history else None
+            if last and last["EventType"] == EventType.ExecutionCompleted and inst.status not in TERMINAL:
+                # Killed between the history write and the row write: finish the row now.
+                inst.status = str(last.get("OrchestrationStatus", "Completed"))
+                inst.output = last.get("Result")
+                inst.completed = parse_iso(last["Timestamp"])
+                await self.store.write_instance(instance_id, inst.row())
         return inst
 
     async def _process(self, instance_id: str, recs: list[Received]) -> None:  # noqa: C901, PLR0912

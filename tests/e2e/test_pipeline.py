@@ -28,7 +28,7 @@ def test_mixed_uploads_end_in_exact_rows_and_statuses(pipeline: Pipeline) -> Non
         "really-a-png.jpg": image_bytes("PNG", (9, 9)),
         "notes.jpg": b"this is text, not an image",
         "empty.png": b"",
-        "truncated.jpg": jpeg[: len(jpeg) // 3],
+        "truncated.jpg": jpeg[:300],  # cut inside the header (pixels are never read)
     }
     etags = {name: pipeline.upload(name, data) for name, data in uploads.items()}
     pipeline.upload("readme.txt", b"not watched by extension")

@@ -1,0 +1,104 @@
+"""OrchestratorFunction driven through the real Durable SDK's replay, with the history the
+host would send (the same JSON shape devhost and the real extension build)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from OrchestratorFunction import main
+
+REF = {"container": "images-input", "name": "a.jpg", "uri": "u", "length": 10, "etag": '"0x1"'}
+META = {"FileName": "a.jpg", "Width": 1, "Height": 1, "Format": "JPEG"}
+T = "2026-11-25T10:00:0{}.000000Z"
+
+
+def ev(kind: int, event_id: int = -1, second: int = 0, **fields: Any) -> dict[str, Any]:
+    return {"EventType": kind, "EventId": event_id, "IsPlayed": False, "Timestamp": T.format(second), **fields}
+
+
+def started(second: int = 0) -> dict[str, Any]:
+    return ev(12, second=second)
+
+
+def run(history: list[dict[str, Any]]) -> dict[str, Any]:
+    ctx = {"history": history, "instanceId": "img-1", "input": json.dumps(REF), "isReplaying": False,
+           "parentInstanceId": None, "upperSchemaVersion": 1, "upperSchemaVersionNew": 2}  # fmt: skip
+    return json.loads(main(func.OrchestrationContext(json.dumps(ctx))))
+
+
+def actions(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Scheduled actions in order; a with-retry task is a compound holding its attempt."""
+    out: list[dict[str, Any]] = []
+
+    def walk(a: dict[str, Any]) -> None:
+        if a.get("compoundActions"):
+            for child in a["compoundActions"]:
+                walk(child)
+        else:
+            out.append(a)
+
+    for group in state["actions"]:
+        for a in group:
+            walk(a)
+    return out
+
+
+FIRST = [started(), ev(0, Name="OrchestratorFunction", Input=json.dumps(REF), Version="")]
+
+
+def test_first_episode_schedules_extract_with_retry() -> None:
+    state = run(FIRST)
+    assert state["isDone"] is False
+    (a,) = actions(state)
+    assert a["actionType"] == 1 and a["functionName"] == "ExtractMetadata"
+    assert json.loads(a["input"]) == REF
+    assert a["retryOptions"]["maxNumberOfAttempts"] >= 2
+    assert state["customStatus"] == {"step": "extracting", "blob": "a.jpg"}
+
+
+def test_happy_path_stores_and_completes() -> None:
+    extracted = json.dumps({"rejected": False, "metadata": META})
+    history = [*FIRST, ev(4, 0, Name="ExtractMetadata"), started(1), ev(5, TaskScheduledId=0, Result=extracted),
+               ev(4, 1, Name="StoreMetadata"), started(2), ev(5, TaskScheduledId=1, Result='"stored"')]  # fmt: skip
+    state = run(history)
+    assert state["isDone"] is True
+    assert [a["functionName"] for a in actions(state)] == ["ExtractMetadata", "StoreMetadata"]
+    assert json.loads(actions(state)[1]["input"]) == META
+    assert state["output"] == {"blob": "a.jpg", "status": "stored", "metadata": META}
+
+
+def test_rejected_image_completes_without_storing() -> None:
+    rejected = json.dumps({"rejected": True, "reason": "empty file (0 bytes)"})
+    state = run([*FIRST, started(1), ev(5, TaskScheduledId=0, Result=rejected)])
+    assert state["isDone"] is True
+    assert [a["functionName"] for a in actions(state)] == ["ExtractMetadata"]
+    assert state["output"] == {"blob": "a.jpg", "status": "rejected", "reason": "empty file (0 bytes)"}
+
+
+def test_store_failure_is_retried_after_a_timer() -> None:
+    extracted = json.dumps({"rejected": False, "metadata": META})
+    history = [*FIRST, started(1), ev(5, TaskScheduledId=0, Result=extracted),
+               started(2), ev(6, TaskScheduledId=1, Reason="Activity function 'StoreMetadata' failed: locked", Details=""),
+               started(7), ev(11, TimerId=2, FireAt=T.format(7)),
+               started(8), ev(5, TaskScheduledId=3, Result='"stored"')]  # fmt: skip
+    state = run(history)
+    assert state["isDone"] is True
+    assert state["output"]["status"] == "stored"
+
+
+def test_store_failing_every_attempt_fails_the_orchestration_visibly() -> None:
+    extracted = json.dumps({"rejected": False, "metadata": META})
+    history = [*FIRST, started(1), ev(5, TaskScheduledId=0, Result=extracted)]
+    next_id = 1
+    for attempt in range(5):  # STORE_RETRY allows 5 attempts; each failure is followed by a timer
+        history += [started(2), ev(6, TaskScheduledId=next_id, Reason="Activity function 'StoreMetadata' failed: down", Details=""),
+                    started(3), ev(11, TimerId=next_id + 1, FireAt=T.format(3))]  # fmt: skip
+        next_id += 2
+        assert attempt < 5
+    with pytest.raises(Exception, match=r"StoreMetadata' failed: down") as err:
+        run(history)
+    assert "$OutOfProcData$" in str(err.value)
