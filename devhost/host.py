@@ -169,9 +169,9 @@ class Host:
         self._http_routes(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
+        await self.engine.start()  # creates the task hub before the API can be called
         site = web.TCPSite(runner, self.options.host, self.options.port)
-        await site.start()  # the API first: blob-triggered functions call it
-        await self.engine.start()
+        await site.start()  # before the listener: blob-triggered functions call the API
         listener_task = asyncio.create_task(self.listener.run()) if self.listener else None
         print(self.banner(), flush=True)
         log.info("Host started")

@@ -50,6 +50,8 @@ class DevhostProcess:
 
     def start(self, timeout: float = 60.0) -> DevhostProcess:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        # devhost itself lives in this repo; the app dir may be elsewhere (test apps).
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         argv = [
             sys.executable, "-m", "devhost", "start",
             "--app-dir", str(self.app_dir),

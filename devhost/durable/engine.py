@@ -201,7 +201,7 @@ class DurableEngine:
             "instanceId": inst.instance_id,
             "executionId": inst.execution_id,
             "event": event(EventType.ExecutionStarted, Name=inst.name, Input=inst.input,
-                           Version="", ParentInstance=inst.parent),  # fmt: skip
+                           Version="", ParentInstanceId=(inst.parent or {}).get("instanceId")),  # fmt: skip
         }
         await self._send(Outgoing(self.store.control_for(inst.instance_id), body))
 
@@ -291,6 +291,12 @@ class DurableEngine:
                 done.append(rec)
                 continue
             kind = EventType(ev["EventType"])
+            if kind is EventType.TimerFired and ev.get("FireAt"):
+                early = (parse_iso(ev["FireAt"]) - utcnow()).total_seconds()
+                if early > 0:  # queue visibility is whole seconds (and capped): not yet due
+                    await self._send(Outgoing(rec.queue, body, early))
+                    done.append(rec)
+                    continue
             if kind is EventType.ExecutionStarted:
                 if inst is not None and inst.execution_id == body.get("executionId") and (
                     inst.status == "Pending"

@@ -7,6 +7,7 @@ message id) that the SDK ignores; rows store EventType by name as DurableTask do
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
@@ -78,7 +79,11 @@ _ROW_SKIP = {"EventType", "Timestamp"}
 
 def to_row(ev: dict[str, Any]) -> dict[str, Any]:
     """Row columns (without keys): EventType by name, _Timestamp as a datetime."""
-    row = {k: v for k, v in ev.items() if k not in _ROW_SKIP}
+    row = {
+        k: json.dumps(v) if isinstance(v, dict | list) else v
+        for k, v in ev.items()
+        if k not in _ROW_SKIP
+    }
     row["EventType"] = EventType(ev["EventType"]).name
     row["_Timestamp"] = parse_iso(ev["Timestamp"])
     return row

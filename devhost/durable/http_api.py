@@ -108,13 +108,27 @@ def _management(request: web.Request, instance_id: str) -> dict[str, str]:
     }
 
 
+def _payload(raw: str) -> str | None:
+    """JSON text of the payload. The Python SDK double-encodes (the body is a JSON string
+    holding JSON text); other clients send the JSON itself."""
+    if not raw:
+        return None
+    try:
+        decoded = json.loads(raw)
+    except ValueError:
+        return json.dumps(raw)
+    if isinstance(decoded, str):
+        try:
+            json.loads(decoded)
+            return decoded
+        except ValueError:
+            return raw
+    return raw
+
+
 async def start(request: web.Request) -> web.Response:
     engine = request.app[ENGINE_KEY]
-    raw = await request.text()
-    input_text: str | None = None
-    if raw:
-        decoded = json.loads(raw)  # the SDK double-encodes: the body is JSON text of JSON text
-        input_text = decoded if isinstance(decoded, str) else raw
+    input_text = _payload(await request.text())
     try:
         instance_id = await engine.start_new(
             request.match_info["function"], request.match_info.get("instance") or None, input_text
@@ -192,9 +206,8 @@ async def _control(request: web.Request, kind: EventType, **fields: Any) -> web.
 
 
 async def raise_event(request: web.Request) -> web.Response:
-    raw = await request.text()
     return await _control(request, EventType.EventRaised, Name=request.match_info["event"],
-                          Input=raw or None)  # fmt: skip
+                          Input=_payload(await request.text()))  # fmt: skip
 
 
 async def terminate(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -181,7 +182,7 @@ class TaskHubStore:
         if len(text.encode("utf-8")) > QUEUE_LIMIT:
             text = json.dumps({"largeMessageBlob": await self._put_large("messages", text)})
         await self.queue(queue).send_message(
-            text, visibility_timeout=int(max(0, min(delay, 6 * 86400))) or None
+            text, visibility_timeout=math.ceil(max(0, min(delay, 6 * 86400))) or None
         )
 
     async def receive(self, queue: str, count: int, visibility: int) -> list[Received]:

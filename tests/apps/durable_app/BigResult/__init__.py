@@ -1,0 +1,2 @@
+def main(payload: int) -> str:
+    return "x" * payload

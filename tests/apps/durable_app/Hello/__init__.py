@@ -1,0 +1,2 @@
+def main(payload: str) -> str:
+    return f"Hello {payload}!"
