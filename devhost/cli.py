@@ -37,11 +37,16 @@ def cmd_start(args: argparse.Namespace) -> int:
 
             stack.enter_context(local_azurite(app_dir))
         try:
-            host = Host(HostOptions(
-                app_dir=app_dir, host=args.host, port=args.port,
-                storage_connection_string=args.storage_connection_string,
-                concurrency=args.concurrency, poll_interval=args.poll_interval,
-            ))  # fmt: skip
+            host = Host(
+                HostOptions(
+                    app_dir=app_dir,
+                    host=args.host,
+                    port=args.port,
+                    storage_connection_string=args.storage_connection_string,
+                    concurrency=args.concurrency,
+                    poll_interval=args.poll_interval,
+                )
+            )
         except ConfigError as exc:
             print(f"devhost: {exc}", file=sys.stderr)
             return 2
@@ -58,13 +63,15 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from devhost.config import load_config  # noqa: PLC0415
     from devhost.durable.status_cli import print_status  # noqa: PLC0415
 
-    from devhost.config import load_config  # noqa: PLC0415
-
     config = load_config(Path(args.app_dir).resolve(), args.storage_connection_string)
-    return asyncio.run(print_status(config.settings["AzureWebJobsStorage"], config.hub_name,
-                                    args.instance, args.top))  # fmt: skip
+    return asyncio.run(
+        print_status(
+            config.settings["AzureWebJobsStorage"], config.hub_name, args.instance, args.top
+        )
+    )
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
@@ -115,19 +122,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     def app_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument("--app-dir", default=".", help="Functions app root (host.json)")
-        p.add_argument("--storage-connection-string",
-                       help="overrides AzureWebJobsStorage from local.settings.json")  # fmt: skip
+        p.add_argument(
+            "--storage-connection-string",
+            help="overrides AzureWebJobsStorage from local.settings.json",
+        )
 
     p = sub.add_parser("start", help="run the app like `func start`")
     app_opts(p)
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=int(os.environ.get("DEVHOST_PORT", "7071")))
-    p.add_argument("--concurrency", type=int, default=max(4, (os.cpu_count() or 2) * 4),
-                   help="max concurrent function invocations (thread pool size)")  # fmt: skip
-    p.add_argument("--poll-interval", type=float, default=1.0,
-                   help="max seconds between queue polls / container scans when idle")  # fmt: skip
-    p.add_argument("--with-azurite", action="store_true",
-                   help="start Azurite on 10000-10002 with data in ./data/azurite if not running")  # fmt: skip
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=max(4, (os.cpu_count() or 2) * 4),
+        help="max concurrent function invocations (thread pool size)",
+    )
+    p.add_argument(
+        "--poll-interval",
+        type=float,
+        default=1.0,
+        help="max seconds between queue polls / container scans when idle",
+    )
+    p.add_argument(
+        "--with-azurite",
+        action="store_true",
+        help="start Azurite on 10000-10002 with data in ./data/azurite if not running",
+    )
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(run=cmd_start)
 

@@ -41,17 +41,25 @@ class Host:
         self.options = options
         self.config: HostConfig = load_config(options.app_dir, options.storage_connection_string)
         self.functions = {
-            f.name: f for f in load_functions(options.app_dir, self.config.settings) if not f.disabled
+            f.name: f
+            for f in load_functions(options.app_dir, self.config.settings)
+            if not f.disabled
         }
         self.invoker = Invoker(self.functions, options.concurrency)
-        self.base_url = f"http://{'127.0.0.1' if options.host in ('0.0.0.0', '') else options.host}:{options.port}"  # noqa: S104
+        local = "127.0.0.1" if options.host in ("0.0.0.0", "") else options.host  # noqa: S104
+        self.base_url = f"http://{local}:{options.port}"
         storage = self.config.settings.get("AzureWebJobsStorage")
         if not storage:
-            raise SystemExit("AzureWebJobsStorage is not set (local.settings.json or --storage-connection-string)")
+            raise SystemExit(
+                "AzureWebJobsStorage is not set: local.settings.json or --storage-connection-string"
+            )
         self.engine = DurableEngine(
-            storage, self.config.hub_name, self, poll_interval=options.poll_interval,
+            storage,
+            self.config.hub_name,
+            self,
+            poll_interval=options.poll_interval,
             activity_concurrency=options.concurrency,
-        )  # fmt: skip
+        )
         self._client_json = client_binding_json(self.base_url, self.config.hub_name)
         self.listener: BlobTriggerListener | None = None
         targets = [
@@ -61,10 +69,13 @@ class Host:
         ]
         if targets:
             self.listener = BlobTriggerListener(
-                targets, self.handle_blob, host_id=self.config.host_id,
-                poll_interval=options.poll_interval, poison_threshold=self.config.poison_threshold,
+                targets,
+                self.handle_blob,
+                host_id=self.config.host_id,
+                poll_interval=options.poll_interval,
+                poison_threshold=self.config.poison_threshold,
                 max_concurrency=options.concurrency,
-            )  # fmt: skip
+            )
 
     # --- FunctionRunner -----------------------------------------------------------------
     def trigger_type(self, function_name: str) -> str | None:
@@ -89,19 +100,26 @@ class Host:
 
     async def run_activity(self, function_name: str, input_json: str | None) -> str:
         spec = self._spec(function_name, "activityTrigger")
-        data = {spec.trigger.name: meta.Datum(type="json", value=input_json or "null"),
-                **self._common_inputs(spec)}  # fmt: skip
+        data = {
+            spec.trigger.name: meta.Datum(type="json", value=input_json or "null"),
+            **self._common_inputs(spec),
+        }
         result = await self.invoker.invoke(function_name, data, {}, "ActivityTask")
         return str(self.invoker.encode_return(spec, result.value).value)
 
     async def run_entity(self, function_name: str, batch_json: str) -> str:
-        raise FunctionInvocationError(function_name, "durable entities are not supported by devhost")
+        raise FunctionInvocationError(
+            function_name, "durable entities are not supported by devhost"
+        )
 
     def _spec(self, name: str, trigger: str) -> FunctionSpec:
         spec = self.functions.get(name)
         if spec is None or spec.trigger.type != trigger:
-            raise FunctionInvocationError(name, f"The function '{name}' doesn't exist, is disabled, "
-                                                f"or is not an {trigger} function.")  # fmt: skip
+            raise FunctionInvocationError(
+                name,
+                f"The function '{name}' doesn't exist, is disabled, "
+                f"or is not an {trigger} function.",
+            )
         return spec
 
     # --- blob trigger -------------------------------------------------------------------
@@ -115,8 +133,10 @@ class Host:
             "Metadata": meta.Datum(type="json", value=json.dumps(ev.metadata)),
             **{k: meta.Datum(type="string", value=v) for k, v in ev.binding_data.items()},
         }
-        data = {spec.trigger.name: meta.Datum(type="bytes", value=ev.content),
-                **self._common_inputs(spec)}  # fmt: skip
+        data = {
+            spec.trigger.name: meta.Datum(type="bytes", value=ev.content),
+            **self._common_inputs(spec),
+        }
         await self.invoker.invoke(spec.name, data, tm, f"New blob detected: {full}")
 
     # --- HTTP ---------------------------------------------------------------------------
@@ -136,18 +156,28 @@ class Host:
             value = {
                 "method": meta.Datum(type="string", value=request.method),
                 "url": meta.Datum(type="string", value=str(request.url)),
-                "headers": {k.lower(): meta.Datum(type="string", value=v) for k, v in request.headers.items()},
+                "headers": {
+                    k.lower(): meta.Datum(type="string", value=v)
+                    for k, v in request.headers.items()
+                },
                 "query": {k: meta.Datum(type="string", value=v) for k, v in request.query.items()},
-                "params": {k: meta.Datum(type="string", value=v) for k, v in request.match_info.items()},
+                "params": {
+                    k: meta.Datum(type="string", value=v) for k, v in request.match_info.items()
+                },
                 "body": meta.Datum(type="bytes", value=body),
-            }  # fmt: skip
-            data = {spec.trigger.name: meta.Datum(type="http", value=value), **self._common_inputs(spec)}
+            }
+            data = {
+                spec.trigger.name: meta.Datum(type="http", value=value),
+                **self._common_inputs(spec),
+            }
             try:
                 result = await self.invoker.invoke(spec.name, data, {}, "HTTP request")
             except FunctionInvocationError:
                 return web.Response(status=500)
             out = result.value
-            http_out = next((b for b in spec.bindings if b.type == "http" and b.direction == "out"), None)
+            http_out = next(
+                (b for b in spec.bindings if b.type == "http" and b.direction == "out"), None
+            )
             if http_out is not None and http_out.name != "$return":
                 out = result.outputs.get(http_out.name)
             return _to_response(out)
@@ -159,8 +189,12 @@ class Host:
         lines = ["", "Functions:", ""]
         for spec in self.functions.values():
             lines.append(f"        {spec.describe()}")
-        lines += ["", f"Durable task hub: {self.config.hub_name}; HTTP on {self.base_url} "
-                  f"(Durable API at {self.base_url}/runtime/webhooks/durabletask)", ""]  # fmt: skip
+        lines += [
+            "",
+            f"Durable task hub: {self.config.hub_name}; HTTP on {self.base_url} "
+            f"(Durable API at {self.base_url}/runtime/webhooks/durabletask)",
+            "",
+        ]
         return "\n".join(lines)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -132,4 +132,3 @@ def _short(exc: Exception) -> str:
     text = str(exc)
     head = text.split("$OutOfProcData$", 1)[0].strip()
     return head[:500]
-

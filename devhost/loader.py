@@ -88,22 +88,30 @@ def _import(app_dir: Path, folder: Path, script: str) -> types.ModuleType:
     module_name = f"__app__.{folder.name}"
     if script_path.name != "__init__.py":
         module_name += "." + script_path.stem
-        importlib.import_module(f"__app__.{folder.name}") if (folder / "__init__.py").exists() else None
+        importlib.import_module(f"__app__.{folder.name}") if (
+            folder / "__init__.py"
+        ).exists() else None
     return importlib.import_module(module_name)
 
 
 def _validate(spec: FunctionSpec, settings: dict[str, str]) -> None:
     triggers = [b for b in spec.bindings if b.is_trigger]
     if len(triggers) != 1:
-        raise LoadError(f"function '{spec.name}': expected exactly one trigger, found {len(triggers)}")
+        raise LoadError(
+            f"function '{spec.name}': expected exactly one trigger, found {len(triggers)}"
+        )
     if triggers[0].type not in SUPPORTED_TRIGGERS:
-        raise LoadError(f"function '{spec.name}': trigger type '{triggers[0].type}' is not supported by devhost")
+        raise LoadError(
+            f"function '{spec.name}': trigger type '{triggers[0].type}' is not supported by devhost"
+        )
     params = inspect.signature(spec.func).parameters
     registry = meta.get_binding_registry()
     for b in spec.bindings:
         if b.type not in TRIGGERS | CLIENT_TYPES | OTHER_TYPES:
             raise LoadError(f"function '{spec.name}': unknown binding type '{b.type}'")
-        if b.type == "blobTrigger" and not settings.get(b.raw.get("connection") or "AzureWebJobsStorage"):
+        if b.type == "blobTrigger" and not settings.get(
+            b.raw.get("connection") or "AzureWebJobsStorage"
+        ):
             conn = b.raw.get("connection") or "AzureWebJobsStorage"
             raise LoadError(f"function '{spec.name}': connection setting '{conn}' is not set")
         if b.name == "$return":
@@ -122,14 +130,18 @@ def _validate(spec: FunctionSpec, settings: dict[str, str]) -> None:
     binding_names = {b.name for b in spec.bindings}
     for p in params:
         if p not in binding_names and p != "context":
-            raise LoadError(f"function '{spec.name}': parameter '{p}' has no binding in function.json")
+            raise LoadError(
+                f"function '{spec.name}': parameter '{p}' has no binding in function.json"
+            )
 
 
 def load_function(app_dir: Path, folder: Path, settings: dict[str, str]) -> FunctionSpec:
     try:
         conf = json.loads((folder / "function.json").read_text(encoding="utf-8-sig"))
     except ValueError as exc:
-        raise LoadError(f"function '{folder.name}': function.json is not valid JSON: {exc}") from exc
+        raise LoadError(
+            f"function '{folder.name}': function.json is not valid JSON: {exc}"
+        ) from exc
     bindings = [
         Binding(str(b.get("name")), str(b.get("type")), str(b.get("direction", "in")), b)
         for b in conf.get("bindings", [])
@@ -138,10 +150,12 @@ def load_function(app_dir: Path, folder: Path, settings: dict[str, str]) -> Func
     entry = conf.get("entryPoint", "main")
     func = getattr(module, entry, None)
     if not callable(func):
-        raise LoadError(f"function '{folder.name}': entry point '{entry}' not found in {module.__name__}")
+        raise LoadError(
+            f"function '{folder.name}': entry point '{entry}' not found in {module.__name__}"
+        )
     try:
         annotations = typing.get_type_hints(func)
-    except Exception:  # noqa: BLE001 - unresolved forward refs: the worker skips them too
+    except Exception:
         annotations = {}
     spec = FunctionSpec(
         name=folder.name,

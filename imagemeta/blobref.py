@@ -33,8 +33,8 @@ class BlobRef:
     uri: str
     length: int
     etag: str  # quoted
-    contentType: str | None = None  # noqa: N815 - JSON field names of the orchestration input
-    lastModified: str | None = None  # noqa: N815 - ISO 8601 UTC
+    contentType: str | None = None
+    lastModified: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

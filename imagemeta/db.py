@@ -138,8 +138,10 @@ def default_connection_string(app_dir: Path | None = None) -> str:
         return value
     settings = (app_dir or Path.cwd()) / "local.settings.json"
     if settings.exists():
-        value = json.loads(settings.read_text(encoding="utf-8")).get("Values", {}).get(
-            "SqlConnectionString"
+        value = (
+            json.loads(settings.read_text(encoding="utf-8"))
+            .get("Values", {})
+            .get("SqlConnectionString")
         )
         if value:
             return str(value)
@@ -147,7 +149,9 @@ def default_connection_string(app_dir: Path | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m imagemeta.db", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m imagemeta.db", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("command", choices=["migrate", "rows"])
     parser.add_argument("--connection-string", help="pyodbc connection string")
     args = parser.parse_args(argv)

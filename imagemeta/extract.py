@@ -114,7 +114,7 @@ def _exif_fields(im: Image.Image) -> dict[str, Any]:
             "CameraModel": _clean_text(exif.get(_TAG_MODEL)),
             "DateTimeOriginal": _clean_text(sub.get(_TAG_DATETIME_ORIGINAL), 32),
         }
-    except Exception:  # noqa: BLE001 - broken EXIF is not a reason to reject a readable image
+    except Exception:
         return {}
 
 
@@ -154,7 +154,14 @@ def read_header(read: RangeReader, ref: BlobRef) -> ImageMetadata:
             break
         except Image.DecompressionBombError as exc:
             raise ImageRejected(f"decompression bomb: {exc}") from exc
-        except (UnidentifiedImageError, SyntaxError, OSError, ValueError, EOFError, IndexError) as e:
+        except (
+            UnidentifiedImageError,
+            SyntaxError,
+            OSError,
+            ValueError,
+            EOFError,
+            IndexError,
+        ) as e:
             complete = at_end or len(buf) >= ref.length
             if complete or len(buf) >= PREFIX_CAP:
                 where = "file" if complete else f"first {len(buf) // 1024} KiB"

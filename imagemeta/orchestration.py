@@ -15,14 +15,20 @@ import azure.durable_functions as df
 
 EXTRACT = "ExtractMetadata"
 STORE = "StoreMetadata"
-EXTRACT_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=3)
+EXTRACT_RETRY = df.RetryOptions(
+    first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=3
+)
 STORE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=5)
 
 
 def process_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     ref = context.get_input()
     if not isinstance(ref, dict) or "name" not in ref:
-        return {"blob": None, "status": "rejected", "reason": "orchestration input is not a blob reference"}
+        return {
+            "blob": None,
+            "status": "rejected",
+            "reason": "orchestration input is not a blob reference",
+        }
     name = ref["name"]
     context.set_custom_status({"step": "extracting", "blob": name})
     extracted = yield context.call_activity_with_retry(EXTRACT, EXTRACT_RETRY, ref)

@@ -7,6 +7,7 @@ index turns a race between two attempts into a duplicate, never a second row.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -21,32 +22,32 @@ log = logging.getLogger(__name__)
 
 StoreOutcome = Literal["stored", "duplicate"]
 
-_COLUMNS = (
-    "FileName",
-    "FileSizeKB",
-    "Width",
-    "Height",
-    "Format",
-    "UploadedOn",
-    "BlobETag",
-    "FileNameHash",
-    "ColorMode",
-    "Orientation",
-    "DateTimeOriginal",
-    "CameraMake",
-    "CameraModel",
-)
 INSERT_SQL = (
-    f"INSERT INTO ImageMetadata ({', '.join(_COLUMNS)}) "
-    f"SELECT {', '.join('?' for _ in _COLUMNS)} "
+    "INSERT INTO ImageMetadata (FileName, FileSizeKB, Width, Height, Format, UploadedOn, "
+    "BlobETag, FileNameHash, ColorMode, Orientation, DateTimeOriginal, CameraMake, CameraModel) "
+    "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
     "WHERE NOT EXISTS (SELECT 1 FROM ImageMetadata WHERE FileNameHash = ? AND BlobETag = ?)"
 )
 
 # Azure SQL error numbers Microsoft documents as transient (retry after a delay).
 _TRANSIENT_NUMBERS = (
-    "40613", "40197", "40501", "40540", "49918", "49919", "49920",
-    "4060", "4221", "10928", "10929", "10053", "10054", "10060", "233", "1205",
-)  # fmt: skip
+    "40613",
+    "40197",
+    "40501",
+    "40540",
+    "49918",
+    "49919",
+    "49920",
+    "4060",
+    "4221",
+    "10928",
+    "10929",
+    "10053",
+    "10054",
+    "10060",
+    "233",
+    "1205",
+)
 _TRANSIENT_TEXT = ("database is locked", "database table is locked", "busy", "timeout")
 
 
@@ -140,10 +141,8 @@ class MetadataStore:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
         if conn is not None:
-            try:
+            with contextlib.suppress(pyodbc.Error):
                 conn.close()
-            except pyodbc.Error:
-                pass
 
     def close(self) -> None:
         self._discard()
@@ -185,10 +184,8 @@ class MetadataStore:
 
     @staticmethod
     def _rollback_quietly(conn: pyodbc.Connection) -> None:
-        try:
+        with contextlib.suppress(pyodbc.Error):
             conn.rollback()
-        except pyodbc.Error:
-            pass
 
 
 _stores: dict[str, MetadataStore] = {}

@@ -17,8 +17,12 @@ class Starter(Protocol):
     """The parts of DurableOrchestrationClient the trigger uses."""
 
     async def get_status(self, instance_id: str) -> Any: ...
-    async def start_new(self, orchestration_function_name: str, instance_id: str | None = None,
-                        client_input: Any = None) -> str: ...  # fmt: skip
+    async def start_new(
+        self,
+        orchestration_function_name: str,
+        instance_id: str | None = None,
+        client_input: Any = None,
+    ) -> str: ...
 
 
 def _status_name(status: Any) -> str | None:
@@ -38,8 +42,13 @@ async def start_for_blob(client: Starter, ref: BlobRef) -> str | None:
     instance_id = ref.instance_id
     existing = _status_name(await client.get_status(instance_id))
     if existing is not None:
-        log.info("Duplicate trigger for %s (%s): instance %s is %s",
-                 ref.name, ref.etag, instance_id, existing)  # fmt: skip
+        log.info(
+            "Duplicate trigger for %s (%s): instance %s is %s",
+            ref.name,
+            ref.etag,
+            instance_id,
+            existing,
+        )
         return None
     try:
         await client.start_new(ORCHESTRATOR, instance_id, ref.to_dict())

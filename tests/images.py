@@ -24,8 +24,13 @@ def png_declaring(width: int, height: int, padding: int = 0) -> bytes:
     followed by `padding` bytes in an ancillary chunk to make the file big cheaply."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     pad = png_chunk(b"zzZz", b"\0" * padding) if padding else b""
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
-            + png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + pad + png_chunk(b"IEND", b""))  # fmt: skip
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + pad
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def jpeg_declaring(width: int, height: int, trailing: int = 0) -> bytes:
@@ -42,6 +47,11 @@ def jpeg_with_app1(app1_bytes: int, size: tuple[int, int] = (321, 123)) -> bytes
     segments, remaining = b"", app1_bytes
     while remaining > 0:
         n = min(remaining, 65533)
-        segments += b"\xff\xe1" + struct.pack(">H", n + 2) + b"Exif\0\0"[: min(6, n)] + b"\0" * (n - min(6, n))
+        segments += (
+            b"\xff\xe1"
+            + struct.pack(">H", n + 2)
+            + b"Exif\0\0"[: min(6, n)]
+            + b"\0" * (n - min(6, n))
+        )
         remaining -= n
     return jpeg[:2] + segments + jpeg[2:]

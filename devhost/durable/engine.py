@@ -84,7 +84,7 @@ def _continue_as_new(actions: list[Any]) -> dict[str, Any] | None:
 
 
 class DurableEngine:
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         connection_string: str,
         hub_name: str,
@@ -134,9 +134,7 @@ class DurableEngine:
         between writing the row and sending it (duplicates are dropped by execution id)."""
         token = None
         while True:
-            rows, token = await self.store.query_instances(
-                "RuntimeStatus eq 'Pending'", 500, token
-            )
+            rows, token = await self.store.query_instances("RuntimeStatus eq 'Pending'", 500, token)
             for row in rows:
                 inst = Instance.from_row(_unescape(row["PartitionKey"]), row)
                 await self._send_start(inst)
@@ -166,9 +164,12 @@ class DurableEngine:
 
     # --- client operations (HTTP API) ---------------------------------------------------
     async def start_new(
-        self, name: str, instance_id: str | None, input_text: str | None,
+        self,
+        name: str,
+        instance_id: str | None,
+        input_text: str | None,
         parent: dict[str, Any] | None = None,
-    ) -> str:  # fmt: skip
+    ) -> str:
         if self.runner.trigger_type(name) != "orchestrationTrigger":
             raise UnknownOrchestrator(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
@@ -200,8 +201,13 @@ class DurableEngine:
             "id": uuid.uuid4().hex,
             "instanceId": inst.instance_id,
             "executionId": inst.execution_id,
-            "event": event(EventType.ExecutionStarted, Name=inst.name, Input=inst.input,
-                           Version="", ParentInstanceId=(inst.parent or {}).get("instanceId")),  # fmt: skip
+            "event": event(
+                EventType.ExecutionStarted,
+                Name=inst.name,
+                Input=inst.input,
+                Version="",
+                ParentInstanceId=(inst.parent or {}).get("instanceId"),
+            ),
         }
         await self._send(Outgoing(self.store.control_for(inst.instance_id), body))
 
@@ -269,7 +275,11 @@ class DurableEngine:
             inst.history = history
             inst.persisted = len(history)
             last = history[-1] if history else None
-            if last and last["EventType"] == EventType.ExecutionCompleted and inst.status not in TERMINAL:
+            if (
+                last
+                and last["EventType"] == EventType.ExecutionCompleted
+                and inst.status not in TERMINAL
+            ):
                 # Killed between the history write and the row write: finish the row now.
                 inst.status = str(last.get("OrchestrationStatus", "Completed"))
                 inst.output = last.get("Result")
@@ -277,7 +287,7 @@ class DurableEngine:
                 await self.store.write_instance(instance_id, inst.row())
         return inst
 
-    async def _process(self, instance_id: str, recs: list[Received]) -> None:  # noqa: C901, PLR0912
+    async def _process(self, instance_id: str, recs: list[Received]) -> None:
         inst = await self._load(instance_id)
         done: list[Received] = []
         deferred: list[Received] = []
@@ -285,51 +295,15 @@ class DurableEngine:
         seen = {e.get("MessageId") for e in inst.history} if inst else set()
         completed = inst.completed_keys() if inst else set()
         for rec in recs:
-            body = rec.body
-            ev = body.get("event")
-            if not isinstance(ev, dict) or body.get("id") in seen:
-                done.append(rec)
-                continue
-            kind = EventType(ev["EventType"])
-            if kind is EventType.TimerFired and ev.get("FireAt"):
-                early = (parse_iso(ev["FireAt"]) - utcnow()).total_seconds()
-                if early > 0:  # queue visibility is whole seconds (and capped): not yet due
-                    await self._send(Outgoing(rec.queue, body, early))
-                    done.append(rec)
-                    continue
-            if kind is EventType.ExecutionStarted:
-                if inst is not None and inst.execution_id == body.get("executionId") and (
-                    inst.status == "Pending"
-                ):
-                    inst.history, inst.persisted, inst.status = [], 0, "Running"
-                    new_events.append({**ev, "MessageId": body["id"]})
-                done.append(rec)
-                continue
-            if inst is None or inst.status in TERMINAL or inst.status == "Pending":
-                if inst is not None and inst.status == "Pending":
-                    deferred.append(rec)  # arrived before its ExecutionStarted
-                else:
-                    done.append(rec)
-                continue
-            execution = body.get("executionId")
-            if execution and execution != inst.execution_id:
-                done.append(rec)  # for an execution that no longer exists
-                continue
-            key = completion_key(ev)
-            if key is not None and key in completed:
-                done.append(rec)  # duplicate completion (activity ran twice)
-                continue
-            if kind is EventType.ExecutionSuspended:
-                inst.status = "Suspended"
-            elif kind is EventType.ExecutionResumed:
-                inst.status = "Running"
-            elif inst.status == "Suspended" and kind is not EventType.ExecutionTerminated:
+            verdict = self._classify(inst, rec.body, seen, completed)
+            if verdict == "defer":
                 deferred.append(rec)
                 continue
-            if key is not None:
-                completed.add(key)
-            seen.add(body["id"])
-            new_events.append({**ev, "MessageId": body["id"]})
+            if verdict == "early":  # queue visibility is whole seconds (and capped)
+                due = parse_iso(rec.body["event"]["FireAt"])
+                await self._send(Outgoing(rec.queue, rec.body, (due - utcnow()).total_seconds()))
+            elif verdict == "event":
+                new_events.append({**rec.body["event"], "MessageId": rec.body["id"]})
             done.append(rec)
 
         cp = Checkpoint()
@@ -349,6 +323,51 @@ class DurableEngine:
                 await self.store.hide(rec, 1)
         for rec in done:
             await self.store.delete(rec)
+
+    @staticmethod
+    def _classify(  # noqa: PLR0911
+        inst: Instance | None,
+        body: dict[str, Any],
+        seen: set[Any],
+        completed: set[tuple[str, int]],
+    ) -> str:
+        """'event' (apply it), 'done' (drop it), 'defer' (later) or 'early' (timer not due)."""
+        ev = body.get("event")
+        if not isinstance(ev, dict) or body.get("id") in seen:
+            return "done"
+        kind = EventType(ev["EventType"])
+        if kind is EventType.TimerFired and ev.get("FireAt") and parse_iso(ev["FireAt"]) > utcnow():
+            return "early"
+        if kind is EventType.ExecutionStarted:
+            if (
+                inst is not None
+                and inst.execution_id == body.get("executionId")
+                and (inst.status == "Pending")
+            ):
+                inst.history, inst.persisted, inst.status = [], 0, "Running"
+                seen.add(body["id"])
+                return "event"
+            return "done"
+        if inst is None or inst.status in TERMINAL:
+            return "done"
+        if inst.status == "Pending":
+            return "defer"  # arrived before its ExecutionStarted
+        execution = body.get("executionId")
+        if execution and execution != inst.execution_id:
+            return "done"  # for an execution that no longer exists
+        key = completion_key(ev)
+        if key is not None and key in completed:
+            return "done"  # duplicate completion (an activity ran twice)
+        if kind is EventType.ExecutionSuspended:
+            inst.status = "Suspended"
+        elif kind is EventType.ExecutionResumed:
+            inst.status = "Running"
+        elif inst.status == "Suspended" and kind is not EventType.ExecutionTerminated:
+            return "defer"
+        if key is not None:
+            completed.add(key)
+        seen.add(body["id"])
+        return "event"
 
     async def _persist(self, inst: Instance) -> None:
         fresh = inst.history[inst.persisted :]
@@ -375,8 +394,9 @@ class DurableEngine:
         ):
             return
         if row is not None and row.get("RuntimeStatus") in ACTIVE:
-            log.warning("Sub-orchestration id %s is already running; not restarted",
-                        child.instance_id)  # fmt: skip
+            log.warning(
+                "Sub-orchestration id %s is already running; not restarted", child.instance_id
+            )
             return
         if row is not None:
             await self.store.delete_history(child.instance_id)
@@ -412,12 +432,16 @@ class DurableEngine:
             sched = inst.scheduled(int(ev.get("TaskScheduledId", -1)))
         elif kind is EventType.TimerFired:
             timer = inst.scheduled(int(ev.get("TimerId", -1)))
-            sched = inst.scheduled(int(timer["RetryFor"])) if timer and "RetryFor" in timer else None
+            sched = (
+                inst.scheduled(int(timer["RetryFor"])) if timer and "RetryFor" in timer else None
+            )
         else:
             return None
         return sched if sched is not None and "RetryMax" in sched else None
 
-    async def _run_episodes(self, inst: Instance, events: list[dict[str, Any]], cp: Checkpoint) -> None:
+    async def _run_episodes(
+        self, inst: Instance, events: list[dict[str, Any]], cp: Checkpoint
+    ) -> None:
         for segment in self._segments(inst, events):
             if inst.status in TERMINAL:
                 break
@@ -480,8 +504,9 @@ class DurableEngine:
             delay = int(sched["RetryIntervalMs"]) / 1000 if attempt < limit else 0.0
             timer_id = inst.next_id
             fire_at = utcnow() + timedelta(seconds=delay)
-            timer = event(EventType.TimerCreated, timer_id, FireAt=iso(fire_at),
-                          RetryFor=sched["EventId"])  # fmt: skip
+            timer = event(
+                EventType.TimerCreated, timer_id, FireAt=iso(fire_at), RetryFor=sched["EventId"]
+            )
             cp.messages.append(self._timer_message(inst, timer_id, fire_at, delay))
             return [timer]
         if attempt >= limit:
@@ -514,10 +539,16 @@ class DurableEngine:
             }
             return [Outgoing(self.store.workitems_name, body)]
         child = Instance(
-            sched["InstanceId"], sched["Name"], uuid.uuid4().hex, input=sched.get("Input"),
-            parent={"instanceId": inst.instance_id, "executionId": inst.execution_id,
-                    "taskScheduledId": sched["EventId"]},
-        )  # fmt: skip
+            sched["InstanceId"],
+            sched["Name"],
+            uuid.uuid4().hex,
+            input=sched.get("Input"),
+            parent={
+                "instanceId": inst.instance_id,
+                "executionId": inst.execution_id,
+                "taskScheduledId": sched["EventId"],
+            },
+        )
         cp.starts.append(child)
         return []
 
@@ -537,15 +568,25 @@ class DurableEngine:
                     Attempt=1,
                 )
             if kind in (0, 1):
-                sched = event(EventType.TaskScheduled, task_id, Name=action["functionName"],
-                              Input=action.get("input"), **extra)  # fmt: skip
+                sched = event(
+                    EventType.TaskScheduled,
+                    task_id,
+                    Name=action["functionName"],
+                    Input=action.get("input"),
+                    **extra,
+                )
                 inst.history.append(sched)
                 cp.messages.extend(self._dispatch(inst, sched, cp))
             elif kind in (2, 3):
                 child_id = action.get("instanceId") or f"{inst.instance_id}:{task_id:04d}"
-                sched = event(EventType.SubOrchestrationInstanceCreated, task_id,
-                              Name=action["functionName"], Input=action.get("input"),
-                              InstanceId=child_id, **extra)  # fmt: skip
+                sched = event(
+                    EventType.SubOrchestrationInstanceCreated,
+                    task_id,
+                    Name=action["functionName"],
+                    Input=action.get("input"),
+                    InstanceId=child_id,
+                    **extra,
+                )
                 inst.history.append(sched)
                 cp.messages.extend(self._dispatch(inst, sched, cp))
             elif kind == 5:
@@ -560,8 +601,13 @@ class DurableEngine:
     def _continue(self, inst: Instance, action: dict[str, Any], cp: Checkpoint) -> None:
         inst.history.append(event(EventType.ContinueAsNew, Input=action.get("input")))
         inst.status = "ContinuedAsNew"
-        nxt = Instance(inst.instance_id, inst.name, uuid.uuid4().hex,
-                       input=action.get("input"), parent=inst.parent)  # fmt: skip
+        nxt = Instance(
+            inst.instance_id,
+            inst.name,
+            uuid.uuid4().hex,
+            input=action.get("input"),
+            parent=inst.parent,
+        )
         nxt.created = inst.created
         cp.starts.append(nxt)
 
@@ -577,15 +623,25 @@ class DurableEngine:
         parent = inst.parent
         if parent:
             if status == "Completed":
-                ev = event(EventType.SubOrchestrationInstanceCompleted,
-                           TaskScheduledId=parent["taskScheduledId"], Result=output)  # fmt: skip
+                ev = event(
+                    EventType.SubOrchestrationInstanceCompleted,
+                    TaskScheduledId=parent["taskScheduledId"],
+                    Result=output,
+                )
             else:
                 reason = f"Orchestrator function '{inst.name}' failed: {details or status}"
-                ev = event(EventType.SubOrchestrationInstanceFailed,
-                           TaskScheduledId=parent["taskScheduledId"], Reason=reason,
-                           Details=details)  # fmt: skip
-            body = {"id": uuid.uuid4().hex, "instanceId": parent["instanceId"],
-                    "executionId": parent["executionId"], "event": ev}  # fmt: skip
+                ev = event(
+                    EventType.SubOrchestrationInstanceFailed,
+                    TaskScheduledId=parent["taskScheduledId"],
+                    Reason=reason,
+                    Details=details,
+                )
+            body = {
+                "id": uuid.uuid4().hex,
+                "instanceId": parent["instanceId"],
+                "executionId": parent["executionId"],
+                "event": ev,
+            }
             cp.messages.append(Outgoing(self.store.control_for(parent["instanceId"]), body))
         log.info("Orchestration '%s' (%s) %s", inst.name, inst.instance_id, status.lower())
 
@@ -622,14 +678,19 @@ class DurableEngine:
             renew = asyncio.create_task(self._keep_hidden(rec))
             try:
                 ev = await self._run_activity(body)
-                out = {"id": uuid.uuid4().hex, "instanceId": body["instanceId"],
-                       "executionId": body["executionId"], "event": ev}  # fmt: skip
+                out = {
+                    "id": uuid.uuid4().hex,
+                    "instanceId": body["instanceId"],
+                    "executionId": body["executionId"],
+                    "event": ev,
+                }
                 await self._send(Outgoing(self.store.control_for(body["instanceId"]), out))
                 renew.cancel()
                 await self.store.delete(rec)
             except Exception as exc:  # storage fault: the work item reappears and runs again
-                log.warning("Activity message %s not completed (will retry): %s",
-                            body.get("name"), exc)  # fmt: skip
+                log.warning(
+                    "Activity message %s not completed (will retry): %s", body.get("name"), exc
+                )
             finally:
                 renew.cancel()
 
@@ -640,8 +701,12 @@ class DurableEngine:
             return event(EventType.TaskCompleted, TaskScheduledId=task_id, Result=result)
         except FunctionInvocationError as exc:
             reason = f"Activity function '{name}' failed: {exc.message}"
-            return event(EventType.TaskFailed, TaskScheduledId=task_id, Reason=reason,
-                         Details=exc.details or exc.message)  # fmt: skip
+            return event(
+                EventType.TaskFailed,
+                TaskScheduledId=task_id,
+                Reason=reason,
+                Details=exc.details or exc.message,
+            )
 
     async def _keep_hidden(self, rec: Received) -> None:
         with contextlib.suppress(asyncio.CancelledError):
@@ -669,4 +734,3 @@ def _unescape(key: str) -> str:
     from devhost.durable.names import unescape_key  # noqa: PLC0415
 
     return unescape_key(key)
-

@@ -107,5 +107,15 @@ def public_event(ev: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_PRIVATE = {"RetryMax", "RetryIntervalMs", "Attempt", "RetryOf", "RetryFor", "ActionIndex",
-            "MessageId", "IsPlayed", "InputBlobName", "ResultBlobName"}  # fmt: skip
+_PRIVATE = {
+    "RetryMax",
+    "RetryIntervalMs",
+    "Attempt",
+    "RetryOf",
+    "RetryFor",
+    "ActionIndex",
+    "MessageId",
+    "IsPlayed",
+    "InputBlobName",
+    "ResultBlobName",
+}

@@ -24,28 +24,32 @@ def client_binding_json(base_url: str, hub: str, connection: str = "Storage") ->
     hook = f"{base_url}/runtime/webhooks/durabletask"
     query = f"taskHub={hub}&connection={connection}"
     inst = f"{hook}/instances/INSTANCEID"
-    return json.dumps({
-        "taskHubName": hub,
-        "creationUrls": {
-            "createNewInstancePostUri": f"{hook}/orchestrators/{{functionName}}[/{{instanceId}}]?{query}",
-            "createAndWaitOnNewInstancePostUri": f"{hook}/orchestrators/{{functionName}}[/{{instanceId}}]?timeout={{timeoutInSeconds}}&pollingInterval={{intervalInSeconds}}&{query}",
-        },
-        "managementUrls": {
-            "id": "INSTANCEID",
-            "statusQueryGetUri": f"{inst}?{query}",
-            "sendEventPostUri": f"{inst}/raiseEvent/{{eventName}}?{query}",
-            "terminatePostUri": f"{inst}/terminate?reason={{text}}&{query}",
-            "rewindPostUri": f"{inst}/rewind?reason={{text}}&{query}",
-            "purgeHistoryDeleteUri": f"{inst}?{query}",
-            "restartPostUri": f"{inst}/restart?{query}",
-            "suspendPostUri": f"{inst}/suspend?reason={{text}}&{query}",
-            "resumePostUri": f"{inst}/resume?reason={{text}}&{query}",
-        },
-        "baseUrl": hook,
-        "requiredQueryStringParameters": query,
-        "rpcBaseUrl": f"{base_url}/durabletask/",
-        "httpBaseUrl": "",
-    })  # fmt: skip
+    create = f"{hook}/orchestrators/{{functionName}}[/{{instanceId}}]"
+    wait = "timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}"
+    return json.dumps(
+        {
+            "taskHubName": hub,
+            "creationUrls": {
+                "createNewInstancePostUri": f"{create}?{query}",
+                "createAndWaitOnNewInstancePostUri": f"{create}?{wait}&{query}",
+            },
+            "managementUrls": {
+                "id": "INSTANCEID",
+                "statusQueryGetUri": f"{inst}?{query}",
+                "sendEventPostUri": f"{inst}/raiseEvent/{{eventName}}?{query}",
+                "terminatePostUri": f"{inst}/terminate?reason={{text}}&{query}",
+                "rewindPostUri": f"{inst}/rewind?reason={{text}}&{query}",
+                "purgeHistoryDeleteUri": f"{inst}?{query}",
+                "restartPostUri": f"{inst}/restart?{query}",
+                "suspendPostUri": f"{inst}/suspend?reason={{text}}&{query}",
+                "resumePostUri": f"{inst}/resume?reason={{text}}&{query}",
+            },
+            "baseUrl": hook,
+            "requiredQueryStringParameters": query,
+            "rpcBaseUrl": f"{base_url}/durabletask/",
+            "httpBaseUrl": "",
+        }
+    )
 
 
 def _json_or_text(value: str | None) -> Any:
@@ -61,8 +65,9 @@ def _time(value: Any) -> str | None:
     return iso(value) if isinstance(value, datetime) else value
 
 
-def status_json(inst: Instance, *, show_input: bool = True, history: bool = False,
-                history_output: bool = False) -> dict[str, Any]:  # fmt: skip
+def status_json(
+    inst: Instance, *, show_input: bool = True, history: bool = False, history_output: bool = False
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": inst.name,
         "instanceId": inst.instance_id,
@@ -134,8 +139,13 @@ async def start(request: web.Request) -> web.Response:
             request.match_info["function"], request.match_info.get("instance") or None, input_text
         )
     except UnknownOrchestrator as exc:
-        return web.json_response({"Message": "One or more of the arguments submitted is incorrect",
-                                  "ExceptionMessage": str(exc)}, status=400)  # fmt: skip
+        return web.json_response(
+            {
+                "Message": "One or more of the arguments submitted is incorrect",
+                "ExceptionMessage": str(exc),
+            },
+            status=400,
+        )
     except OrchestrationConflict as exc:
         return web.json_response({"Message": str(exc), "ExceptionMessage": str(exc)}, status=409)
     body = _management(request, instance_id)
@@ -149,12 +159,17 @@ async def get_status(request: web.Request) -> web.Response:
     inst = await engine.read(instance_id, history=want_history)
     if inst is None:
         return web.Response(status=404)
-    body = status_json(inst, show_input=request.query.get("showInput", "true").lower() != "false",
-                       history=want_history,
-                       history_output=_flag(request, "showHistoryOutput"))  # fmt: skip
+    body = status_json(
+        inst,
+        show_input=request.query.get("showInput", "true").lower() != "false",
+        history=want_history,
+        history_output=_flag(request, "showHistoryOutput"),
+    )
     if inst.status in TERMINAL:
         return web.json_response(body, status=200)
-    return web.json_response(body, status=202, headers={"Location": _status_url(request, instance_id)})
+    return web.json_response(
+        body, status=202, headers={"Location": _status_url(request, instance_id)}
+    )
 
 
 def _query_filter(request: web.Request) -> str | None:
@@ -206,8 +221,12 @@ async def _control(request: web.Request, kind: EventType, **fields: Any) -> web.
 
 
 async def raise_event(request: web.Request) -> web.Response:
-    return await _control(request, EventType.EventRaised, Name=request.match_info["event"],
-                          Input=_payload(await request.text()))  # fmt: skip
+    return await _control(
+        request,
+        EventType.EventRaised,
+        Name=request.match_info["event"],
+        Input=_payload(await request.text()),
+    )
 
 
 async def terminate(request: web.Request) -> web.Response:
@@ -223,7 +242,7 @@ async def resume(request: web.Request) -> web.Response:
 
 
 async def restart(request: web.Request) -> web.Response:
-    """Start the instance again from its original input (same id unless restartWithNewInstanceId)."""
+    """Start the instance again with its original input (same id unless asked otherwise)."""
     engine = request.app[ENGINE_KEY]
     inst = await engine.read(request.match_info["instance"])
     if inst is None:

@@ -25,7 +25,10 @@ async def print_status(connection_string: str, hub: str, instance_id: str | None
             print(f"  custom: {inst.custom_status}")
             _, history = await store.read_history(instance_id)
             for ev in history:
-                if ev["EventType"] in (EventType.OrchestratorStarted, EventType.OrchestratorCompleted):
+                if ev["EventType"] in (
+                    EventType.OrchestratorStarted,
+                    EventType.OrchestratorCompleted,
+                ):
                     continue
                 pub = public_event(ev)
                 kind, ts = pub.pop("EventType"), pub.pop("Timestamp", "")
@@ -36,8 +39,10 @@ async def print_status(connection_string: str, hub: str, instance_id: str | None
         for r in rows:
             status = str(r.get("RuntimeStatus"))
             counts[status] = counts.get(status, 0) + 1
-            print(f"{unescape_key(r['PartitionKey']):<40} {r.get('Name', ''):<24} {status:<10} "
-                  f"{r.get('LastUpdatedTime')}")  # fmt: skip
+            print(
+                f"{unescape_key(r['PartitionKey']):<40} {r.get('Name', ''):<24} {status:<10} "
+                f"{r.get('LastUpdatedTime')}"
+            )
         print(f"task hub {hub}: {len(rows)} instance(s) shown " + json.dumps(counts))
         return 0
     finally:

@@ -7,6 +7,7 @@ semantics, it only moves rows, messages and blobs with the layout's names.
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import json
 import math
@@ -52,19 +53,13 @@ class TaskHubStore:
 
     async def create(self) -> None:
         for table in (self.instances, self.history):
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 await table.create_table()
-            except ResourceExistsError:
-                pass
         for name in [*self.control_names, self.workitems_name]:
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 await self.queue(name).create_queue()
-            except ResourceExistsError:
-                pass
-        try:
+        with contextlib.suppress(ResourceExistsError):
             await self.large.create_container()
-        except ResourceExistsError:
-            pass
 
     async def close(self) -> None:
         for client in [*self._queue_clients.values(), self.instances, self.history]:
@@ -108,16 +103,18 @@ class TaskHubStore:
         return await self._reload(dict(row))
 
     async def write_instance(self, instance_id: str, fields: dict[str, Any]) -> None:
-        row = {"PartitionKey": names.escape_key(instance_id), "RowKey": "",
-               "TaskHubName": self.hub, **fields}  # fmt: skip
+        row = {
+            "PartitionKey": names.escape_key(instance_id),
+            "RowKey": "",
+            "TaskHubName": self.hub,
+            **fields,
+        }
         row = await self._offload(names.escape_key(instance_id), row)
         await self.instances.upsert_entity(row, mode=UpdateMode.REPLACE)
 
     async def delete_instance(self, instance_id: str) -> None:
-        try:
+        with contextlib.suppress(ResourceNotFoundError):
             await self.instances.delete_entity(names.escape_key(instance_id), "")
-        except ResourceNotFoundError:
-            pass
 
     async def query_instances(
         self, query: str | None, top: int, token: str | None
@@ -152,16 +149,24 @@ class TaskHubStore:
         pk = names.escape_key(instance_id)
         ops = []
         for i, ev in enumerate(events):
-            row = {"PartitionKey": pk, "RowKey": names.row_key(start + i),
-                   "ExecutionId": execution_id, **to_row(ev)}  # fmt: skip
+            row = {
+                "PartitionKey": pk,
+                "RowKey": names.row_key(start + i),
+                "ExecutionId": execution_id,
+                **to_row(ev),
+            }
             ops.append(("upsert", await self._offload(pk, row)))
         for i in range(0, len(ops), 100):  # a batch is atomic, <= 100 ops, one partition
             await self.history.submit_transaction(ops[i : i + 100])
 
     async def delete_history(self, instance_id: str) -> int:
         pk = names.escape_key(instance_id).replace("'", "''")
-        rows = [r async for r in self.history.query_entities(
-            f"PartitionKey eq '{pk}'", select=["PartitionKey", "RowKey"])]  # fmt: skip
+        rows = [
+            r
+            async for r in self.history.query_entities(
+                f"PartitionKey eq '{pk}'", select=["PartitionKey", "RowKey"]
+            )
+        ]
         ops = [("delete", {"PartitionKey": r["PartitionKey"], "RowKey": r["RowKey"]}) for r in rows]
         for i in range(0, len(ops), 100):
             await self.history.submit_transaction(ops[i : i + 100])
@@ -200,10 +205,9 @@ class TaskHubStore:
         return out
 
     async def delete(self, rec: Received) -> None:
-        try:
+        # Already gone: its visibility expired and another receive took and deleted it.
+        with contextlib.suppress(ResourceNotFoundError):
             await self.queue(rec.queue).delete_message(rec.message)
-        except ResourceNotFoundError:
-            pass  # already gone (visibility expired and someone else took it)
 
     async def hide(self, rec: Received, seconds: int) -> None:
         updated = await self.queue(rec.queue).update_message(

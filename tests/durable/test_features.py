@@ -27,8 +27,9 @@ HUB = "FeatureHub"
 @pytest.fixture(scope="module")
 def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevhostProcess]:
     log = tmp_path_factory.mktemp("durable") / "devhost.log"
-    proc = DevhostProcess(app_dir=APP, storage_connection_string=azurite.connection_string,
-                          log_path=log)  # fmt: skip
+    proc = DevhostProcess(
+        app_dir=APP, storage_connection_string=azurite.connection_string, log_path=log
+    )
     proc.start()
     yield proc
     proc.stop()
@@ -42,7 +43,7 @@ def arun(coro: Any) -> Any:
         try:
             return await coro
         finally:
-            await http_utils._close_session()  # noqa: SLF001
+            await http_utils._close_session()
 
     return asyncio.run(wrapped())
 
@@ -55,7 +56,11 @@ async def finish(c: df.DurableOrchestrationClient, instance_id: str, timeout: fl
     deadline = time.monotonic() + timeout
     while True:
         status = await c.get_status(instance_id, show_history=True, show_history_output=True)
-        if status.runtime_status and status.runtime_status.value in ("Completed", "Failed", "Terminated"):
+        if status.runtime_status and status.runtime_status.value in (
+            "Completed",
+            "Failed",
+            "Terminated",
+        ):
             return status
         assert time.monotonic() < deadline, f"{instance_id} still {status.runtime_status}"
         await asyncio.sleep(0.2)
@@ -76,8 +81,14 @@ def test_chaining_with_custom_status_and_history(host: DevhostProcess) -> None:
     assert status.output == ["Hello Tokyo!", "Hello Seattle!"]
     assert status.custom_status == {"done": 2}
     kinds = [e["EventType"] for e in status.historyEvents]
-    assert kinds == ["ExecutionStarted", "TaskScheduled", "TaskCompleted", "TaskScheduled",
-                     "TaskCompleted", "ExecutionCompleted"]  # fmt: skip
+    assert kinds == [
+        "ExecutionStarted",
+        "TaskScheduled",
+        "TaskCompleted",
+        "TaskScheduled",
+        "TaskCompleted",
+        "ExecutionCompleted",
+    ]
 
 
 def test_fan_out_fan_in(host: DevhostProcess) -> None:
@@ -199,10 +210,12 @@ def test_status_query_filters_and_paging(host: DevhostProcess) -> None:
     arun(go())
     seen, token = [], ""
     while True:  # raw API paging with continuation tokens (what the HTTP API exposes)
-        req = urllib.request.Request(host.base_url + "/runtime/webhooks/durabletask/instances?top=2&instanceIdPrefix=page-")
+        req = urllib.request.Request(
+            host.base_url + "/runtime/webhooks/durabletask/instances?top=2&instanceIdPrefix=page-"
+        )
         if token:
             req.add_header("x-ms-continuation-token", token)
-        with urllib.request.urlopen(req) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(req) as resp:
             page = json.loads(resp.read())
             assert len(page) <= 2
             seen += [p["instanceId"] for p in page]
@@ -213,10 +226,13 @@ def test_status_query_filters_and_paging(host: DevhostProcess) -> None:
 
 
 def test_http_trigger_starts_an_orchestration(host: DevhostProcess) -> None:
-    req = urllib.request.Request(host.base_url + "/api/orchestrators/Chain", method="POST",
-                                 data=json.dumps(["Http"]).encode(),
-                                 headers={"Content-Type": "application/json"})  # fmt: skip
-    with urllib.request.urlopen(req) as resp:  # noqa: S310 - loopback
+    req = urllib.request.Request(
+        host.base_url + "/api/orchestrators/Chain",
+        method="POST",
+        data=json.dumps(["Http"]).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req) as resp:
         assert resp.status == 202
         body = json.loads(resp.read())
     status = arun(finish(client(host), body["id"]))
@@ -229,5 +245,11 @@ def test_task_hub_tables_use_the_durabletask_layout(host: DevhostProcess, azurit
     names = {t.name for t in tables.list_tables()}
     assert {f"{HUB}Instances", f"{HUB}History"} <= names
     row = next(iter(tables.get_table_client(f"{HUB}History").list_entities()))
-    assert len(row["RowKey"]) == 16 and row["EventType"] in ("ExecutionStarted", "TaskScheduled",
-        "TaskCompleted", "ExecutionCompleted", "OrchestratorStarted", "OrchestratorCompleted")  # fmt: skip
+    assert len(row["RowKey"]) == 16 and row["EventType"] in (
+        "ExecutionStarted",
+        "TaskScheduled",
+        "TaskCompleted",
+        "ExecutionCompleted",
+        "OrchestratorStarted",
+        "OrchestratorCompleted",
+    )

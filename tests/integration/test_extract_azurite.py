@@ -25,7 +25,9 @@ def container(storage_connection_string: str, unique_name: str) -> Iterator[Cont
 
 
 def upload(container: ContainerClient, name: str, data: bytes) -> BlobRef:
-    etag = container.get_blob_client(name).upload_blob(data, overwrite=True, max_concurrency=4)["etag"]
+    etag = container.get_blob_client(name).upload_blob(data, overwrite=True, max_concurrency=4)[
+        "etag"
+    ]
     return BlobRef(container.container_name, name, "", len(data), etag, None, None)
 
 
@@ -33,15 +35,27 @@ def upload(container: ContainerClient, name: str, data: bytes) -> BlobRef:
     ("name", "data", "expect"),
     [
         ("tiny.gif", save(Image.new("P", (1, 1)), "GIF"), (1, 1, "GIF")),
-        ("photo.jpg", save(Image.new("RGB", (800, 600), (5, 90, 200)), "JPEG", quality=90), (800, 600, "JPEG")),
-        ("progressive.jpg", save(Image.new("RGB", (300, 200)), "JPEG", progressive=True), (300, 200, "JPEG")),
+        (
+            "photo.jpg",
+            save(Image.new("RGB", (800, 600), (5, 90, 200)), "JPEG", quality=90),
+            (800, 600, "JPEG"),
+        ),
+        (
+            "progressive.jpg",
+            save(Image.new("RGB", (300, 200)), "JPEG", progressive=True),
+            (300, 200, "JPEG"),
+        ),
         ("interlaced.png", save(Image.new("RGB", (64, 48)), "PNG", interlace=1), (64, 48, "PNG")),
         ("sub/dir/wide.png", save(Image.new("L", (20000, 1)), "PNG"), (20000, 1, "PNG")),
         ("named.gif", save(Image.new("RGB", (9, 9)), "PNG"), (9, 9, "PNG")),
     ],
 )
 def test_dimensions_from_real_blobs(
-    container: ContainerClient, storage_connection_string: str, name: str, data: bytes, expect: tuple
+    container: ContainerClient,
+    storage_connection_string: str,
+    name: str,
+    data: bytes,
+    expect: tuple,
 ) -> None:
     meta = extract_from_blob(storage_connection_string, upload(container, name, data))
     assert (meta.Width, meta.Height, meta.Format) == expect
@@ -65,7 +79,9 @@ def test_a_50mb_image_costs_one_64k_ranged_read(
     assert meta.FileSizeKB == (len(data) + 1023) // 1024
 
 
-def test_sof_past_64k_grows_the_prefix(container: ContainerClient, storage_connection_string: str) -> None:
+def test_sof_past_64k_grows_the_prefix(
+    container: ContainerClient, storage_connection_string: str
+) -> None:
     data = jpeg_with_app1(300_000) + b"\0" * (5 * MB)
     meta = extract_from_blob(storage_connection_string, upload(container, "exif-heavy.jpg", data))
     assert (meta.Width, meta.Height) == (321, 123)
@@ -79,7 +95,10 @@ def test_overwritten_blob_is_rejected_not_misread(
     upload(container, "changing.png", save(Image.new("RGB", (6, 6)), "PNG"))
     monkeypatch.setenv("AzureWebJobsStorage", storage_connection_string)
     out = extract_metadata(old.to_dict())
-    assert out == {"rejected": True, "reason": "blob was overwritten or deleted after the trigger fired"}
+    assert out == {
+        "rejected": True,
+        "reason": "blob was overwritten or deleted after the trigger fired",
+    }
     container.delete_blob("changing.png")
     assert extract_metadata(old.to_dict())["rejected"] is True
 
@@ -96,9 +115,13 @@ def test_overwritten_blob_is_rejected_not_misread(
     ],
 )
 def test_hostile_blobs_are_rejected_through_the_activity(
-    container: ContainerClient, storage_connection_string: str, monkeypatch: pytest.MonkeyPatch,
-    name: str, data: bytes, reason: str,
-) -> None:  # fmt: skip
+    container: ContainerClient,
+    storage_connection_string: str,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    data: bytes,
+    reason: str,
+) -> None:
     monkeypatch.setenv("AzureWebJobsStorage", storage_connection_string)
     out = extract_metadata(upload(container, name, data).to_dict())
     assert out["rejected"] is True

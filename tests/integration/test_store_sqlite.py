@@ -15,8 +15,16 @@ from imagemeta.store import MetadataStore, StoreConfigError, TransientStoreError
 
 
 def meta(name: str = "photo.jpg", etag: str = '"0x8D1"', **kw: object) -> ImageMetadata:
-    base = dict(FileName=name, FileSizeKB=12, Width=640, Height=480, Format="JPEG",
-                ColorMode="RGB", BlobETag=etag, UploadedOn="2026-11-25T10:11:12.345678Z")  # fmt: skip
+    base = {
+        "FileName": name,
+        "FileSizeKB": 12,
+        "Width": 640,
+        "Height": 480,
+        "Format": "JPEG",
+        "ColorMode": "RGB",
+        "BlobETag": etag,
+        "UploadedOn": "2026-11-25T10:11:12.345678Z",
+    }
     base.update(kw)
     return ImageMetadata(**base)  # type: ignore[arg-type]
 
@@ -67,21 +75,28 @@ def test_concurrent_duplicates_from_threads_leave_one_row(sql: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["'; DROP TABLE ImageMetadata;--.png", 'it\'s "quoted".jpg', "ünïcødé 写真.gif",
-     "100% real_[x].jpg", "a" * 1000 + ".png"],  # fmt: skip
+    [
+        "'; DROP TABLE ImageMetadata;--.png",
+        'it\'s "quoted".jpg',
+        "ünïcødé 写真.gif",
+        "100% real_[x].jpg",
+        "a" * 1000 + ".png",
+    ],
 )
 def test_injection_looking_and_unicode_names_are_stored_verbatim(sql: str, name: str) -> None:
     assert MetadataStore(sql).insert(meta(name)) == "stored"
     assert [r["FileName"] for r in db.fetch_rows(sql)] == [name]
 
 
-def test_activity_reads_the_connection_string_setting(sql: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_activity_reads_the_connection_string_setting(
+    sql: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SqlConnectionString", sql)
     assert store_metadata(meta("via-activity.gif").to_dict()) == "stored"
     assert store_metadata(meta("via-activity.gif").to_dict()) == "duplicate"
 
 
-def test_locked_database_is_a_transient_error(tmp_path) -> None:  # noqa: ANN001
+def test_locked_database_is_a_transient_error(tmp_path) -> None:
     import sqlite3  # noqa: PLC0415
 
     path = tmp_path / "locked.db"

@@ -25,7 +25,9 @@ class Reader:
 
 def extract(data: bytes, name: str = "x.jpg") -> tuple[object, Reader]:
     reader = Reader(data)
-    ref = BlobRef("images-input", name, "", len(data), '"0x8D"', "image/jpeg", "2026-11-25T00:00:00Z")
+    ref = BlobRef(
+        "images-input", name, "", len(data), '"0x8D"', "image/jpeg", "2026-11-25T00:00:00Z"
+    )
     return read_header(reader, ref), reader
 
 
@@ -69,7 +71,11 @@ def test_animated_gif_reports_the_canvas() -> None:
 
 def test_exif_fields_when_present_and_absent() -> None:
     with_exif, _ = extract(save(Image.new("RGB", (40, 30)), "JPEG", exif=exif_bytes()))
-    assert (with_exif.CameraMake, with_exif.CameraModel, with_exif.Orientation) == ("Canon", "EOS R5", 6)
+    assert (with_exif.CameraMake, with_exif.CameraModel, with_exif.Orientation) == (
+        "Canon",
+        "EOS R5",
+        6,
+    )
     assert with_exif.DateTimeOriginal == "2026:11:24 10:30:00"
     plain, _ = extract(save(Image.new("RGB", (40, 30)), "JPEG"))
     assert (plain.CameraMake, plain.Orientation, plain.DateTimeOriginal) == (None, None, None)
@@ -119,7 +125,7 @@ def test_hostile_inputs_are_rejected_with_a_reason(name: str, data: bytes, reaso
 
 
 def test_unicode_and_quotes_in_names_are_kept_verbatim() -> None:
-    name = "ünïcødé/it's \"quoted\" 写真 100%#.jpg"
+    name = 'ünïcødé/it\'s "quoted" 写真 100%#.jpg'
     meta, _ = extract(save(Image.new("RGB", (3, 2)), "JPEG"), name)
     assert meta.FileName == name
 

@@ -17,7 +17,13 @@ T = "2026-11-25T10:00:0{}.000000Z"
 
 
 def ev(kind: int, event_id: int = -1, second: int = 0, **fields: Any) -> dict[str, Any]:
-    return {"EventType": kind, "EventId": event_id, "IsPlayed": False, "Timestamp": T.format(second), **fields}
+    return {
+        "EventType": kind,
+        "EventId": event_id,
+        "IsPlayed": False,
+        "Timestamp": T.format(second),
+        **fields,
+    }
 
 
 def started(second: int = 0) -> dict[str, Any]:
@@ -25,8 +31,15 @@ def started(second: int = 0) -> dict[str, Any]:
 
 
 def run(history: list[dict[str, Any]]) -> dict[str, Any]:
-    ctx = {"history": history, "instanceId": "img-1", "input": json.dumps(REF), "isReplaying": False,
-           "parentInstanceId": None, "upperSchemaVersion": 1, "upperSchemaVersionNew": 2}  # fmt: skip
+    ctx = {
+        "history": history,
+        "instanceId": "img-1",
+        "input": json.dumps(REF),
+        "isReplaying": False,
+        "parentInstanceId": None,
+        "upperSchemaVersion": 1,
+        "upperSchemaVersionNew": 2,
+    }
     return json.loads(main(func.OrchestrationContext(json.dumps(ctx))))
 
 
@@ -62,8 +75,15 @@ def test_first_episode_schedules_extract_with_retry() -> None:
 
 def test_happy_path_stores_and_completes() -> None:
     extracted = json.dumps({"rejected": False, "metadata": META})
-    history = [*FIRST, ev(4, 0, Name="ExtractMetadata"), started(1), ev(5, TaskScheduledId=0, Result=extracted),
-               ev(4, 1, Name="StoreMetadata"), started(2), ev(5, TaskScheduledId=1, Result='"stored"')]  # fmt: skip
+    history = [
+        *FIRST,
+        ev(4, 0, Name="ExtractMetadata"),
+        started(1),
+        ev(5, TaskScheduledId=0, Result=extracted),
+        ev(4, 1, Name="StoreMetadata"),
+        started(2),
+        ev(5, TaskScheduledId=1, Result='"stored"'),
+    ]
     state = run(history)
     assert state["isDone"] is True
     assert [a["functionName"] for a in actions(state)] == ["ExtractMetadata", "StoreMetadata"]
@@ -76,15 +96,31 @@ def test_rejected_image_completes_without_storing() -> None:
     state = run([*FIRST, started(1), ev(5, TaskScheduledId=0, Result=rejected)])
     assert state["isDone"] is True
     assert [a["functionName"] for a in actions(state)] == ["ExtractMetadata"]
-    assert state["output"] == {"blob": "a.jpg", "status": "rejected", "reason": "empty file (0 bytes)"}
+    assert state["output"] == {
+        "blob": "a.jpg",
+        "status": "rejected",
+        "reason": "empty file (0 bytes)",
+    }
 
 
 def test_store_failure_is_retried_after_a_timer() -> None:
     extracted = json.dumps({"rejected": False, "metadata": META})
-    history = [*FIRST, started(1), ev(5, TaskScheduledId=0, Result=extracted),
-               started(2), ev(6, TaskScheduledId=1, Reason="Activity function 'StoreMetadata' failed: locked", Details=""),
-               started(7), ev(11, TimerId=2, FireAt=T.format(7)),
-               started(8), ev(5, TaskScheduledId=3, Result='"stored"')]  # fmt: skip
+    history = [
+        *FIRST,
+        started(1),
+        ev(5, TaskScheduledId=0, Result=extracted),
+        started(2),
+        ev(
+            6,
+            TaskScheduledId=1,
+            Reason="Activity function 'StoreMetadata' failed: locked",
+            Details="",
+        ),
+        started(7),
+        ev(11, TimerId=2, FireAt=T.format(7)),
+        started(8),
+        ev(5, TaskScheduledId=3, Result='"stored"'),
+    ]
     state = run(history)
     assert state["isDone"] is True
     assert state["output"]["status"] == "stored"
@@ -95,8 +131,17 @@ def test_store_failing_every_attempt_fails_the_orchestration_visibly() -> None:
     history = [*FIRST, started(1), ev(5, TaskScheduledId=0, Result=extracted)]
     next_id = 1
     for attempt in range(5):  # STORE_RETRY allows 5 attempts; each failure is followed by a timer
-        history += [started(2), ev(6, TaskScheduledId=next_id, Reason="Activity function 'StoreMetadata' failed: down", Details=""),
-                    started(3), ev(11, TimerId=next_id + 1, FireAt=T.format(3))]  # fmt: skip
+        history += [
+            started(2),
+            ev(
+                6,
+                TaskScheduledId=next_id,
+                Reason="Activity function 'StoreMetadata' failed: down",
+                Details="",
+            ),
+            started(3),
+            ev(11, TimerId=next_id + 1, FireAt=T.format(3)),
+        ]
         next_id += 2
         assert attempt < 5
     with pytest.raises(Exception, match=r"StoreMetadata' failed: down") as err:

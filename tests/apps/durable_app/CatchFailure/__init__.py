@@ -5,7 +5,7 @@ def catch_failure(context: df.DurableOrchestrationContext):
     options = df.RetryOptions(first_retry_interval_in_milliseconds=200, max_number_of_attempts=2)
     try:
         yield context.call_activity_with_retry("Flaky", options, context.get_input())
-    except Exception as exc:  # noqa: BLE001 - the point: failures reach user code
+    except Exception as exc:
         after = yield context.call_activity("Hello", "recovered")
         return {"caught": str(exc).splitlines()[0], "after": after}
     return "unexpected success"

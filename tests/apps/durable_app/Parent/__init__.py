@@ -3,7 +3,9 @@ import azure.durable_functions as df
 
 def parent(context: df.DurableOrchestrationContext):
     first = yield context.call_sub_orchestrator("Chain", ["A", "B"])
-    second = yield context.call_sub_orchestrator("FanOut", ["x", "y"], f"{context.instance_id}-child")
+    second = yield context.call_sub_orchestrator(
+        "FanOut", ["x", "y"], f"{context.instance_id}-child"
+    )
     return {"chain": first, "fanout": second}
 
 
