@@ -59,10 +59,14 @@ class Invoker:
     def __init__(self, functions: dict[str, FunctionSpec], concurrency: int = 8):
         self.functions = functions
         self.pool = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="function")
+        # Orchestrator episodes are short and CPU-bound; their own pool keeps them moving
+        # while slow activities (a locked database, a big download) hold every other thread.
+        self.orchestrator_pool = ThreadPoolExecutor(2, thread_name_prefix="orchestrator")
         self.registry = meta.get_binding_registry()
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.orchestrator_pool.shutdown(wait=False, cancel_futures=True)
 
     def _decode(self, spec: FunctionSpec, binding_type: str, datum: meta.Datum,
                 trigger_metadata: dict[str, meta.Datum] | None) -> Any:  # fmt: skip
@@ -101,7 +105,12 @@ class Invoker:
                 value = await spec.func(**kwargs)
             else:
                 loop = asyncio.get_running_loop()
-                value = await loop.run_in_executor(self.pool, lambda: spec.func(**kwargs))
+                pool = (
+                    self.orchestrator_pool
+                    if spec.trigger.type == "orchestrationTrigger"
+                    else self.pool
+                )
+                value = await loop.run_in_executor(pool, lambda: spec.func(**kwargs))
         except Exception as exc:
             ms = (time.perf_counter() - started) * 1000
             log.error("Executed 'Functions.%s' (Failed, Id=%s, Duration=%.0fms): %s: %s",

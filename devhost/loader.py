@@ -87,10 +87,8 @@ def _import(app_dir: Path, folder: Path, script: str) -> types.ModuleType:
         raise LoadError(f"function '{folder.name}': scriptFile {script} not found")
     module_name = f"__app__.{folder.name}"
     if script_path.name != "__init__.py":
+        # e.g. "scriptFile": "main.py": import the folder's package first, then the module
         module_name += "." + script_path.stem
-        importlib.import_module(f"__app__.{folder.name}") if (
-            folder / "__init__.py"
-        ).exists() else None
     return importlib.import_module(module_name)
 
 

@@ -101,7 +101,7 @@ def pipeline_factory(
     def make(extra_args: list[str] | None = None) -> Pipeline:
         root = tmp_path_factory.mktemp("e2e")
         azurite = Azurite(location=root / "azurite", log_path=root / "azurite.log").start()
-        sql = f"Driver={{SQLite3}};Database={root / 'imagemetadata.db'}"
+        sql = f"Driver={{SQLite3}};Database={root / 'imagemetadata.db'};Timeout=2000"
         migrate(sql)
         host = DevhostProcess(
             app_dir=REPO_ROOT,
