@@ -16,6 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ACCOUNT = "devstoreaccount1"
 # Azurite's published development key (not a secret).
@@ -122,3 +123,14 @@ class Azurite:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def client_kwargs(connection_string: str) -> dict[str, Any]:
+    """Storage client options for devhost's own clients.
+
+    Against a loopback emulator, skip the per-request proxy/.netrc lookups that aiohttp does
+    when trusting the environment (a measurable share of devhost's CPU under load).
+    """
+    text = connection_string.lower()
+    loopback = "usedevelopmentstorage=true" in text or "127.0.0.1" in text or "localhost" in text
+    return {"use_env_settings": False} if loopback else {}

@@ -45,6 +45,7 @@ def cmd_start(args: argparse.Namespace) -> int:
                     storage_connection_string=args.storage_connection_string,
                     concurrency=args.concurrency,
                     poll_interval=args.poll_interval,
+                    workers=getattr(args, "workers", 0),
                 )
             )
         except ConfigError as exc:
@@ -56,7 +57,7 @@ def cmd_start(args: argparse.Namespace) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await host.run(stop)
+            await (host.run_worker(stop) if args.command == "worker" else host.run(stop))
 
         asyncio.run(main())
     return 0
@@ -148,7 +149,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start Azurite on 10000-10002 with data in ./data/azurite if not running",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("DEVHOST_WORKERS", "0")),
+        help="extra processes that run activities (like FUNCTIONS_WORKER_PROCESS_COUNT)",
+    )
     p.add_argument("--verbose", action="store_true")
+    p.set_defaults(run=cmd_start)
+
+    p = sub.add_parser("worker", help=argparse.SUPPRESS)  # spawned by `start --workers N`
+    app_opts(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7071, help="the main host's port")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--poll-interval", type=float, default=1.0)
+    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--with-azurite", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(run=cmd_start)
 
     p = sub.add_parser("status", help="instances in the task hub, or one instance's history")

@@ -4,13 +4,18 @@ listener and the durable engine, and implements the FunctionRunner they call."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import azure.functions as func
 from aiohttp import web
 from azure.functions import meta
@@ -34,6 +39,7 @@ class HostOptions:
     storage_connection_string: str | None = None
     concurrency: int = 8
     poll_interval: float = 1.0
+    workers: int = 0  # extra processes that run activities (FUNCTIONS_WORKER_PROCESS_COUNT - 1)
 
 
 class Host:
@@ -184,6 +190,47 @@ class Host:
 
         return handler
 
+    # --- activity worker processes -------------------------------------------------------
+    def _spawn_worker(self, index: int) -> subprocess.Popen[bytes]:
+        """Same process group as the host: a SIGKILL of the group takes workers down too."""
+        argv = [
+            sys.executable, "-m", "devhost", "worker", "--app-dir", str(self.options.app_dir),
+            "--port", str(self.options.port), "--concurrency", str(self.options.concurrency),
+            "--poll-interval", str(self.options.poll_interval),
+            "--storage-connection-string", self.config.settings["AzureWebJobsStorage"],
+        ]  # fmt: skip
+        log.info("Starting activity worker %d", index + 1)
+        return subprocess.Popen(argv, cwd=self.options.app_dir)
+
+    async def _wake(self, request: web.Request) -> web.Response:
+        if request.remote not in ("127.0.0.1", "::1"):
+            return web.Response(status=403)
+        self.engine.wake(request.query.get("queue"))
+        return web.Response(status=204)
+
+    async def run_worker(self, stop: asyncio.Event) -> None:
+        """Activities only: the main host runs triggers, orchestrations and the HTTP API."""
+        session = aiohttp.ClientSession()
+        wake_url = f"{self.base_url}/admin/devhost/wake"
+
+        async def remote_work(queue: str) -> None:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.post(wake_url, params={"queue": queue}, timeout=2) as resp:
+                    await resp.read()
+
+        self.engine.on_remote_work = remote_work
+        await self.engine.start(orchestrations=False)
+        parent = os.getppid()
+        try:
+            while not stop.is_set() and os.getppid() == parent:  # orphaned: exit
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        finally:
+            await self.engine.stop()
+            await session.close()
+            await _close_sdk_session()
+            self.invoker.close()
+
     # --- run ----------------------------------------------------------------------------
     def banner(self) -> str:
         lines = ["", "Functions:", ""]
@@ -201,11 +248,14 @@ class Host:
         app = web.Application(client_max_size=100 * 1024 * 1024)
         add_routes(app, self.engine)
         self._http_routes(app)
+        app.router.add_post("/admin/devhost/wake", self._wake)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await self.engine.start()  # creates the task hub before the API can be called
+        # Creates the task hub before the API can be called.
+        await self.engine.start(activities=self.options.workers == 0)
         site = web.TCPSite(runner, self.options.host, self.options.port)
         await site.start()  # before the listener: blob-triggered functions call the API
+        workers = [self._spawn_worker(i) for i in range(self.options.workers)]
         listener_task = asyncio.create_task(self.listener.run()) if self.listener else None
         print(self.banner(), flush=True)
         log.info("Host started")
@@ -217,8 +267,12 @@ class Host:
                 await self.listener.stop()
             if listener_task is not None:
                 listener_task.cancel()
+            for proc in workers:
+                proc.terminate()
             await self.engine.stop()
             await runner.cleanup()
+            for proc in workers:
+                await asyncio.to_thread(proc.wait, 10)
             await _close_sdk_session()
             self.invoker.close()
 

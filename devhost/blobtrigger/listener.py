@@ -23,12 +23,13 @@ from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobProperties
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy, QueueMessage
 from azure.storage.queue.aio import QueueClient
 
+from devhost.azurite import client_kwargs
 from devhost.blobtrigger.paths import BlobPath, parse_blob_path
 from devhost.blobtrigger.receipts import (
     HOSTS_CONTAINER,
@@ -164,10 +165,12 @@ class BlobTriggerListener:
         for t in self.targets:
             acct = self._accounts.get(t.connection_string)
             if acct is None:
-                service = BlobServiceClient.from_connection_string(t.connection_string)
+                opts = client_kwargs(t.connection_string)
+                service = BlobServiceClient.from_connection_string(t.connection_string, **opts)
                 qargs = {
                     "message_encode_policy": BinaryBase64EncodePolicy(),
                     "message_decode_policy": BinaryBase64DecodePolicy(),
+                    **opts,
                 }
                 acct = _Account(
                     service=service,
@@ -330,26 +333,25 @@ class BlobTriggerListener:
             return
         t = w.target
         blob = w.container.get_blob_client(name)
-        try:
-            props = await blob.get_blob_properties()
-        except ResourceNotFoundError:
-            await acct.queue.delete_message(msg)
-            return
-        if quoted_etag(props.etag) != quoted_etag(
-            etag
-        ):  # overwritten since: the new version has its own message
-            await acct.queue.delete_message(msg)
-            return
         rname = receipt_name(self.host_id, t.function_id, etag, t.container, name)
-        receipt = await acct.receipts.read(rname)
-        if receipt.exists and receipt.complete:
+        # Create first (If-None-Match: *); only an existing receipt needs a read.
+        if not await acct.receipts.try_create_incomplete(rname):
+            receipt = await acct.receipts.read(rname)
+            if receipt.exists and receipt.complete:
+                await acct.queue.delete_message(msg)
+                return
+        try:
+            # If-Match: a blob overwritten since has its own message; one download call
+            # returns both the content and the properties the binding needs.
+            downloader = await blob.download_blob(
+                etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+            content = await downloader.readall()
+        except (ResourceNotFoundError, ResourceModifiedError):
+            await acct.receipts.mark_complete(rname)
             await acct.queue.delete_message(msg)
             return
-        if not receipt.exists:
-            await acct.receipts.try_create_incomplete(rname)
-        content = await (
-            await blob.download_blob(etag=etag, match_condition=MatchConditions.IfNotModified)
-        ).readall()
+        props = downloader.properties
         event = BlobTriggerEvent(
             target=t,
             blob_name=name,

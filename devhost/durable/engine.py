@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -107,16 +108,28 @@ class DurableEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._wake: dict[str, asyncio.Event] = {}
+        # Set in activity worker processes: tells the main host that a control queue has work.
+        self.on_remote_work: Callable[[str], Awaitable[None]] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, *, orchestrations: bool = True, activities: bool = True) -> None:
+        """Run the control-queue dispatchers and/or the work-item dispatcher (activity worker
+        processes run only the latter, like extra language-worker processes)."""
         await self.store.create()
-        await self._recover_pending()
-        for name in self.store.control_names:
-            self._wake[name] = asyncio.Event()
-            self._tasks.append(asyncio.create_task(self._control_loop(name)))
-        self._wake[self.store.workitems_name] = asyncio.Event()
-        self._tasks.append(asyncio.create_task(self._workitem_loop()))
+        if orchestrations:
+            await self._recover_pending()
+            for name in self.store.control_names:
+                self._wake[name] = asyncio.Event()
+                self._tasks.append(asyncio.create_task(self._control_loop(name)))
+        if activities:
+            self._wake[self.store.workitems_name] = asyncio.Event()
+            self._tasks.append(asyncio.create_task(self._workitem_loop()))
+
+    def wake(self, queue: str | None = None) -> None:
+        """New work was sent by another process: poll now instead of after the back-off."""
+        for name, ev in self._wake.items():
+            if queue is None or name == queue:
+                ev.set()
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -160,7 +173,10 @@ class DurableEngine:
     async def _send(self, out: Outgoing) -> None:
         await self.store.send(out.queue, out.body, out.delay)
         if out.delay <= 0:
-            self._poke(out.queue)
+            if out.queue in self._wake:
+                self._poke(out.queue)
+            elif self.on_remote_work is not None:
+                await self.on_remote_work(out.queue)
 
     # --- client operations (HTTP API) ---------------------------------------------------
     async def start_new(
@@ -309,8 +325,7 @@ class DurableEngine:
         cp = Checkpoint()
         if inst is not None and new_events:
             await self._run_episodes(inst, new_events, cp)
-            for out in cp.messages:
-                await self._send(out)
+            await asyncio.gather(*(self._send(out) for out in cp.messages))
             for child in cp.starts:
                 if child.instance_id == inst.instance_id:
                     await self._continue_as_new(inst, child)
@@ -321,8 +336,7 @@ class DurableEngine:
         for rec in deferred:
             with contextlib.suppress(Exception):
                 await self.store.hide(rec, 1)
-        for rec in done:
-            await self.store.delete(rec)
+        await asyncio.gather(*(self.store.delete(rec) for rec in done))
 
     @staticmethod
     def _classify(  # noqa: PLR0911

@@ -23,6 +23,7 @@ from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueServiceClient
 
+from devhost.azurite import client_kwargs
 from devhost.durable import names
 from devhost.durable.events import from_row, to_row
 
@@ -41,9 +42,10 @@ class Received:
 class TaskHubStore:
     def __init__(self, connection_string: str, hub: str):
         self.hub = hub
-        self.tables = TableServiceClient.from_connection_string(connection_string)
-        self.queues = QueueServiceClient.from_connection_string(connection_string)
-        self.blobs = BlobServiceClient.from_connection_string(connection_string)
+        opts = client_kwargs(connection_string)
+        self.tables = TableServiceClient.from_connection_string(connection_string, **opts)
+        self.queues = QueueServiceClient.from_connection_string(connection_string, **opts)
+        self.blobs = BlobServiceClient.from_connection_string(connection_string, **opts)
         self.instances = self.tables.get_table_client(names.instances_table(hub))
         self.history = self.tables.get_table_client(names.history_table(hub))
         self.large = self.blobs.get_container_client(names.largemessages_container(hub))
