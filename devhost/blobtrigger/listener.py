@@ -17,6 +17,7 @@ import base64
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -219,13 +220,17 @@ class BlobTriggerListener:
 
     async def _scan_loop(self) -> None:
         while not self._stopping.is_set():
+            started = time.monotonic()
             for acct, watched in self._watched:
                 try:
                     await self.scan_once(acct, watched)
                 except Exception as e:  # storage outage: log and keep polling
                     log.warning("Blob scan of '%s' failed: %s", watched.target.container, e)
+            # A full listing of a big container costs CPU in this process: keep scanning to at
+            # most a quarter of the time so it cannot starve the functions it feeds.
+            spent = time.monotonic() - started
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.poll_interval)
+                await asyncio.wait_for(self._stopping.wait(), max(self.poll_interval, 3 * spent))
 
     async def scan_once(self, acct: _Account, w: _Watched) -> int:
         """One listing of the container; returns how many blob versions were enqueued."""
