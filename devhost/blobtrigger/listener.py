@@ -270,9 +270,11 @@ class BlobTriggerListener:
         receipt = await acct.receipts.read(rname)
         if receipt.exists and receipt.complete:
             return False
-        if not receipt.exists and not await acct.receipts.try_create_incomplete(rname):
-            return False  # another poller claimed it and queued the work
-        # New, or an incomplete receipt left by a crash: (re-)queue the work.
+        # New, or an incomplete receipt (left by a crash, or created by a request whose reply
+        # was lost and whose SDK retry then saw 409): (re-)queue the work. A duplicate message
+        # is harmless: processing re-checks the receipt and the function dedupes by ETag.
+        if not receipt.exists:
+            await acct.receipts.try_create_incomplete(rname)
         message = {
             "Type": "BlobTrigger",
             "FunctionId": t.function_id,

@@ -118,6 +118,7 @@ class DurableEngine:
         await self.store.create()
         if orchestrations:
             await self._recover_pending()
+            self._tasks.append(asyncio.create_task(self._recover_pending_loop()))
             for name in self.store.control_names:
                 self._wake[name] = asyncio.Event()
                 self._tasks.append(asyncio.create_task(self._control_loop(name)))
@@ -142,7 +143,7 @@ class DurableEngine:
                 await task
         await self.store.close()
 
-    async def _recover_pending(self) -> None:
+    async def _recover_pending(self, older_than: float = 0) -> None:
         """Re-send ExecutionStarted for Pending instances: a crash may have lost the message
         between writing the row and sending it (duplicates are dropped by execution id)."""
         token = None
@@ -150,9 +151,21 @@ class DurableEngine:
             rows, token = await self.store.query_instances("RuntimeStatus eq 'Pending'", 500, token)
             for row in rows:
                 inst = Instance.from_row(_unescape(row["PartitionKey"]), row)
-                await self._send_start(inst)
+                if (utcnow() - inst.updated).total_seconds() >= older_than:
+                    await self._send_start(inst)
             if not token:
                 return
+
+    async def _recover_pending_loop(self, every: float = 30.0) -> None:
+        """A start whose message send failed (storage outage) leaves a Pending row and no
+        message; re-send starts for rows still Pending after a while (duplicates are dropped)."""
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), every)
+            try:
+                await self._recover_pending(older_than=every)
+            except Exception as exc:  # storage still down: try again next round
+                log.warning("Pending-instance recovery failed: %s", exc)
 
     def _lock(self, instance_id: str) -> asyncio.Lock:
         lock = self._locks.get(instance_id)
