@@ -23,6 +23,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from devhost.azurite import Azurite, port_open
+from devhost.config import load_config
 from devhost.process import DevhostProcess
 from imagemeta import db  # the app's own library: migration and row listing
 
@@ -35,14 +36,6 @@ CONTAINER = "images-input"
 class Upload:
     blob_name: str
     etag: str
-
-
-def _load_local_settings(app_dir: Path) -> None:
-    path = app_dir / "local.settings.json"
-    if path.exists():
-        values = json.loads(path.read_text()).get("Values", {})
-        for key, value in values.items():
-            os.environ.setdefault(key, str(value))
 
 
 @contextlib.contextmanager
@@ -132,7 +125,7 @@ def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
     app_dir = app_dir.resolve()
     os.chdir(app_dir)
     (app_dir / "data").mkdir(exist_ok=True)
-    _load_local_settings(app_dir)
+    load_config(app_dir)  # local.settings.json Values -> environment, like `start`
     sql = os.environ["SqlConnectionString"]
     with local_azurite(app_dir):
         print("demo: applying the SQL migration")

@@ -68,8 +68,9 @@ class Invoker:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.orchestrator_pool.shutdown(wait=False, cancel_futures=True)
 
-    def _decode(self, spec: FunctionSpec, binding_type: str, datum: meta.Datum,
-                trigger_metadata: dict[str, meta.Datum] | None) -> Any:  # fmt: skip
+    def _decode(
+        self, binding_type: str, datum: meta.Datum, trigger_metadata: dict[str, meta.Datum] | None
+    ) -> Any:
         converter = self.registry.get(binding_type)
         if converter is None:
             return datum.value
@@ -98,7 +99,7 @@ class Invoker:
                     continue
                 datum = data.get(b.name)
                 tm = trigger_metadata if b.is_trigger else None
-                kwargs[b.name] = None if datum is None else self._decode(spec, b.type, datum, tm)
+                kwargs[b.name] = None if datum is None else self._decode(b.type, datum, tm)
             if _wants_context(spec):
                 kwargs["context"] = InvocationContext(invocation_id, name, str(spec.directory))
             if spec.is_async:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import threading
 from datetime import UTC, datetime
 from typing import Literal
@@ -17,8 +16,6 @@ from typing import Literal
 import pyodbc
 
 from imagemeta.extract import ImageMetadata
-
-log = logging.getLogger(__name__)
 
 StoreOutcome = Literal["stored", "duplicate"]
 

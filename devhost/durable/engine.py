@@ -29,6 +29,7 @@ from devhost.durable.events import (
     utcnow,
 )
 from devhost.durable.instance import ACTIVE, TERMINAL, Instance, completion_key
+from devhost.durable.names import unescape_key
 from devhost.durable.store import Received, TaskHubStore
 
 log = logging.getLogger("devhost.durable")
@@ -59,6 +60,21 @@ class Checkpoint:
     starts: list[Instance] = field(default_factory=list)  # sub-orchestrations / continue-as-new
 
 
+@dataclass
+class _Backoff:
+    """Idle polling delay: 50 ms after work, doubling up to the poll interval."""
+
+    ceiling: float
+    idle: float = 0.05
+
+    def reset(self) -> None:
+        self.idle = 0.05
+
+    def next(self) -> float:
+        delay, self.idle = self.idle, min(self.idle * 2, self.ceiling)
+        return delay
+
+
 def _flatten(actions: list[Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
 
@@ -76,7 +92,7 @@ def _flatten(actions: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _continue_as_new(actions: list[Any]) -> dict[str, Any] | None:
+def _continue_action(actions: list[Any]) -> dict[str, Any] | None:
     for group in actions or []:
         for a in group if isinstance(group, list) else [group]:
             if a.get("actionType") == 4:
@@ -150,7 +166,7 @@ class DurableEngine:
         while True:
             rows, token = await self.store.query_instances("RuntimeStatus eq 'Pending'", 500, token)
             for row in rows:
-                inst = Instance.from_row(_unescape(row["PartitionKey"]), row)
+                inst = Instance.from_row(unescape_key(row["PartitionKey"]), row)
                 if (utcnow() - inst.updated).total_seconds() >= older_than:
                     await self._send_start(inst)
             if not token:
@@ -178,6 +194,22 @@ class DurableEngine:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), seconds)
         wake.clear()
+
+    async def _poll(
+        self, queue: str, count: int, visibility: int, backoff: _Backoff
+    ) -> list[Received]:
+        """One receive; sleeps (woken early by local sends) when the queue is empty or down."""
+        try:
+            recs = await self.store.receive(queue, count, visibility)
+        except Exception as exc:  # storage outage: keep trying, slower
+            log.warning("Queue %s unavailable: %s", queue, exc)
+            await self._sleep(queue, 2.0)
+            return []
+        if recs:
+            backoff.reset()
+        else:
+            await self._sleep(queue, backoff.next())
+        return recs
 
     def _poke(self, queue: str) -> None:
         if queue in self._wake:
@@ -265,19 +297,11 @@ class DurableEngine:
 
     # --- control queues -----------------------------------------------------------------
     async def _control_loop(self, queue: str) -> None:
-        idle = 0.05
+        poll = _Backoff(self.poll_interval)
         while not self._stopping.is_set():
-            try:
-                recs = await self.store.receive(queue, 32, self.control_visibility)
-            except Exception as exc:  # storage outage: keep trying, slower
-                log.warning("Control queue %s unavailable: %s", queue, exc)
-                await self._sleep(queue, 2.0)
-                continue
+            recs = await self._poll(queue, 32, self.control_visibility, poll)
             if not recs:
-                await self._sleep(queue, idle)
-                idle = min(idle * 2, self.poll_interval)
                 continue
-            idle = 0.05
             groups: dict[str, list[Received]] = {}
             for rec in recs:
                 groups.setdefault(str(rec.body.get("instanceId")), []).append(rec)
@@ -513,7 +537,7 @@ class DurableEngine:
         if error is not None:
             self._finish(inst, "Failed", json.dumps(error), cp, details=error)
         elif reply.get("isDone"):
-            can = _continue_as_new(actions)
+            can = _continue_action(actions)
             if can is not None:
                 self._continue(inst, can, cp)
             else:
@@ -677,23 +701,13 @@ class DurableEngine:
         queue = self.store.workitems_name
         slots = asyncio.Semaphore(self.activity_concurrency)
         running: set[asyncio.Task[None]] = set()
-        idle = 0.05
+        poll = _Backoff(self.poll_interval)
         while not self._stopping.is_set():
             free = self.activity_concurrency - len(running)
             if free <= 0:
                 await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 continue
-            try:
-                recs = await self.store.receive(queue, min(32, free), self.activity_visibility)
-            except Exception as exc:
-                log.warning("Work-item queue unavailable: %s", exc)
-                await self._sleep(queue, 2.0)
-                continue
-            if not recs:
-                await self._sleep(queue, idle)
-                idle = min(idle * 2, self.poll_interval)
-                continue
-            idle = 0.05
+            recs = await self._poll(queue, min(32, free), self.activity_visibility, poll)
             for rec in recs:
                 task = asyncio.create_task(self._activity(rec, slots))
                 running.add(task)
@@ -755,9 +769,3 @@ def _failure_state(exc: FunctionInvocationError) -> tuple[dict[str, Any], str]:
         error = state.get("error") or head.strip()
         return state, f"Orchestrator function '{exc.function_name}' failed: {error}"
     return {}, f"Orchestrator function '{exc.function_name}' failed: {message}"
-
-
-def _unescape(key: str) -> str:
-    from devhost.durable.names import unescape_key  # noqa: PLC0415
-
-    return unescape_key(key)

@@ -11,10 +11,11 @@ import io
 import random
 import struct
 import warnings
-import zlib
 from dataclasses import dataclass
 
 from PIL import Image
+
+from tests.images import png_declaring, save
 
 
 @dataclass(frozen=True)
@@ -35,37 +36,16 @@ def oracle(data: bytes) -> tuple[int, int, str] | None:
             return None
 
 
-def _save(img: Image.Image, fmt: str, **kw: object) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **kw)
-    return buf.getvalue()
-
-
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A PNG whose IHDR declares width x height, with a tiny (invalid-length) IDAT."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + _png_chunk(b"IEND", b"")
-    )
-
-
 def gif_with_screen(width: int, height: int) -> bytes:
     """A 1x1 GIF image inside a logical screen of width x height."""
-    base = bytearray(_save(Image.new("P", (1, 1)), "GIF"))
+    base = bytearray(save(Image.new("P", (1, 1)), "GIF"))
     base[6:10] = struct.pack("<HH", width, height)
     return bytes(base)
 
 
 def jpeg_with_app_segment(size: int) -> bytes:
     """A JPEG with a giant APP15 segment (chained 64 KB segments) before SOF."""
-    jpeg = _save(Image.new("RGB", (321, 123), (9, 9, 9)), "JPEG")
+    jpeg = save(Image.new("RGB", (321, 123), (9, 9, 9)), "JPEG")
     segments = b""
     remaining = size
     while remaining > 0:
@@ -77,9 +57,9 @@ def jpeg_with_app_segment(size: int) -> bytes:
 
 def deliberate() -> list[Case]:
     rgb = Image.new("RGB", (64, 48), (200, 10, 10))
-    jpeg = _save(rgb, "JPEG")
-    png = _save(rgb, "PNG")
-    gif = _save(rgb.convert("P"), "GIF")
+    jpeg = save(rgb, "JPEG")
+    png = save(rgb, "PNG")
+    gif = save(rgb.convert("P"), "GIF")
     anim = io.BytesIO()
     frames = [Image.new("P", (40, 30), i) for i in range(4)]
     frames[0].save(anim, format="GIF", save_all=True, append_images=frames[1:], duration=50)
@@ -93,11 +73,11 @@ def deliberate() -> list[Case]:
         Case("png-named.gif", png, (64, 48, "PNG"), "wrong extension"),
         Case("jpeg-named.png", jpeg, (64, 48, "JPEG"), "wrong extension"),
         Case("gif-named.jpeg", gif, (64, 48, "GIF"), "wrong extension"),
-        Case("one.png", _save(Image.new("RGB", (1, 1)), "PNG"), (1, 1, "PNG"), "tiny"),
-        Case("one.gif", _save(Image.new("P", (1, 1)), "GIF"), (1, 1, "GIF"), "tiny"),
-        Case("one.jpg", _save(Image.new("RGB", (1, 1)), "JPEG"), (1, 1, "JPEG"), "tiny"),
+        Case("one.png", save(Image.new("RGB", (1, 1)), "PNG"), (1, 1, "PNG"), "tiny"),
+        Case("one.gif", save(Image.new("P", (1, 1)), "GIF"), (1, 1, "GIF"), "tiny"),
+        Case("one.jpg", save(Image.new("RGB", (1, 1)), "JPEG"), (1, 1, "JPEG"), "tiny"),
         Case(
-            "wide.png", _save(Image.new("L", (65535, 1)), "PNG"), (65535, 1, "PNG"), "extreme size"
+            "wide.png", save(Image.new("L", (65535, 1)), "PNG"), (65535, 1, "PNG"), "extreme size"
         ),
         Case("bomb.png", png_declaring(60000, 60000), None, "decompression bomb"),
         Case("bomb-1x-2x.png", png_declaring(15000, 15000), None, "decompression bomb"),
@@ -105,30 +85,30 @@ def deliberate() -> list[Case]:
         Case("bogus-screen.gif", gif_with_screen(0, 0), oracle(gif_with_screen(0, 0)), "bogus"),
         Case(
             "cmyk.jpg",
-            _save(Image.new("CMYK", (30, 20)), "JPEG"),
+            save(Image.new("CMYK", (30, 20)), "JPEG"),
             (30, 20, "JPEG"),
             "color modes",
         ),
         Case(
             "sixteen-bit.png",
-            _save(Image.new("I;16", (25, 26)), "PNG"),
+            save(Image.new("I;16", (25, 26)), "PNG"),
             (25, 26, "PNG"),
             "color modes",
         ),
         Case(
             "palette-trns.png",
-            _save(palette_trns, "PNG", transparency=0),
+            save(palette_trns, "PNG", transparency=0),
             (17, 19, "PNG"),
             "color modes",
         ),
         Case("animated.gif", anim.getvalue(), (40, 30, "GIF"), "animation"),
         Case(
             "progressive.jpg",
-            _save(rgb, "JPEG", progressive=True),
+            save(rgb, "JPEG", progressive=True),
             (64, 48, "JPEG"),
             "encodings",
         ),
-        Case("interlaced.png", _save(rgb, "PNG", interlace=1), (64, 48, "PNG"), "encodings"),
+        Case("interlaced.png", save(rgb, "PNG", interlace=1), (64, 48, "PNG"), "encodings"),
         Case("big-app.jpg", jpeg_with_app_segment(300_000), (321, 123, "JPEG"), "giant APP"),
         Case("polyglot.gif", gif + b"<?php echo 1; ?>" + png, (64, 48, "GIF"), "polyglot"),
         Case("polyglot.png", png + jpeg, (64, 48, "PNG"), "polyglot"),
@@ -158,7 +138,7 @@ def mutations(seed: int, count: int) -> list[Case]:
         fmt = ("JPEG", "PNG", "GIF")[i % 3]
         size = (rng.randint(1, 300), rng.randint(1, 300))
         mode = "P" if fmt == "GIF" else "RGB"
-        data = _save(Image.new(mode, size, 7), fmt)
+        data = save(Image.new(mode, size, 7), fmt)
         ext = {"JPEG": "jpg", "PNG": "png", "GIF": "gif"}[fmt]
         if i % 2 == 0:
             cut = rng.randint(0, max(0, len(data) - 1))
