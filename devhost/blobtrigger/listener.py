@@ -123,6 +123,7 @@ class _Watched:
     cursor: datetime | None = None
     cursor_loaded: bool = False
     handled: set[tuple[str, str]] = field(default_factory=set)  # (name, etag) seen this session
+    listing_s: float = 0.0  # duration of the last container listing
 
 
 @dataclass
@@ -220,17 +221,18 @@ class BlobTriggerListener:
 
     async def _scan_loop(self) -> None:
         while not self._stopping.is_set():
-            started = time.monotonic()
+            listing = 0.0
             for acct, watched in self._watched:
                 try:
                     await self.scan_once(acct, watched)
+                    listing += watched.listing_s
                 except Exception as e:  # storage outage: log and keep polling
                     log.warning("Blob scan of '%s' failed: %s", watched.target.container, e)
-            # A full listing of a big container costs CPU in this process: keep scanning to at
-            # most a quarter of the time so it cannot starve the functions it feeds.
-            spent = time.monotonic() - started
+            # Listing a big container costs CPU in this process: keep listing to at most a
+            # quarter of the time so it cannot starve the functions it feeds. (Only the listing
+            # counts: claiming a burst of new blobs must not delay the next scan.)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), max(self.poll_interval, 3 * spent))
+                await asyncio.wait_for(self._stopping.wait(), max(self.poll_interval, 3 * listing))
 
     async def scan_once(self, acct: _Account, w: _Watched) -> int:
         """One listing of the container; returns how many blob versions were enqueued."""
@@ -241,6 +243,7 @@ class BlobTriggerListener:
             w.cursor_loaded = True
         latest = w.cursor
         candidates: list[tuple[str, str, dict[str, str]]] = []
+        started = time.monotonic()
         async for blob in w.container.list_blobs():
             lm = blob.last_modified
             if latest is None or lm > latest:
@@ -253,6 +256,7 @@ class BlobTriggerListener:
                 w.handled.add(key)
                 continue
             candidates.append((blob.name, key[1], binding))
+        w.listing_s = time.monotonic() - started
         enqueued = 0
         for name, etag, _binding in candidates:
             if await self._claim(acct, t, name, etag):
