@@ -160,6 +160,8 @@ class BlobTriggerListener:
         self._watched: list[tuple[_Account, _Watched]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
+        # Receipts this process created (incomplete, queued) and has not completed yet.
+        self._claimed: set[str] = set()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -271,14 +273,16 @@ class BlobTriggerListener:
 
     async def _claim(self, acct: _Account, t: BlobTriggerTarget, name: str, etag: str) -> bool:
         rname = receipt_name(self.host_id, t.function_id, etag, t.container, name)
-        receipt = await acct.receipts.read(rname)
-        if receipt.exists and receipt.complete:
-            return False
-        # New, or an incomplete receipt (left by a crash, or created by a request whose reply
-        # was lost and whose SDK retry then saw 409): (re-)queue the work. A duplicate message
-        # is harmless: processing re-checks the receipt and the function dedupes by ETag.
-        if not receipt.exists:
-            await acct.receipts.try_create_incomplete(rname)
+        # Create first (If-None-Match: *): a new version costs one round trip. An existing
+        # receipt that is still incomplete (left by a crash, or created by a request whose
+        # reply was lost and whose SDK retry then saw 409) is queued again: a duplicate
+        # message is harmless, processing re-checks the receipt and the function dedupes.
+        if await acct.receipts.try_create_incomplete(rname):
+            self._claimed.add(rname)
+        else:
+            receipt = await acct.receipts.read(rname)
+            if receipt.exists and receipt.complete:
+                return False
         message = {
             "Type": "BlobTrigger",
             "FunctionId": t.function_id,
@@ -345,12 +349,14 @@ class BlobTriggerListener:
         t = w.target
         blob = w.container.get_blob_client(name)
         rname = receipt_name(self.host_id, t.function_id, etag, t.container, name)
-        # Create first (If-None-Match: *); only an existing receipt needs a read.
-        if not await acct.receipts.try_create_incomplete(rname):
+        # A receipt this process created and has not completed needs no read.
+        if rname not in self._claimed:
             receipt = await acct.receipts.read(rname)
             if receipt.exists and receipt.complete:
                 await acct.queue.delete_message(msg)
                 return
+            if not receipt.exists:
+                await acct.receipts.try_create_incomplete(rname)
         try:
             # If-Match: a blob overwritten since has its own message; one download call
             # returns both the content and the properties the binding needs.
@@ -359,7 +365,7 @@ class BlobTriggerListener:
             )
             content = await downloader.readall()
         except (ResourceNotFoundError, ResourceModifiedError):
-            await acct.receipts.mark_complete(rname)
+            await self._complete(acct, rname)
             await acct.queue.delete_message(msg)
             return
         props = downloader.properties
@@ -382,8 +388,12 @@ class BlobTriggerListener:
             return
         finally:
             renew.cancel()
-        await acct.receipts.mark_complete(rname)
+        await self._complete(acct, rname)
         await acct.queue.delete_message(msg)
+
+    async def _complete(self, acct: _Account, rname: str, *, poisoned: bool = False) -> None:
+        await acct.receipts.mark_complete(rname, poisoned=poisoned)
+        self._claimed.discard(rname)
 
     async def _keep_invisible(self, acct: _Account, msg: QueueMessage) -> None:
         """Renew the message's invisibility while the function runs (long functions)."""
@@ -406,8 +416,10 @@ class BlobTriggerListener:
         attempt = msg.dequeue_count or 1
         if attempt >= self.poison_threshold:
             await acct.poison.send_message(msg.content)
-            await acct.receipts.mark_complete(
-                receipt_name(self.host_id, t.function_id, etag, t.container, name), poisoned=True
+            await self._complete(
+                acct,
+                receipt_name(self.host_id, t.function_id, etag, t.container, name),
+                poisoned=True,
             )
             await acct.queue.delete_message(msg)
             log.error(

@@ -239,17 +239,20 @@ class DurableEngine:
             )
         instance_id = instance_id or uuid.uuid4().hex
         async with self._lock(instance_id):
-            row = await self.store.read_instance(instance_id)
-            if row is not None and row.get("RuntimeStatus") in ACTIVE:
-                raise OrchestrationConflict(
-                    f"An Orchestration instance with the status {row['RuntimeStatus']} "
-                    f"already exists."
-                )
-            if row is not None:
-                await self.store.delete_history(instance_id)
-            self._cache.pop(instance_id, None)
             inst = Instance(instance_id, name, uuid.uuid4().hex, input=input_text, parent=parent)
-            await self.store.write_instance(instance_id, inst.row())
+            # A new id costs one insert; only an existing row needs the read and the checks.
+            if not await self.store.insert_instance(instance_id, inst.row()):
+                row = await self.store.read_instance(instance_id)
+                if row is not None and row.get("RuntimeStatus") in ACTIVE:
+                    raise OrchestrationConflict(
+                        f"An Orchestration instance with the status {row['RuntimeStatus']} "
+                        f"already exists."
+                    )
+                if row is not None:
+                    await self.store.delete_history(instance_id)
+                await self.store.write_instance(instance_id, inst.row())
+            # This process owns the orchestrations: the first episode needs no reads.
+            self._cache[instance_id] = inst
         await self._send_start(inst)
         return instance_id
 

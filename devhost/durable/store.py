@@ -104,15 +104,27 @@ class TaskHubStore:
             return None
         return await self._reload(dict(row))
 
-    async def write_instance(self, instance_id: str, fields: dict[str, Any]) -> None:
+    async def _instance_row(self, instance_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         row = {
             "PartitionKey": names.escape_key(instance_id),
             "RowKey": "",
             "TaskHubName": self.hub,
             **fields,
         }
-        row = await self._offload(names.escape_key(instance_id), row)
-        await self.instances.upsert_entity(row, mode=UpdateMode.REPLACE)
+        return await self._offload(names.escape_key(instance_id), row)
+
+    async def write_instance(self, instance_id: str, fields: dict[str, Any]) -> None:
+        await self.instances.upsert_entity(
+            await self._instance_row(instance_id, fields), mode=UpdateMode.REPLACE
+        )
+
+    async def insert_instance(self, instance_id: str, fields: dict[str, Any]) -> bool:
+        """Create the row only if there is none (one round trip for a new id); False if taken."""
+        try:
+            await self.instances.create_entity(await self._instance_row(instance_id, fields))
+        except ResourceExistsError:
+            return False
+        return True
 
     async def delete_instance(self, instance_id: str) -> None:
         with contextlib.suppress(ResourceNotFoundError):
