@@ -21,7 +21,14 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from bench.floor import floor, naive
 from bench.images import sized_jpeg, small_image
-from bench.pipeline import idle_latency, probe_latencies, run_backlog, upload_all, wait_all
+from bench.pipeline import (
+    RowWatcher,
+    idle_latency,
+    probe_latencies,
+    run_backlog,
+    upload_all,
+    wait_all,
+)
 from devhost.azurite import Azurite
 from devhost.process import REPO_ROOT, DevhostProcess
 from imagemeta import db
@@ -58,49 +65,61 @@ def bench_floor(
     return out
 
 
-def _pipeline_host(azurite: Azurite, sql: str, work: Path, tag: str) -> DevhostProcess:
+def _pipeline_host(
+    azurite: Azurite, sql: str, work: Path, tag: str, workers: int = 0
+) -> DevhostProcess:
     return DevhostProcess(
         app_dir=REPO_ROOT,
         storage_connection_string=azurite.connection_string,
         env={"SqlConnectionString": sql, "AzureWebJobsStorage": azurite.connection_string},
         log_path=work / f"devhost-{tag}.log",
+        extra_args=["--workers", str(workers)],
     )
 
 
-def bench_pipeline(azurite: Azurite, sizes: list[int], work: Path) -> dict[str, Any]:
+def bench_pipeline(
+    azurite: Azurite, sizes: list[int], work: Path, *, image_sizes: bool = True, workers: int = 0
+) -> dict[str, Any]:
     service = BlobServiceClient.from_connection_string(azurite.connection_string)
     container = _container(service, "images-input")
     sql = f"Driver={{SQLite3}};Database={work / 'pipeline.db'};Timeout=5000"
     db.migrate(sql)
-    host = _pipeline_host(azurite, sql, work, "pipeline").start()
+    rows = RowWatcher(work / "pipeline.db")
+    host = _pipeline_host(azurite, sql, work, "pipeline", workers).start()
     results: dict[str, Any] = {"backlogs": []}
     try:
         lat = idle_latency(
-            host, container, [(f"idle/{name}", data) for name, data in map(small_image, range(20))]
+            rows, container, [(f"idle/{name}", data) for name, data in map(small_image, range(20))]
         )
         results["idle_latency_s"] = {"p50": statistics.median(lat), "max": max(lat)}
         print(f"pipeline idle latency: p50 {statistics.median(lat):.2f} s, max {max(lat):.2f} s")
         for n in sizes:
             items = [(f"backlog-{n}/{name}", data) for name, data in map(small_image, range(n))]
-            r = run_backlog(host, container, items)
+            r = run_backlog(
+                host, rows, container, items, azurite_pid=azurite.process and azurite.process.pid
+            )
             results["backlogs"].append(asdict(r))
             print(
                 f"pipeline N={n:5d}: {r.images_per_s:7.1f} img/s, p50 {r.latency_p50_s:.2f} s, "
-                f"p95 {r.latency_p95_s:.2f} s, peak RSS {r.peak_rss_mb:.0f} MiB, failed {r.failed}"
+                f"p95 {r.latency_p95_s:.2f} s, peak RSS {r.peak_rss_mb:.0f} MiB, "
+                f"failed {r.failed}, "
+                f"CPU ms/img devhost {r.devhost_cpu_ms_per_image:.0f} "
+                f"Azurite {r.azurite_cpu_ms_per_image:.0f}"
             )
         sizes_out = []
         for label, total in (("20KB", 20_000), ("2MB", 2_000_000), ("50MB", 50_000_000),
-                             ("200MB", 200_000_000)):  # fmt: skip
+                             ("200MB", 200_000_000)) if image_sizes else ():  # fmt: skip
             data = sized_jpeg(total)
             name = f"sized/{label}.jpg"
             start = time.time()
             etag = upload_all(container, [(name, data)])[name].etag
-            inst = wait_all(host, {name: etag}, 600)[name]
+            arrived = rows.wait([name], 600)
+            inst = wait_all(host, {name: etag}, 60)[name]
             meta = (inst.get("output") or {}).get("metadata") or {}
             row = {
                 "size": label,
                 "bytes": len(data),
-                "seconds": time.time() - start,
+                "seconds": arrived.get(name, float("nan")) - start,
                 "bytes_read": meta.get("BytesRead"),
                 "status": inst["runtimeStatus"],
             }
@@ -171,10 +190,17 @@ def main() -> int:
     parser.add_argument("--pipeline-sizes", default="200,1000,5000")
     parser.add_argument("--scaling-sizes", default="100,1000,10000")
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="devhost activity worker processes (--workers)"
+    )
+    parser.add_argument(
+        "--only", default="floor,pipeline,sizes,scaling", help="comma-separated sections to run"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     args = parser.parse_args()
     if args.quick:
         args.floor_sizes, args.pipeline_sizes, args.scaling_sizes = "100", "100", "100"
+    sections = set(args.only.split(","))
     ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-", dir=RESULTS))
@@ -182,11 +208,20 @@ def main() -> int:
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count()}
     with Azurite(location=work / "azurite", log_path=work / "azurite.log") as azurite:
         service = BlobServiceClient.from_connection_string(azurite.connection_string)
-        report["floor"] = bench_floor(service, ints(args.floor_sizes), work, args.threads)
-        report["pipeline"] = bench_pipeline(azurite, ints(args.pipeline_sizes), work)
-        report["scaling"] = bench_scaling(azurite, ints(args.scaling_sizes), work)
-    floors = {f["images"]: f["floor"]["images_per_s"] for f in report["floor"]}
-    for b in report["pipeline"]["backlogs"]:
+        if "floor" in sections:
+            report["floor"] = bench_floor(service, ints(args.floor_sizes), work, args.threads)
+        if "pipeline" in sections:
+            report["pipeline"] = bench_pipeline(
+                azurite,
+                ints(args.pipeline_sizes),
+                work,
+                image_sizes="sizes" in sections,
+                workers=args.workers,
+            )
+        if "scaling" in sections:
+            report["scaling"] = bench_scaling(azurite, ints(args.scaling_sizes), work)
+    floors = {f["images"]: f["floor"]["images_per_s"] for f in report.get("floor", [])}
+    for b in report.get("pipeline", {}).get("backlogs", []):
         if b["images"] in floors:
             b["ratio_to_floor"] = b["images_per_s"] / floors[b["images"]]
             print(f"pipeline/floor at N={b['images']}: {b['ratio_to_floor']:.0%}")
