@@ -26,6 +26,7 @@ from azure.storage.queue.aio import QueueServiceClient
 from devhost.azurite import client_kwargs
 from devhost.durable import names
 from devhost.durable.events import from_row, to_row
+from devhost.durable.tablebatch import upsert_batch
 
 PROPERTY_LIMIT = 30_000  # characters; a table string property holds 64 KiB of UTF-16
 QUEUE_LIMIT = 45_000  # bytes of JSON before a message body moves to a blob (64 KiB, base64)
@@ -161,7 +162,7 @@ class TaskHubStore:
         self, instance_id: str, execution_id: str, start: int, events: Iterable[dict[str, Any]]
     ) -> None:
         pk = names.escape_key(instance_id)
-        ops = []
+        rows = []
         for i, ev in enumerate(events):
             row = {
                 "PartitionKey": pk,
@@ -169,9 +170,9 @@ class TaskHubStore:
                 "ExecutionId": execution_id,
                 **to_row(ev),
             }
-            ops.append(("upsert", await self._offload(pk, row)))
-        for i in range(0, len(ops), 100):  # a batch is atomic, <= 100 ops, one partition
-            await self.history.submit_transaction(ops[i : i + 100])
+            rows.append(await self._offload(pk, row))
+        for i in range(0, len(rows), 100):  # a batch is atomic, <= 100 ops, one partition
+            await upsert_batch(self.history, rows[i : i + 100])
 
     async def delete_history(self, instance_id: str) -> int:
         pk = names.escape_key(instance_id).replace("'", "''")
