@@ -352,7 +352,11 @@ class DurableEngine:
             return None
         inst = Instance.from_row(instance_id, row)
         execution, history = await self.store.read_history(instance_id)
-        if execution == inst.execution_id:
+        if execution is not None and execution != inst.execution_id:
+            # An earlier execution's rows whose delete was interrupted (restart or
+            # continue-as-new killed mid-way): the new execution's rows start at 0.
+            await self.store.delete_history(instance_id)
+        elif execution == inst.execution_id:
             inst.history = history
             inst.persisted = len(history)
             last = history[-1] if history else None
@@ -366,6 +370,11 @@ class DurableEngine:
                 inst.output = last.get("Result")
                 inst.completed = parse_iso(last["Timestamp"])
                 await self.store.write_instance(instance_id, inst.row())
+            elif last and inst.status == "Pending":
+                # Killed between the first episode's history write and its row write: it
+                # has started, so a re-sent ExecutionStarted is a duplicate, not a restart.
+                inst.status = "Running"
+                await self.store.update_instance(instance_id, inst.row())
         return inst
 
     async def _process(self, instance_id: str, recs: list[Received]) -> None:
@@ -456,7 +465,7 @@ class DurableEngine:
             )
             inst.persisted = len(inst.history)
         inst.updated = utcnow()
-        await self.store.write_instance(inst.instance_id, inst.row())
+        await self.store.update_instance(inst.instance_id, inst.row())
         if inst.status in TERMINAL:
             self._cache.pop(inst.instance_id, None)
         else:

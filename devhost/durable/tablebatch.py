@@ -7,7 +7,8 @@ writes the same body the SDK sends (layout captured from it) with string formatt
 it through the table client's own pipeline, so authentication, retries and transport are the
 SDK's. Only success is decoded here: on any non-success the batch is re-sent through
 `submit_transaction`, so callers see the SDK's own exceptions. That re-send is safe because a
-failed entity-group transaction changes nothing and every operation here is an upsert.
+failed entity-group transaction changes nothing: the re-send fails the same way (an insert
+of an existing row) or succeeds (an upsert after a transient fault) exactly as it would have.
 """
 
 from __future__ import annotations
@@ -31,29 +32,34 @@ def _key(value: str) -> str:
 
 
 def batch_body(
-    table_url: str, version: str, entities: Sequence[Mapping[str, Any]]
+    table_url: str, version: str, entities: Sequence[Mapping[str, Any]], *, insert: bool
 ) -> tuple[str, bytes]:
-    """(batch boundary, body) of one changeset of merge-upserts, as the SDK lays it out."""
+    """(batch boundary, body) of one changeset of inserts or merge-upserts, as the SDK lays
+    them out."""
     batch = f"batch_{uuid.uuid4()}"
     changeset = f"changeset_{uuid.uuid4()}"
     parts = [f"--{batch}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n"]
     for n, entity in enumerate(entities):
         payload = json.dumps(_add_entity_properties(entity))
-        url = (
-            f"{table_url}(PartitionKey='{_key(entity['PartitionKey'])}',"
-            f"RowKey='{_key(entity['RowKey'])}')"
-        )
+        if insert:
+            line, accept = f"POST {table_url}", "application/json;odata=minimalmetadata"
+        else:
+            line, accept = (
+                f"PATCH {table_url}(PartitionKey='{_key(entity['PartitionKey'])}',"
+                f"RowKey='{_key(entity['RowKey'])}')",
+                "application/json",
+            )
         parts.append(
             f"--{changeset}\r\n"
             "Content-Type: application/http\r\n"
             "Content-Transfer-Encoding: binary\r\n"
             f"Content-ID: {n}\r\n\r\n"
-            f"PATCH {url} HTTP/1.1\r\n"
+            f"{line} HTTP/1.1\r\n"
             "Content-Type: application/json\r\n"
             f"Content-Length: {len(payload.encode('utf-8'))}\r\n"
             f"x-ms-version: {version}\r\n"
             "DataServiceVersion: 3.0\r\n"
-            "Accept: application/json\r\n\r\n"
+            f"Accept: {accept}\r\n\r\n"
             f"{payload}\r\n"
         )
     parts.append(f"--{changeset}--\r\n\r\n--{batch}--\r\n")
@@ -65,12 +71,25 @@ def all_parts_succeeded(body: bytes, expected: int) -> bool:
     return len(statuses) == expected and all(200 <= s < 300 for s in statuses)
 
 
+async def insert_batch(table: TableClient, entities: Sequence[Mapping[str, Any]]) -> None:
+    """Insert up to 100 new entities of one partition atomically (fails if any exists)."""
+    await _transaction(table, entities, insert=True)
+
+
 async def upsert_batch(table: TableClient, entities: Sequence[Mapping[str, Any]]) -> None:
     """Merge-upsert up to 100 entities of one partition atomically."""
+    await _transaction(table, entities, insert=False)
+
+
+async def _transaction(
+    table: TableClient, entities: Sequence[Mapping[str, Any]], *, insert: bool
+) -> None:
     if not entities:
         return
     base = f"{table.scheme}://{table._primary_hostname}"  # the URL the SDK itself uses
-    boundary, body = batch_body(f"{base}/{table.table_name}", table.api_version, entities)
+    boundary, body = batch_body(
+        f"{base}/{table.table_name}", table.api_version, entities, insert=insert
+    )
     request = HttpRequest(
         "POST",
         f"{base}/$batch",
@@ -88,4 +107,5 @@ async def upsert_batch(table: TableClient, entities: Sequence[Mapping[str, Any]]
     content = await response.read()
     if response.status_code == 202 and all_parts_succeeded(content, len(entities)):
         return
-    await table.submit_transaction([("upsert", dict(e)) for e in entities])
+    op = "create" if insert else "upsert"
+    await table.submit_transaction([(op, dict(e)) for e in entities])

@@ -12,7 +12,7 @@ from azure.data.tables import TableTransactionError
 from azure.data.tables.aio import TableServiceClient
 
 from devhost.azurite import Azurite, client_kwargs
-from devhost.durable.tablebatch import all_parts_succeeded, upsert_batch
+from devhost.durable.tablebatch import all_parts_succeeded, insert_batch, upsert_batch
 
 
 def _rows(pk: str, n: int) -> list[dict[str, Any]]:
@@ -71,6 +71,23 @@ def test_a_failing_batch_raises_the_sdk_error_and_writes_nothing(azurite: Azurit
         with pytest.raises(TableTransactionError):
             await upsert_batch(table, rows)
         assert [r async for r in table.query_entities("PartitionKey eq 'p1'")] == []
+
+    asyncio.run(_with_table(azurite, body))
+
+
+def test_insert_batch_writes_new_rows_and_refuses_existing_ones(azurite: Azurite) -> None:
+    async def body(table: Any) -> None:
+        await insert_batch(table, _rows("h", 3))
+        await table.submit_transaction([("create", r) for r in _rows("s", 3)])
+        mine = [dict(r) async for r in table.query_entities("PartitionKey eq 'h'")]
+        sdk = [dict(r) async for r in table.query_entities("PartitionKey eq 's'")]
+        assert [{**r, "PartitionKey": ""} for r in mine] == [{**r, "PartitionKey": ""} for r in sdk]
+        # rows 2..4: row 2 exists, so nothing of the batch is written
+        again = _rows("h", 5)[2:]
+        with pytest.raises(TableTransactionError):
+            await insert_batch(table, again)
+        keys = [r["RowKey"] async for r in table.query_entities("PartitionKey eq 'h'")]
+        assert keys == [f"{k:016X}" for k in range(3)]
 
     asyncio.run(_with_table(azurite, body))
 

@@ -253,3 +253,45 @@ def test_task_hub_tables_use_the_durabletask_layout(host: DevhostProcess, azurit
         "OrchestratorStarted",
         "OrchestratorCompleted",
     )
+
+
+def test_restart_after_lost_first_row_write_does_not_restart_the_orchestration(
+    host: DevhostProcess, azurite: Azurite
+) -> None:
+    """SIGKILL between the first episode's history batch and its row write leaves the row
+    Pending; the restarted host re-sends the start. That start is a duplicate: the history
+    already began, so it must neither replay the episode nor rewrite the history rows."""
+    instance_id = "lost-row-write"
+    tables = TableServiceClient.from_connection_string(azurite.connection_string)
+    instances = tables.get_table_client(f"{HUB}Instances")
+
+    async def start() -> None:
+        c = client(host)
+        await c.start_new("Approval", instance_id, 60)
+        deadline = time.monotonic() + 30
+        while (await c.get_status(instance_id)).runtime_status.value != "Running":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+
+    arun(start())
+    host.kill()
+    row = instances.get_entity(instance_id, "")
+    row["RuntimeStatus"] = "Pending"
+    instances.upsert_entity(row)
+    host.start()  # start-up re-sends ExecutionStarted for every Pending row
+
+    async def finish_it() -> Any:
+        c = client(host)
+        deadline = time.monotonic() + 30
+        while (await c.get_status(instance_id)).runtime_status.value != "Running":
+            assert time.monotonic() < deadline, "the duplicate start was never settled"
+            await asyncio.sleep(0.1)
+        await c.raise_event(instance_id, "Approval", {"by": "bob"})
+        return await finish(c, instance_id)
+
+    status = arun(finish_it())
+    assert status.runtime_status.value == "Completed"
+    assert status.output == {"approved": {"by": "bob"}}
+    kinds = [e["EventType"] for e in status.historyEvents]
+    assert kinds.count("ExecutionStarted") == 1
+    assert f"Processing {instance_id} failed" not in host.log_tail(100000)
