@@ -31,6 +31,7 @@ from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePoli
 from azure.storage.queue.aio import QueueClient
 
 from devhost.azurite import client_kwargs
+from devhost.blobtrigger.listing import list_blobs
 from devhost.blobtrigger.paths import BlobPath, parse_blob_path
 from devhost.blobtrigger.receipts import (
     HOSTS_CONTAINER,
@@ -246,7 +247,7 @@ class BlobTriggerListener:
         latest = w.cursor
         candidates: list[tuple[str, str, dict[str, str]]] = []
         started = time.monotonic()
-        async for blob in w.container.list_blobs():
+        async for blob in list_blobs(w.container):
             lm = blob.last_modified
             if latest is None or lm > latest:
                 latest = lm
