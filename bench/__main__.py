@@ -1,19 +1,21 @@
 """`python -m bench` (make bench): floor, naive, pipeline, size independence, scaling, memory.
 
-Runs on a fresh Azurite (random ports, temp data) and SQLite through the SQLite3 ODBC driver,
-prints a table and writes bench/results/bench-<timestamp>.json.
+Runs on fresh Azurites (random ports, temp data; one per pipeline measurement) and SQLite
+through the SQLite3 ODBC driver, prints a table and writes bench/results/bench-<timestamp>.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,72 +80,100 @@ def _pipeline_host(
     )
 
 
-def bench_pipeline(
-    azurite: Azurite, sizes: list[int], work: Path, *, image_sizes: bool = True, workers: int = 0
-) -> dict[str, Any]:
-    service = BlobServiceClient.from_connection_string(azurite.connection_string)
-    container = _container(service, "images-input")
-    sql = f"Driver={{SQLite3}};Database={work / 'pipeline.db'};Timeout=5000"
-    db.migrate(sql)
-    rows = RowWatcher(work / "pipeline.db")
-    host = _pipeline_host(azurite, sql, work, "pipeline", workers).start()
-    results: dict[str, Any] = {"backlogs": [], "queued": []}
-    try:
-        lat = idle_latency(
-            rows, container, [(f"idle/{name}", data) for name, data in map(small_image, range(20))]
+@dataclass
+class Stack:
+    azurite: Azurite
+    container: ContainerClient
+    rows: RowWatcher
+    host: DevhostProcess
+
+    @property
+    def azurite_pid(self) -> int | None:
+        return self.azurite.process.pid if self.azurite.process else None
+
+
+@contextlib.contextmanager
+def fresh_stack(work: Path, tag: str, workers: int, *, start: bool = True) -> Iterator[Stack]:
+    """Its own Azurite, database and devhost per measurement: Azurite looks table keys up by
+    scanning, so its cost per request grows with what earlier runs left in the task hub."""
+    d = work / tag
+    d.mkdir(parents=True, exist_ok=True)
+    with Azurite(location=d / "azurite", log_path=d / "azurite.log") as azurite:
+        service = BlobServiceClient.from_connection_string(azurite.connection_string)
+        sql = f"Driver={{SQLite3}};Database={d / 'pipeline.db'};Timeout=5000"
+        db.migrate(sql)
+        host = _pipeline_host(azurite, sql, d, tag, workers)
+        stack = Stack(
+            azurite, _container(service, "images-input"), RowWatcher(d / "pipeline.db"), host
         )
+        try:
+            if start:
+                host.start()
+            yield stack
+        finally:
+            host.stop()
+
+
+def bench_pipeline(
+    sizes: list[int], work: Path, *, image_sizes: bool = True, workers: int = 0
+) -> dict[str, Any]:
+    results: dict[str, Any] = {"backlogs": [], "queued": []}
+    with fresh_stack(work, "idle", workers) as st:
+        items = [(f"idle/{name}", data) for name, data in map(small_image, range(20))]
+        lat = idle_latency(st.rows, st.container, items)
         results["idle_latency_s"] = {"p50": statistics.median(lat), "max": max(lat)}
         print(f"pipeline idle latency: p50 {statistics.median(lat):.2f} s, max {max(lat):.2f} s")
-        for n in sizes:
-            items = [(f"backlog-{n}/{name}", data) for name, data in map(small_image, range(n))]
-            r = run_backlog(
-                host, rows, container, items, azurite_pid=azurite.process and azurite.process.pid
-            )
-            results["backlogs"].append(asdict(r))
-            print(
-                f"pipeline N={n:5d}: {r.images_per_s:7.1f} img/s, p50 {r.latency_p50_s:.2f} s, "
-                f"p95 {r.latency_p95_s:.2f} s, peak RSS {r.peak_rss_mb:.0f} MiB, "
-                f"failed {r.failed}, "
-                f"CPU ms/img devhost {r.devhost_cpu_ms_per_image:.0f} "
-                f"Azurite {r.azurite_cpu_ms_per_image:.0f}"
-            )
-        for n in sizes:
-            items = [(f"queued-{n}/{name}", data) for name, data in map(small_image, range(n))]
+        results["size_independence"] = bench_sizes(st) if image_sizes else []
+    for n in sizes:
+        items = [(f"backlog-{n}/{name}", data) for name, data in map(small_image, range(n))]
+        with fresh_stack(work, f"burst-{n}", workers) as st:
+            r = run_backlog(st.host, st.rows, st.container, items, azurite_pid=st.azurite_pid)
+        results["backlogs"].append(asdict(r))
+        print(
+            f"pipeline N={n:5d}: {r.images_per_s:7.1f} img/s, p50 {r.latency_p50_s:.2f} s, "
+            f"p95 {r.latency_p95_s:.2f} s, peak RSS {r.peak_rss_mb:.0f} MiB, "
+            f"failed {r.failed}, "
+            f"CPU ms/img devhost {r.devhost_cpu_ms_per_image:.0f} "
+            f"Azurite {r.azurite_cpu_ms_per_image:.0f}"
+        )
+    for n in sizes:
+        items = [(f"queued-{n}/{name}", data) for name, data in map(small_image, range(n))]
+        with fresh_stack(work, f"queued-{n}", workers, start=False) as st:
             q = run_queued_backlog(
-                host, rows, container, items, azurite_pid=azurite.process and azurite.process.pid
+                st.host, st.rows, st.container, items, azurite_pid=st.azurite_pid
             )
-            results["queued"].append(asdict(q))
-            print(
-                f"queued   N={n:5d}: {q.images_per_s:7.1f} img/s "
-                f"(steady {q.steady_images_per_s:.1f}, start-up {q.startup_s:.1f} s), "
-                f"peak RSS {q.peak_rss_mb:.0f} MiB, "
-                f"failed {q.failed}, CPU ms/img devhost {q.devhost_cpu_ms_per_image:.0f} "
-                f"Azurite {q.azurite_cpu_ms_per_image:.0f}"
-            )
-        sizes_out = []
-        for label, total in (("20KB", 20_000), ("2MB", 2_000_000), ("50MB", 50_000_000),
-                             ("200MB", 200_000_000)) if image_sizes else ():  # fmt: skip
-            data = sized_jpeg(total)
-            name = f"sized/{label}.jpg"
-            start = time.time()
-            etag = upload_all(container, [(name, data)])[name].etag
-            arrived = rows.wait([name], 600)
-            inst = wait_all(host, {name: etag}, 60)[name]
-            meta = (inst.get("output") or {}).get("metadata") or {}
-            row = {
-                "size": label,
-                "bytes": len(data),
-                "seconds": arrived.get(name, float("nan")) - start,
-                "bytes_read": meta.get("BytesRead"),
-                "status": inst["runtimeStatus"],
-            }
-            sizes_out.append(row)
-            print(f"size {label:>6}: {row['seconds']:.2f} s upload->row, "
-                  f"ExtractMetadata read {row['bytes_read']} bytes")  # fmt: skip
-        results["size_independence"] = sizes_out
-    finally:
-        host.stop()
+        results["queued"].append(asdict(q))
+        print(
+            f"queued   N={n:5d}: {q.images_per_s:7.1f} img/s "
+            f"(steady {q.steady_images_per_s:.1f}, start-up {q.startup_s:.1f} s), "
+            f"peak RSS {q.peak_rss_mb:.0f} MiB, "
+            f"failed {q.failed}, CPU ms/img devhost {q.devhost_cpu_ms_per_image:.0f} "
+            f"Azurite {q.azurite_cpu_ms_per_image:.0f}"
+        )
     return results
+
+
+def bench_sizes(st: Stack) -> list[dict[str, Any]]:
+    out = []
+    for label, total in (("20KB", 20_000), ("2MB", 2_000_000), ("50MB", 50_000_000),
+                         ("200MB", 200_000_000)):  # fmt: skip
+        data = sized_jpeg(total)
+        name = f"sized/{label}.jpg"
+        up = upload_all(st.container, [(name, data)])[name]
+        arrived = st.rows.wait([name], 600)
+        inst = wait_all(st.host, {name: up.etag}, 60)[name]
+        meta = (inst.get("output") or {}).get("metadata") or {}
+        row = {
+            "size": label,
+            "bytes": len(data),
+            "seconds": arrived.get(name, float("nan")) - up.at,  # upload done -> row
+            "bytes_read": meta.get("BytesRead"),
+            "status": inst["runtimeStatus"],
+        }
+        out.append(row)
+        print(f"size {label:>6}: {row['seconds']:.2f} s upload->row, "
+              f"ExtractMetadata read {row['bytes_read']} bytes")  # fmt: skip
+    return out
 
 
 def bench_scaling(azurite: Azurite, sizes: list[int], work: Path) -> list[dict[str, Any]]:
@@ -226,7 +256,6 @@ def main() -> int:
             report["floor"] = bench_floor(service, ints(args.floor_sizes), work, args.threads)
         if "pipeline" in sections:
             report["pipeline"] = bench_pipeline(
-                azurite,
                 ints(args.pipeline_sizes),
                 work,
                 image_sizes="sizes" in sections,
