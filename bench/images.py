@@ -31,9 +31,11 @@ def small_image(i: int) -> tuple[str, bytes]:
 
 
 def sized_jpeg(total_bytes: int) -> bytes:
-    """A valid 4000x3000 JPEG header + scan, padded to `total_bytes` after EOI."""
+    """A valid JPEG (4000x3000 camera size, 400x300 for the small case) padded to
+    `total_bytes` after EOI."""
+    size = (4000, 3000) if total_bytes >= 1_000_000 else (400, 300)
     buf = io.BytesIO()
-    Image.new("RGB", (4000, 3000), (120, 80, 40)).save(buf, format="JPEG", quality=50)
+    Image.new("RGB", size, (120, 80, 40)).save(buf, format="JPEG", quality=50)
     data = buf.getvalue()
     if total_bytes > len(data):
         data += b"\0" * (total_bytes - len(data))
