@@ -215,12 +215,12 @@ def run_queued_backlog(
     timeout: float = 1800,
     azurite_pid: int | None = None,
 ) -> QueuedResult:
-    """The floor's situation: N images already waiting when the (stopped) host starts.
+    """The floor's situation: N images already waiting when the host (not yet started) starts.
 
     Uploads are outside the timed window, so neither the uploader's CPU nor Azurite's share
     of it competes with the host; the clock runs from launching devhost to the last row.
     """
-    host.stop()
+    assert host.process is None, "the host must not be running yet"
     upload_all(container, items)
     rows.poll()
     az0 = cpu_seconds(azurite_pid)
