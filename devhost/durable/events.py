@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
+Event = dict[str, Any]  # one history event in the SDK's JSON shape
+
 
 class EventType(IntEnum):
     ExecutionStarted = 0
@@ -64,7 +66,7 @@ def parse_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def event(kind: EventType, event_id: int = -1, **fields: Any) -> dict[str, Any]:
+def event(kind: EventType, event_id: int = -1, **fields: Any) -> Event:
     return {
         "EventType": int(kind),
         "EventId": event_id,

@@ -196,7 +196,7 @@ async def list_instances(request: web.Request) -> web.Response:
     engine = request.app[ENGINE_KEY]
     top = min(int(request.query.get("top", "100") or 100), 1000)
     token = request.headers.get("x-ms-continuation-token") or None
-    rows, nxt = await engine.store.query_instances(_query_filter(request), top, token)
+    rows, nxt = await engine.query_instances(_query_filter(request), top, token)
     show_input = _flag(request, "showInput")
     body = [
         status_json(Instance.from_row(unescape_key(r["PartitionKey"]), r), show_input=show_input)
@@ -268,7 +268,7 @@ async def purge_many(request: web.Request) -> web.Response:
     deleted, token = 0, None
     query = _query_filter(request)
     while True:
-        rows, token = await engine.store.query_instances(query, 500, token)
+        rows, token = await engine.query_instances(query, 500, token)
         for r in rows:
             deleted += await engine.purge(unescape_key(r["PartitionKey"]))
         if not token:

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from devhost.durable.events import COMPLETIONS, SCHEDULING, EventType, utcnow
+from devhost.durable.status import ACTIVE, TERMINAL
 
-ACTIVE = {"Pending", "Running", "Suspended", "ContinuedAsNew"}
-TERMINAL = {"Completed", "Failed", "Terminated"}
+__all__ = ["ACTIVE", "TERMINAL", "Instance", "completion_key"]
 
 
 @dataclass

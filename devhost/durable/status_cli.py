@@ -7,12 +7,11 @@ import json
 from devhost.durable.events import EventType, public_event
 from devhost.durable.instance import Instance
 from devhost.durable.names import unescape_key
-from devhost.durable.store import TaskHubStore
+from devhost.durable.tracking import open_tracking
 
 
 async def print_status(connection_string: str, hub: str, instance_id: str | None, top: int) -> int:
-    store = TaskHubStore(connection_string, hub)
-    try:
+    async with open_tracking(connection_string, hub) as store:
         if instance_id:
             row = await store.read_instance(instance_id)
             if row is None:
@@ -45,5 +44,3 @@ async def print_status(connection_string: str, hub: str, instance_id: str | None
             )
         print(f"task hub {hub}: {len(rows)} instance(s) shown " + json.dumps(counts))
         return 0
-    finally:
-        await store.close()

@@ -1,0 +1,93 @@
+"""The task hub's queues: control queues (partitioned by instance) and the work-item queue.
+
+DurableTask.AzureStorage's `ControlQueue` / `WorkItemQueue`: where a message goes follows from
+its type (a `TaskMessage` to its instance's control partition, a `WorkItem` to the work-item
+queue), so nothing above this module handles queue names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.queue import QueueMessage
+from azure.storage.queue.aio import QueueClient, QueueServiceClient
+
+from devhost.durable import names
+from devhost.durable.messages import MessageManager, Outgoing, TaskMessage
+
+MAX_DELAY = 6 * 86400  # seconds; longer timers are re-sent when they surface early
+
+
+@dataclass
+class Received:
+    queue: str
+    message: QueueMessage
+    body: dict[str, Any]
+
+
+class TaskHubQueues:
+    def __init__(self, service: QueueServiceClient, hub: str, messages: MessageManager) -> None:
+        self.service = service
+        self.messages = messages
+        self.control_names = [names.control_queue(hub, p) for p in range(names.PARTITIONS)]
+        self.workitems_name = names.workitem_queue(hub)
+        self._clients: dict[str, QueueClient] = {}
+        # Called after a message is sent with no delay, so a poller can receive it at once.
+        self.on_sent: Callable[[str], Awaitable[None]] | None = None
+
+    def client(self, name: str) -> QueueClient:
+        found = self._clients.get(name)
+        if found is None:
+            found = self._clients[name] = self.service.get_queue_client(name)
+        return found
+
+    async def create(self) -> None:
+        for name in [*self.control_names, self.workitems_name]:
+            with contextlib.suppress(ResourceExistsError):
+                await self.client(name).create_queue()
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        await self.service.close()
+
+    def control_for(self, instance_id: str) -> str:
+        return self.control_names[names.partition_of(instance_id)]
+
+    def destination(self, out: Outgoing) -> str:
+        msg = out.message
+        if isinstance(msg, TaskMessage):
+            return self.control_for(msg.instance_id)
+        return self.workitems_name
+
+    async def send(self, out: Outgoing) -> None:
+        queue = self.destination(out)
+        text = await self.messages.encode(out.message.to_body())
+        delay = math.ceil(max(0.0, min(out.delay, MAX_DELAY)))
+        await self.client(queue).send_message(text, visibility_timeout=delay or None)
+        if out.delay <= 0 and self.on_sent is not None:
+            await self.on_sent(queue)
+
+    async def receive(self, queue: str, count: int, visibility: int) -> list[Received]:
+        out = []
+        async for msg in self.client(queue).receive_messages(
+            messages_per_page=count, max_messages=count, visibility_timeout=visibility
+        ):
+            out.append(Received(queue, msg, await self.messages.decode(msg.content)))
+        return out
+
+    async def delete(self, rec: Received) -> None:
+        # Already gone: its visibility expired and another receive took and deleted it.
+        with contextlib.suppress(ResourceNotFoundError):
+            await self.client(rec.queue).delete_message(rec.message)
+
+    async def hide(self, rec: Received, seconds: int) -> None:
+        updated = await self.client(rec.queue).update_message(
+            rec.message, visibility_timeout=seconds
+        )
+        rec.message.pop_receipt = updated.pop_receipt

@@ -1,0 +1,114 @@
+"""Orchestration sessions (DurableTask.AzureStorage's `OrchestrationSessionManager`).
+
+A control-queue receive returns messages for many instances; they are grouped per instance and
+each group is admitted against the instance's state: applied, dropped (duplicate, stale,
+for a finished instance), deferred (arrived before the instance can take it) or re-sent
+(a timer that surfaced before it is due). `admit` is pure: it is unit-tested without storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime
+from enum import Enum
+
+from devhost.durable.events import EventType, parse_iso, utcnow
+from devhost.durable.instance import Instance, completion_key
+from devhost.durable.messages import TaskMessage
+from devhost.durable.queues import Received
+from devhost.durable.status import TERMINAL, RuntimeStatus
+
+
+class Verdict(Enum):
+    APPLY = "apply"  # a new event for the current execution
+    DROP = "drop"  # delete it: duplicate, stale, malformed or for a finished instance
+    DEFER = "defer"  # leave it on the queue for a later receive
+    EARLY = "early"  # a timer that is not due yet: re-send with the remaining delay
+
+
+class Admission:
+    """Admits one instance's messages in arrival order, remembering what it has seen."""
+
+    def __init__(self, inst: Instance | None) -> None:
+        self.inst = inst
+        self.seen = {e.get("MessageId") for e in inst.history} if inst else set()
+        self.completed = inst.completed_keys() if inst else set()
+
+    def admit(self, msg: TaskMessage | None, now: datetime | None = None) -> Verdict:  # noqa: PLR0911, PLR0912
+        inst = self.inst
+        if msg is None or msg.id in self.seen:
+            return Verdict.DROP
+        ev = msg.event
+        try:
+            kind = EventType(ev["EventType"])
+        except ValueError:
+            return Verdict.DROP
+        fire_at = ev.get("FireAt") if kind is EventType.TimerFired else None
+        if fire_at and parse_iso(str(fire_at)) > (now or utcnow()):
+            return Verdict.EARLY
+        if kind is EventType.ExecutionStarted:
+            if (
+                inst is not None
+                and inst.execution_id == msg.execution_id
+                and inst.status == RuntimeStatus.Pending.value
+            ):
+                inst.history, inst.persisted = [], 0
+                inst.status = RuntimeStatus.Running.value
+                self.seen.add(msg.id)
+                return Verdict.APPLY
+            return Verdict.DROP
+        if inst is None or inst.status in TERMINAL:
+            return Verdict.DROP
+        if inst.status == RuntimeStatus.Pending.value:
+            return Verdict.DEFER  # arrived before its ExecutionStarted
+        if msg.execution_id and msg.execution_id != inst.execution_id:
+            return Verdict.DROP  # for an execution that no longer exists
+        key = completion_key(ev)
+        if key is not None and key in self.completed:
+            return Verdict.DROP  # duplicate completion (an activity ran twice)
+        if kind is EventType.ExecutionSuspended:
+            inst.status = RuntimeStatus.Suspended.value
+        elif kind is EventType.ExecutionResumed:
+            inst.status = RuntimeStatus.Running.value
+        elif (
+            inst.status == RuntimeStatus.Suspended.value
+            and kind is not EventType.ExecutionTerminated
+        ):
+            return Verdict.DEFER
+        if key is not None:
+            self.completed.add(key)
+        self.seen.add(msg.id)
+        return Verdict.APPLY
+
+
+def group_by_instance(received: Iterable[Received]) -> dict[str, list[Received]]:
+    """Messages of one receive, per instance, in arrival order."""
+    groups: dict[str, list[Received]] = {}
+    for rec in received:
+        groups.setdefault(str(rec.body.get("instanceId")), []).append(rec)
+    return groups
+
+
+class SessionManager:
+    """One lock and one cached state per instance: episodes of an instance never overlap, and
+    the process that ran the last episode needs no reads for the next."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._cache: dict[str, Instance] = {}
+
+    def lock(self, instance_id: str) -> asyncio.Lock:
+        found = self._locks.get(instance_id)
+        if found is None:
+            found = self._locks[instance_id] = asyncio.Lock()
+        return found
+
+    def cached(self, instance_id: str) -> Instance | None:
+        return self._cache.get(instance_id)
+
+    def keep(self, inst: Instance) -> None:
+        self._cache[inst.instance_id] = inst
+
+    def forget(self, instance_id: str) -> None:
+        self._cache.pop(instance_id, None)

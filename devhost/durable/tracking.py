@@ -1,0 +1,193 @@
+"""Instance and history tables (DurableTask.AzureStorage's `AzureTableTrackingStore`).
+
+Nothing here decides semantics: it moves rows with the layout's names and keys, offloading
+properties too large for a table column to `{hub}-largemessages` through the MessageManager.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient, TableServiceClient
+from azure.storage.blob.aio import BlobServiceClient
+
+from devhost.azurite import client_kwargs
+from devhost.durable import names
+from devhost.durable.events import Event, from_row, to_row
+from devhost.durable.messages import MessageManager
+from devhost.durable.tablebatch import insert_batch
+
+PROPERTY_LIMIT = 30_000  # characters; a table string property holds 64 KiB of UTF-16
+LARGE_FIELDS = ("Input", "Result", "Output", "Details", "Reason", "CustomStatus")
+BATCH_LIMIT = 100  # operations per entity-group transaction
+
+Row = dict[str, Any]
+
+
+class InvalidContinuationToken(ValueError):
+    pass
+
+
+def _odata_key(instance_id: str) -> str:
+    return names.escape_key(instance_id).replace("'", "''")
+
+
+class TrackingStore:
+    def __init__(self, service: TableServiceClient, hub: str, messages: MessageManager) -> None:
+        self.hub = hub
+        self.service = service
+        self.messages = messages
+        self.instances: TableClient = service.get_table_client(names.instances_table(hub))
+        self.history: TableClient = service.get_table_client(names.history_table(hub))
+
+    async def create(self) -> None:
+        for table in (self.instances, self.history):
+            with contextlib.suppress(ResourceExistsError):
+                await table.create_table()
+
+    async def close(self) -> None:
+        await self.instances.close()
+        await self.history.close()
+        await self.service.close()
+
+    # --- large properties ---------------------------------------------------------------
+    async def _offload(self, prefix: str, row: Row) -> Row:
+        for field in LARGE_FIELDS:
+            value = row.get(field)
+            if isinstance(value, str) and len(value) > PROPERTY_LIMIT:
+                row[f"{field}BlobName"] = await self.messages.put_large(prefix, value)
+                row[field] = ""
+        return row
+
+    async def _reload(self, row: Row) -> Row:
+        for field in LARGE_FIELDS:
+            blob = row.get(f"{field}BlobName")
+            if blob:
+                row[field] = await self.messages.get_large(str(blob))
+                del row[f"{field}BlobName"]
+        return row
+
+    # --- instances ----------------------------------------------------------------------
+    async def read_instance(self, instance_id: str) -> Row | None:
+        try:
+            row = await self.instances.get_entity(names.escape_key(instance_id), "")
+        except ResourceNotFoundError:
+            return None
+        return await self._reload(dict(row))
+
+    async def _instance_row(self, instance_id: str, fields: Row) -> Row:
+        key = names.escape_key(instance_id)
+        row = {"PartitionKey": key, "RowKey": "", "TaskHubName": self.hub, **fields}
+        return await self._offload(key, row)
+
+    async def write_instance(self, instance_id: str, fields: Row) -> None:
+        row = await self._instance_row(instance_id, fields)
+        await self.instances.upsert_entity(row, mode=UpdateMode.REPLACE)
+
+    async def update_instance(self, instance_id: str, fields: Row) -> None:
+        """Replace an existing row (If-Match: *); upsert if it is gone.
+
+        Same result as `write_instance` for a row that exists, which is every episode's case,
+        at half the emulator's cost: Azurite's upsert looks the key up twice by scanning the
+        table (query, then insert or update), an update once.
+        """
+        row = await self._instance_row(instance_id, fields)
+        try:
+            await self.instances.update_entity(row, mode=UpdateMode.REPLACE)
+        except ResourceNotFoundError:
+            await self.instances.upsert_entity(row, mode=UpdateMode.REPLACE)
+
+    async def insert_instance(self, instance_id: str, fields: Row) -> bool:
+        """Create the row only if there is none (one round trip for a new id); False if taken."""
+        try:
+            await self.instances.create_entity(await self._instance_row(instance_id, fields))
+        except ResourceExistsError:
+            return False
+        return True
+
+    async def delete_instance(self, instance_id: str) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            await self.instances.delete_entity(names.escape_key(instance_id), "")
+
+    async def query_instances(
+        self, query: str | None, top: int, token: str | None
+    ) -> tuple[list[Row], str | None]:
+        """One page of instance rows and the opaque token of the next page."""
+        kwargs: dict[str, Any] = {"results_per_page": top}
+        pages = (
+            self.instances.query_entities(query, **kwargs)
+            if query
+            else self.instances.list_entities(**kwargs)
+        )
+        try:
+            cont = json.loads(base64.b64decode(token, validate=True)) if token else None
+        except (ValueError, binascii.Error) as exc:
+            raise InvalidContinuationToken(str(exc)) from exc
+        pager = pages.by_page(continuation_token=cont)
+        async for page in pager:
+            rows = [await self._reload(dict(r)) async for r in page]
+            nxt = pager.continuation_token
+            encoded = base64.b64encode(json.dumps(nxt).encode()).decode() if nxt else None
+            return rows, encoded
+        return [], None
+
+    # --- history ------------------------------------------------------------------------
+    async def read_history(self, instance_id: str) -> tuple[str | None, list[Event]]:
+        """(execution id, events in order) of the instance's current execution."""
+        query = f"PartitionKey eq '{_odata_key(instance_id)}'"
+        rows = [dict(r) async for r in self.history.query_entities(query)]
+        rows.sort(key=lambda r: str(r["RowKey"]))
+        execution = rows[0].get("ExecutionId") if rows else None
+        return execution, [from_row(await self._reload(r)) for r in rows]
+
+    async def append_history(
+        self, instance_id: str, execution_id: str, start: int, events: Iterable[Event]
+    ) -> None:
+        """Insert new rows (as DurableTask.AzureStorage does): a row key that already exists
+        fails the whole batch, which the dispatcher treats like a crash (reload and replay)."""
+        pk = names.escape_key(instance_id)
+        rows = []
+        for i, ev in enumerate(events):
+            row = {
+                "PartitionKey": pk,
+                "RowKey": names.row_key(start + i),
+                "ExecutionId": execution_id,
+                **to_row(ev),
+            }
+            rows.append(await self._offload(pk, row))
+        for i in range(0, len(rows), BATCH_LIMIT):  # atomic, <= 100 ops, one partition
+            await insert_batch(self.history, rows[i : i + BATCH_LIMIT])
+
+    async def delete_history(self, instance_id: str) -> int:
+        query = f"PartitionKey eq '{_odata_key(instance_id)}'"
+        rows = [
+            r async for r in self.history.query_entities(query, select=["PartitionKey", "RowKey"])
+        ]
+        ops: list[Any] = [
+            ("delete", {"PartitionKey": r["PartitionKey"], "RowKey": r["RowKey"]}) for r in rows
+        ]
+        for i in range(0, len(ops), BATCH_LIMIT):
+            await self.history.submit_transaction(ops[i : i + BATCH_LIMIT])
+        return len(rows)
+
+
+@contextlib.asynccontextmanager
+async def open_tracking(connection_string: str, hub: str) -> AsyncIterator[TrackingStore]:
+    """A tracking store on its own clients (for tools that read the hub without the engine)."""
+    opts = client_kwargs(connection_string)
+    blobs = BlobServiceClient.from_connection_string(connection_string, **opts)
+    large = blobs.get_container_client(names.largemessages_container(hub))
+    tables = TableServiceClient.from_connection_string(connection_string, **opts)
+    store = TrackingStore(tables, hub, MessageManager(large))
+    try:
+        yield store
+    finally:
+        await store.close()
+        await blobs.close()
