@@ -1,0 +1,292 @@
+"""Replay, event by event, with the real Durable SDK and no storage (like durabletask-python's
+tests/test_orchestration_executor.py). Each test feeds the events the dispatcher would admit and
+checks the decisions: work items, timers, starts, history, final status.
+
+Protocol facts pinned here come from the SDK (azure/durable_functions/models/
+TaskOrchestrationExecutor.py: task ids from one counter in scheduling order; RetryAble tasks wait
+for a TimerCreated/TimerFired pair between attempts) and from DurableTask.Core's history model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+import pytest
+
+from devhost.durable.events import EventType, event, iso, parse_iso, utcnow
+from devhost.durable.instance import Instance
+from devhost.durable.replay import Replayer, segments
+from tests.devhost.durable.replaykit import (
+    completed,
+    failed,
+    fired,
+    kinds,
+    running,
+    sdk_call,
+    started,
+    task_messages,
+    work_items,
+)
+
+
+def run(replayer: Replayer, inst: Instance, *events: dict[str, Any]):  # type: ignore[no-untyped-def]
+    return asyncio.run(replayer.run(inst, list(events)))
+
+
+def chain(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    a = yield ctx.call_activity("Upper", ctx.get_input())
+    b = yield ctx.call_activity("Exclaim", a)
+    return b
+
+
+def test_chain_schedules_one_activity_per_episode_with_sequential_ids() -> None:
+    replayer = Replayer(sdk_call({"Chain": chain}))
+    inst = running("Chain", "tokyo")
+
+    cp = run(replayer, inst, started(inst))
+    [item] = work_items(cp)
+    assert (item.name, json.loads(item.input or "null"), item.task_scheduled_id) == (
+        "Upper",
+        "tokyo",
+        0,
+    )
+    assert kinds(inst) == [
+        "OrchestratorStarted",
+        "ExecutionStarted",
+        "TaskScheduled",
+        "OrchestratorCompleted",
+    ]
+
+    cp = run(replayer, inst, completed(0, "TOKYO"))
+    [item] = work_items(cp)
+    assert (item.name, item.task_scheduled_id) == ("Exclaim", 1)
+    assert inst.status == "Running"
+
+    cp = run(replayer, inst, completed(1, "TOKYO!"))
+    assert work_items(cp) == []
+    assert inst.status == "Completed"
+    assert json.loads(inst.output or "null") == "TOKYO!"
+    assert kinds(inst).count("ExecutionCompleted") == 1
+
+
+def fan_out(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    results = yield ctx.task_all([ctx.call_activity("Square", n) for n in (1, 2, 3)])
+    return sum(results)
+
+
+def test_fan_out_schedules_all_at_once_and_fans_in_out_of_order() -> None:
+    replayer = Replayer(sdk_call({"FanOut": fan_out}))
+    inst = running("FanOut")
+    cp = run(replayer, inst, started(inst))
+    assert [i.task_scheduled_id for i in work_items(cp)] == [0, 1, 2]
+    assert run(replayer, inst, completed(2, 9)).messages == []
+    assert inst.status == "Running"
+    run(replayer, inst, completed(0, 1), completed(1, 4))
+    assert (inst.status, json.loads(inst.output or "0")) == ("Completed", 14)
+
+
+def flaky(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    return (yield ctx.call_activity_with_retry("Flaky", df.RetryOptions(2000, 3), None))
+
+
+def test_retry_allocates_timer_then_next_attempt_ids_like_the_sdk() -> None:
+    replayer = Replayer(sdk_call({"Retry": flaky}))
+    inst = running("Retry")
+    [first] = work_items(run(replayer, inst, started(inst)))
+    assert first.task_scheduled_id == 0
+
+    # attempt 1 fails: a retry timer takes id 1, due after the first retry interval
+    cp = run(replayer, inst, failed(0, "boom"))
+    [(timer_msg, delay)] = task_messages(cp)
+    assert timer_msg.event["EventType"] == EventType.TimerFired
+    assert timer_msg.event["TimerId"] == 1
+    assert 1.5 <= delay <= 2.0
+    assert work_items(cp) == []
+
+    # the timer fires: attempt 2 takes id 2
+    [second] = work_items(run(replayer, inst, fired(1, timer_msg.event["FireAt"])))
+    assert (second.name, second.task_scheduled_id) == ("Flaky", 2)
+
+    cp = run(replayer, inst, completed(2, "ok"))
+    assert (inst.status, json.loads(inst.output or "null")) == ("Completed", "ok")
+
+
+def test_retries_exhausted_fail_the_orchestration_with_the_activity_reason() -> None:
+    replayer = Replayer(sdk_call({"Retry": flaky}))
+    inst = running("Retry")
+    run(replayer, inst, started(inst))
+    next_id = 0
+    for attempt in range(3):
+        cp = run(replayer, inst, failed(next_id, f"boom {attempt}"))
+        [(timer_msg, delay)] = task_messages(cp)
+        if attempt == 2:
+            assert delay == 0  # after the last attempt the SDK still waits for one timer
+        cp = run(replayer, inst, fired(timer_msg.event["TimerId"], timer_msg.event["FireAt"]))
+        if attempt < 2:
+            [item] = work_items(cp)
+            next_id = item.task_scheduled_id
+    assert inst.status == "Failed"
+    assert "boom 2" in (inst.output or "")
+
+
+def test_retry_events_are_replayed_one_per_episode() -> None:
+    inst = running("Retry")
+    asyncio.run(Replayer(sdk_call({"Retry": flaky})).run(inst, [started(inst)]))
+    batch = [failed(0, "x"), event(EventType.EventRaised, Name="e", Input="1")]
+    assert [len(s) for s in segments(inst, batch)] == [1, 1]
+
+
+def timer(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    yield ctx.create_timer(ctx.current_utc_datetime + timedelta(seconds=30))
+    return "woke"
+
+
+def test_timer_is_a_delayed_message_and_completes_when_fired() -> None:
+    replayer = Replayer(sdk_call({"Timer": timer}))
+    inst = running("Timer")
+    cp = run(replayer, inst, started(inst))
+    [(msg, delay)] = task_messages(cp)
+    assert msg.event["TimerId"] == 0
+    assert 25 <= delay <= 30
+    assert kinds(inst)[2] == "TimerCreated"
+    run(replayer, inst, fired(0, msg.event["FireAt"]))
+    assert (inst.status, inst.output) == ("Completed", '"woke"')
+
+
+def approval(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    answer = yield ctx.wait_for_external_event("Approval")
+    return f"answer={answer}"
+
+
+def test_external_event_matches_by_name_and_takes_no_task_id() -> None:
+    replayer = Replayer(sdk_call({"Approval": approval}))
+    inst = running("Approval")
+    assert run(replayer, inst, started(inst)).messages == []
+    run(replayer, inst, event(EventType.EventRaised, Name="Other", Input='"no"'))
+    assert inst.status == "Running"
+    run(replayer, inst, event(EventType.EventRaised, Name="Approval", Input='"7026"'))
+    # the raised JSON text reaches the orchestrator decoded once: the string "7026"
+    assert json.loads(inst.output or "null") == "answer=7026"
+
+
+def parent(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    return (yield ctx.call_sub_orchestrator("Child", 5, instance_id="child-1"))
+
+
+def child(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    return ctx.get_input() * 2
+    yield  # a generator
+
+
+def test_sub_orchestration_starts_child_and_reports_back_to_parent() -> None:
+    replayer = Replayer(sdk_call({"Parent": parent, "Child": child}))
+    inst = running("Parent")
+    cp = run(replayer, inst, started(inst))
+    [kid] = cp.starts
+    assert (kid.instance_id, kid.name, kid.input) == ("child-1", "Child", "5")
+    assert kid.parent == {"instanceId": "inst-1", "executionId": "exec-1", "taskScheduledId": 0}
+
+    kid.status = "Running"
+    cp = run(replayer, kid, started(kid))
+    assert kid.status == "Completed"
+    [(to_parent, _)] = task_messages(cp)
+    assert (to_parent.instance_id, to_parent.execution_id) == ("inst-1", "exec-1")
+    assert to_parent.event["EventType"] == EventType.SubOrchestrationInstanceCompleted
+
+    run(replayer, inst, to_parent.event)
+    assert (inst.status, inst.output) == ("Completed", "10")
+
+
+def counter(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    n = ctx.get_input()
+    if n < 2:
+        ctx.continue_as_new(n + 1)
+        return None
+    return n
+    yield  # a generator
+
+
+def test_continue_as_new_starts_a_new_execution_with_the_new_input() -> None:
+    replayer = Replayer(sdk_call({"Counter": counter}))
+    inst = running("Counter", 0)
+    cp = run(replayer, inst, started(inst))
+    assert inst.status == "ContinuedAsNew"
+    [nxt] = cp.starts
+    assert (nxt.instance_id, nxt.input, nxt.status) == ("inst-1", "1", "Pending")
+    assert nxt.execution_id != inst.execution_id
+    assert "ContinueAsNew" in kinds(inst)
+
+
+def broken(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    yield ctx.call_activity("A", None)
+    raise ValueError("bad state")
+
+
+def test_raising_orchestrator_fails_with_its_message() -> None:
+    replayer = Replayer(sdk_call({"Broken": broken}))
+    inst = running("Broken")
+    run(replayer, inst, started(inst))
+    run(replayer, inst, completed(0, None))
+    assert inst.status == "Failed"
+    assert "Orchestrator function 'Broken' failed" in (inst.output or "")
+    assert "bad state" in (inst.output or "")
+
+
+def test_terminate_ends_the_instance_without_running_the_orchestrator() -> None:
+    calls: list[str] = []
+
+    async def call(name: str, ctx: str) -> str:
+        calls.append(name)
+        return json.dumps({"isDone": False, "actions": [], "schemaVersion": 1})
+
+    inst = running("X")
+    asyncio.run(Replayer(call).run(inst, [started(inst)]))
+    stop = event(EventType.ExecutionTerminated, Input="enough")
+    asyncio.run(Replayer(call).run(inst, [stop, completed(0, 1)]))
+    assert calls == ["X"]
+    assert (inst.status, json.loads(inst.output or "null")) == ("Terminated", "enough")
+
+
+def test_unsupported_action_fails_the_instance_naming_it() -> None:
+    async def call(name: str, ctx: str) -> str:
+        action = {"actionType": 8, "httpRequest": {"method": "GET", "uri": "http://x"}}
+        return json.dumps({"isDone": False, "actions": [[action]], "schemaVersion": 1})
+
+    inst = running("X")
+    asyncio.run(Replayer(call).run(inst, [started(inst)]))
+    assert inst.status == "Failed"
+    assert "call_http" in (inst.output or "")
+
+
+@pytest.mark.parametrize("reply", ["not json", "[1, 2]"])
+def test_garbage_reply_never_raises(reply: str) -> None:
+    async def call(name: str, ctx: str) -> str:
+        return reply
+
+    inst = running("X")
+    asyncio.run(Replayer(call).run(inst, [started(inst)]))
+    assert inst.status in ("Running", "Failed")  # never an exception out of replay
+
+
+def test_context_carries_history_as_played_and_input_as_json_text() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def call(name: str, ctx: str) -> str:
+        seen.append(json.loads(ctx))
+        return json.dumps({"isDone": False, "actions": [], "schemaVersion": 1})
+
+    inst = running("X", {"a": 1})
+    asyncio.run(Replayer(call).run(inst, [started(inst)]))
+    asyncio.run(Replayer(call).run(inst, [event(EventType.EventRaised, Name="e", Input="1")]))
+    second = seen[1]
+    assert second["input"] == '{"a": 1}'
+    assert second["upperSchemaVersion"] == 1 and second["upperSchemaVersionNew"] == 2
+    played = [e["IsPlayed"] for e in second["history"]]
+    # episode 1 (OrchestratorStarted, ExecutionStarted, OrchestratorCompleted) replays as played
+    assert played[:3] == [True] * 3 and played[3:] == [False, False]
+    assert parse_iso(second["history"][-1]["Timestamp"]) <= utcnow()
+    assert iso(utcnow()).endswith("Z")
