@@ -94,7 +94,9 @@ def cmd_upload(args: argparse.Namespace) -> int:
             rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
             name = f"{args.prefix.strip('/')}/{rel}" if args.prefix else rel
             with path.open("rb") as fh:
-                etag = container.upload_blob(name, fh, overwrite=True)["etag"]
+                # BlobClient.upload_blob returns the response headers (ContainerClient's
+                # returns a client): the ETag without a second request.
+                etag = container.get_blob_client(name).upload_blob(fh, overwrite=True)["etag"]
             print(f"uploaded {args.container}/{name} ({path.stat().st_size} bytes, ETag {etag})")
             count += 1
     print(f"{count} file(s) uploaded")

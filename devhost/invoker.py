@@ -19,7 +19,7 @@ from typing import Any
 from azure.functions import meta
 
 from devhost.contracts import FunctionInvocationError
-from devhost.loader import FunctionSpec
+from devhost.loader import FunctionSpec, binding_registry
 
 log = logging.getLogger("devhost.invoker")
 
@@ -62,7 +62,7 @@ class Invoker:
         # Orchestrator episodes are short and CPU-bound; their own pool keeps them moving
         # while slow activities (a locked database, a big download) hold every other thread.
         self.orchestrator_pool = ThreadPoolExecutor(2, thread_name_prefix="orchestrator")
-        self.registry = meta.get_binding_registry()
+        self.registry = binding_registry()
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -127,7 +127,8 @@ class Invoker:
     def encode_return(self, spec: FunctionSpec, value: Any) -> meta.Datum:
         """The return value as the trigger's converter encodes it (activities, orchestrators)."""
         converter = self.registry.get(spec.trigger.type)
-        return converter.encode(value, expected_type=None)
+        datum: meta.Datum = converter.encode(value, expected_type=None)
+        return datum
 
 
 def _wants_context(spec: FunctionSpec) -> bool:

@@ -19,6 +19,12 @@ from azure.functions import meta
 
 from devhost.config import ConfigError
 
+
+def binding_registry() -> Any:
+    """azure.functions' converter registry: the worker's own binding converters (untyped)."""
+    return meta.get_binding_registry()  # type: ignore[no-untyped-call]
+
+
 TRIGGERS = {"blobTrigger", "orchestrationTrigger", "activityTrigger", "httpTrigger",
             "entityTrigger", "timerTrigger", "queueTrigger"}  # fmt: skip
 SUPPORTED_TRIGGERS = {"blobTrigger", "orchestrationTrigger", "activityTrigger", "httpTrigger"}
@@ -103,7 +109,7 @@ def _validate(spec: FunctionSpec, settings: dict[str, str]) -> None:
             f"function '{spec.name}': trigger type '{triggers[0].type}' is not supported by devhost"
         )
     params = inspect.signature(spec.func).parameters
-    registry = meta.get_binding_registry()
+    registry = binding_registry()
     for b in spec.bindings:
         if b.type not in TRIGGERS | CLIENT_TYPES | OTHER_TYPES:
             raise LoadError(f"function '{spec.name}': unknown binding type '{b.type}'")

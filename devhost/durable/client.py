@@ -46,8 +46,8 @@ class DurableClient:
 
     async def start_new(self, name: str, instance_id: str | None, input_text: str | None) -> str:
         if self.runner.trigger_type(name) != "orchestrationTrigger":
-            known = getattr(self.runner, "function_names", list)()
-            known = [n for n in known if self.runner.trigger_type(n) == "orchestrationTrigger"]
+            names: list[str] = getattr(self.runner, "function_names", list)()
+            known = [n for n in names if self.runner.trigger_type(n) == "orchestrationTrigger"]
             raise UnknownOrchestrator(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
                 "function. Additional info: the following are the known orchestrator "

@@ -130,7 +130,7 @@ class TrackingStore:
             cont = json.loads(base64.b64decode(token, validate=True)) if token else None
         except (ValueError, binascii.Error) as exc:
             raise InvalidContinuationToken(str(exc)) from exc
-        pager = pages.by_page(continuation_token=cont)
+        pager: Any = pages.by_page(continuation_token=cont)  # AsyncItemPaged's pager
         async for page in pager:
             rows = [await self._reload(dict(r)) async for r in page]
             nxt = pager.continuation_token
