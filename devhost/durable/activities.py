@@ -83,6 +83,17 @@ class ActivityDispatcher:
             return event(
                 EventType.TaskFailed,
                 TaskScheduledId=item.task_scheduled_id,
-                Reason=f"Activity function '{item.name}' failed: {exc.message}",
+                Reason=failure_reason(item.name, exc),
                 Details=exc.details or exc.message,
             )
+
+
+def failure_reason(activity: str, exc: FunctionInvocationError) -> str:
+    """The TaskFailed reason the orchestrator sees.
+
+    The Python worker reports an exception as "{type}: {message}" (azure-functions-python-worker
+    dispatcher.py `_serialize_exception`); the extension strips the RPC envelope down to that
+    text and prefixes the activity (TaskActivityShim.cs L100-124, OutOfProcExceptionHelpers.cs).
+    """
+    message = f"{exc.exc_type}: {exc.message}" if exc.exc_type else exc.message
+    return f"Activity function '{activity}' failed: {message}"

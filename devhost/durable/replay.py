@@ -34,6 +34,16 @@ OrchestratorCall = Callable[[str, str], Awaitable[str]]
 
 log = logging.getLogger("devhost.durable")
 
+# What the extension adds to the context for the Azure Storage backend
+# (OrchestrationTriggerAttributeBindingProvider.cs L229-240, AzureStorageDurabilityProvider.cs
+# L68-70: MaximumDelayTime 6 days, LongRunningTimerIntervalLength 3 days, as .NET TimeSpans;
+# HttpOptions' default async sleep 30 s): the SDK splits timers longer than 6 days.
+TIMER_SETTINGS = {
+    "longRunningTimerIntervalDuration": "3.00:00:00",
+    "maximumShortTimerDuration": "6.00:00:00",
+    "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
+}
+
 
 @dataclass
 class Checkpoint:
@@ -79,6 +89,7 @@ def context_json(inst: Instance, new: list[Event], started: Event) -> str:
             "parentInstanceId": inst.parent["instanceId"] if inst.parent else None,
             "upperSchemaVersion": 1,
             "upperSchemaVersionNew": 2,
+            **TIMER_SETTINGS,
         }
     )
 

@@ -144,7 +144,7 @@ def test_failure_propagates_into_user_code(host: DevhostProcess, tmp_path: Path)
     status = run(host, "CatchFailure", {"counter": str(tmp_path / "c"), "succeed_on": 99})
     assert status.runtime_status.value == "Completed"
     assert status.output["after"] == "Hello recovered!"
-    assert "Activity function 'Flaky' failed: flaky failure 2" in status.output["caught"]
+    assert "Activity function 'Flaky' failed: ValueError: flaky failure 2" in status.output["caught"]
 
 
 def test_continue_as_new(host: DevhostProcess) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 import azure.durable_functions as df
 import pytest
 
+from devhost.contracts import FunctionInvocationError
+from devhost.durable.activities import failure_reason
 from devhost.durable.events import EventType, event, iso, parse_iso, utcnow
 from devhost.durable.instance import Instance
 from devhost.durable.replay import Replayer, segments
@@ -290,3 +292,32 @@ def test_context_carries_history_as_played_and_input_as_json_text() -> None:
     assert played[:3] == [True] * 3 and played[3:] == [False, False]
     assert parse_iso(second["history"][-1]["Timestamp"]) <= utcnow()
     assert iso(utcnow()).endswith("Z")
+
+
+def long_wait(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    yield ctx.create_timer(ctx.current_utc_datetime + timedelta(days=10))
+    return "late"
+
+
+def test_long_timer_is_split_into_three_day_timers_as_on_azure_storage() -> None:
+    # OrchestrationTriggerAttributeBindingProvider.cs L229-240 sends maximumShortTimerDuration
+    # (AzureStorageDurabilityProvider.cs L68: 6 days) and longRunningTimerIntervalDuration
+    # (L70: 3 days); the SDK then schedules a 10-day wait as 3-day timers.
+    replayer = Replayer(sdk_call({"LongWait": long_wait}))
+    inst = running("LongWait")
+    cp = run(replayer, inst, started(inst))
+    [(msg, delay)] = task_messages(cp)
+    fire_at = parse_iso(msg.event["FireAt"])
+    three_days = timedelta(days=3).total_seconds()
+    assert abs((fire_at - utcnow()).total_seconds() - three_days) < 60
+    assert abs(delay - three_days) < 60
+
+
+def test_activity_failure_reason_carries_the_exception_type() -> None:
+    # azure-functions-python-worker dispatcher.py _serialize_exception: "{type}: {message}";
+    # TaskActivityShim.cs L100-124: "Activity function '{name}' failed: {that message}".
+    exc = FunctionInvocationError("Flaky", "flaky failure 2", "ValueError")
+    assert (
+        failure_reason("Flaky", exc)
+        == "Activity function 'Flaky' failed: ValueError: flaky failure 2"
+    )
