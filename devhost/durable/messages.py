@@ -2,13 +2,18 @@
 
 Two kinds of message travel on the task hub's queues: a `TaskMessage` carries one history event
 to an orchestration instance (control queues), a `WorkItem` asks for one activity run (the
-work-item queue). A body too large for a queue message, and a table property too large for a
-column, moves to a gzip blob in `{hub}-largemessages`.
+work-item queue; on the wire it is a TaskMessage holding a TaskScheduledEvent, as in DurableTask).
+Bodies are DurableTask.AzureStorage's `MessageData` JSON (MessageData.cs, TaskMessage.cs,
+Json.NET with TypeNameHandling.Objects: a `$type` on every object), so Storage Explorer and the
+real host read them as their own. A body over 45 KB moves to a gzip blob in
+`{hub}-largemessages` named as MessageManager.GetNewLargeMessageBlobName does, and the queue
+carries a MessageData with only `CompressedBlobName`.
 """
 
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -17,15 +22,88 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob.aio import ContainerClient
 
-from devhost.durable.events import EventType, event
+from devhost.durable.events import Event, EventType, event
 from devhost.durable.instance import Instance
 
-QUEUE_LIMIT = 45_000  # bytes of JSON before a message body moves to a blob (64 KiB, base64)
-LARGE_KEY = "largeMessageBlob"
+QUEUE_LIMIT = 45 * 1024  # MessageManager.MaxStorageQueuePayloadSizeInBytes
+CORE = "DurableTask.Core"
+MESSAGE_DATA_TYPE = "DurableTask.AzureStorage.MessageData, DurableTask.AzureStorage"
+TASK_MESSAGE_TYPE = f"{CORE}.TaskMessage, {CORE}"
+INSTANCE_TYPE = f"{CORE}.OrchestrationInstance, {CORE}"
+
+_sequence = itertools.count(1)  # TaskHubQueue's per-process messageSequenceNumber
 
 
 def new_message_id() -> str:
     return uuid.uuid4().hex
+
+
+def event_type_name(ev: Event) -> str:
+    """`$type` of a history event: DurableTask.Core.History.{EventType}Event."""
+    return f"{CORE}.History.{EventType(ev['EventType']).name}Event, {CORE}"
+
+
+def _instance(instance_id: str, execution_id: str | None) -> dict[str, Any]:
+    return {"$type": INSTANCE_TYPE, "InstanceId": instance_id, "ExecutionId": execution_id}
+
+
+def message_data(
+    instance_id: str, execution_id: str | None, ev: Event, activity_id: str
+) -> dict[str, Any]:
+    typed = {"$type": event_type_name(ev), **ev}
+    if ev["EventType"] == EventType.ExecutionStarted:
+        typed["OrchestrationInstance"] = _instance(instance_id, execution_id)
+    return {
+        "$type": MESSAGE_DATA_TYPE,
+        "ActivityId": str(uuid.UUID(activity_id)),
+        "TaskMessage": {
+            "$type": TASK_MESSAGE_TYPE,
+            "Event": typed,
+            "SequenceNumber": 0,
+            "OrchestrationInstance": _instance(instance_id, execution_id),
+            "OrchestrationExecutionContext": None,
+        },
+        "CompressedBlobName": None,
+        "SequenceNumber": next(_sequence),
+        "SerializableTraceContext": None,
+    }
+
+
+def _parse(body: dict[str, Any]) -> tuple[str, str | None, Event, str] | None:
+    """(instance id, execution id, event, message id) of a MessageData body (or of the flat
+    shape earlier devhost versions wrote, so a hub they left behind still drains)."""
+    task = body.get("TaskMessage")
+    instance_id: Any
+    execution_id: Any
+    ev: Any
+    msg_id: Any
+    if isinstance(task, dict):
+        inst, ev = task.get("OrchestrationInstance"), task.get("Event")
+        if not isinstance(inst, dict) or not isinstance(ev, dict):
+            return None
+        instance_id, execution_id = inst.get("InstanceId"), inst.get("ExecutionId")
+        ev = {k: v for k, v in ev.items() if k not in ("$type", "OrchestrationInstance")}
+        msg_id = str(body.get("ActivityId") or "").replace("-", "")
+    else:
+        instance_id, execution_id = body.get("instanceId"), body.get("executionId")
+        ev, msg_id = body.get("event"), body.get("id")
+        if body.get("name") is not None and "taskScheduledId" in body:  # flat work item
+            ev = event(
+                EventType.TaskScheduled,
+                body["taskScheduledId"],
+                Name=body["name"],
+                Input=body.get("input"),
+            )
+    if not isinstance(instance_id, str) or not isinstance(ev, dict) or not msg_id:
+        return None
+    if not isinstance(ev.get("EventType"), int):
+        return None
+    return instance_id, execution_id if isinstance(execution_id, str) else None, ev, str(msg_id)
+
+
+def instance_of(body: dict[str, Any]) -> str:
+    parsed = _parse(body)
+    return parsed[0] if parsed else ""
 
 
 @dataclass(frozen=True)
@@ -34,27 +112,17 @@ class TaskMessage:
 
     instance_id: str
     execution_id: str | None
-    event: dict[str, Any]
+    event: Event
     id: str = field(default_factory=new_message_id)
 
     def to_body(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "instanceId": self.instance_id,
-            "executionId": self.execution_id,
-            "event": self.event,
-        }
+        return message_data(self.instance_id, self.execution_id, self.event, self.id)
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> TaskMessage | None:
         """None for a body that is not a well-formed task message (it is dropped)."""
-        ev, msg_id, instance = body.get("event"), body.get("id"), body.get("instanceId")
-        if not isinstance(ev, dict) or not isinstance(msg_id, str) or not isinstance(instance, str):
-            return None
-        if not isinstance(ev.get("EventType"), int):
-            return None
-        execution = body.get("executionId")
-        return cls(instance, execution if isinstance(execution, str) else None, ev, msg_id)
+        parsed = _parse(body)
+        return cls(parsed[0], parsed[1], parsed[2], parsed[3]) if parsed else None
 
 
 @dataclass(frozen=True)
@@ -68,29 +136,32 @@ class WorkItem:
     task_scheduled_id: int
     id: str = field(default_factory=new_message_id)
 
+    @property
+    def event(self) -> Event:
+        return event(
+            EventType.TaskScheduled,
+            self.task_scheduled_id,
+            Name=self.name,
+            Version="",
+            Input=self.input,
+        )
+
     def to_body(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "instanceId": self.instance_id,
-            "executionId": self.execution_id,
-            "name": self.name,
-            "input": self.input,
-            "taskScheduledId": self.task_scheduled_id,
-        }
+        return message_data(self.instance_id, self.execution_id, self.event, self.id)
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> WorkItem | None:
+        parsed = _parse(body)
+        if parsed is None:
+            return None
+        instance_id, execution_id, ev, msg_id = parsed
+        if ev["EventType"] != EventType.TaskScheduled or not isinstance(ev.get("Name"), str):
+            return None
         try:
-            return cls(
-                instance_id=str(body["instanceId"]),
-                execution_id=str(body["executionId"]),
-                name=str(body["name"]),
-                input=body.get("input"),
-                task_scheduled_id=int(body["taskScheduledId"]),
-                id=str(body.get("id") or new_message_id()),
-            )
+            task_id = int(ev["EventId"])
         except (KeyError, TypeError, ValueError):
             return None
+        return cls(instance_id, execution_id or "", ev["Name"], ev.get("Input"), task_id, msg_id)
 
 
 Message = TaskMessage | WorkItem
@@ -110,8 +181,7 @@ class MessageManager:
     def __init__(self, container: ContainerClient) -> None:
         self.container = container
 
-    async def put_large(self, prefix: str, text: str) -> str:
-        name = f"{prefix}/{uuid.uuid4().hex}.json.gz"
+    async def put_large(self, name: str, text: str) -> str:
         data = gzip.compress(text.encode("utf-8"))
         await self.container.upload_blob(name, data, overwrite=True)
         return name
@@ -120,18 +190,34 @@ class MessageManager:
         data = await (await self.container.download_blob(name)).readall()
         return gzip.decompress(data).decode("utf-8")
 
-    async def encode(self, body: dict[str, Any]) -> str:
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every blob under `{prefix}/` (MessageManager.DeleteLargeMessageBlobs)."""
+        names = [b.name async for b in self.container.list_blobs(name_starts_with=prefix + "/")]
+        for name in names:
+            try:
+                await self.container.delete_blob(name)
+            except ResourceNotFoundError:
+                continue
+        return len(names)
+
+    async def encode(self, msg: Message) -> str:
+        body = msg.to_body()
         text = json.dumps(body)
         if len(text.encode("utf-8")) > QUEUE_LIMIT:
-            text = json.dumps({LARGE_KEY: await self.put_large("messages", text)})
+            kind = EventType(msg.event["EventType"]).name
+            name = f"{msg.instance_id}/message-{uuid.UUID(msg.id).hex}-{kind}.json.gz"
+            await self.put_large(name, text)
+            text = json.dumps({"$type": MESSAGE_DATA_TYPE, "CompressedBlobName": name})
         return text
 
     async def decode(self, text: str) -> dict[str, Any]:
         """The message body; {} when it cannot be read (the message is then dropped)."""
         try:
             body = json.loads(text)
-            if isinstance(body, dict) and LARGE_KEY in body:
-                body = json.loads(await self.get_large(str(body[LARGE_KEY])))
+            if isinstance(body, dict) and body.get("CompressedBlobName"):
+                body = json.loads(await self.get_large(str(body["CompressedBlobName"])))
+            elif isinstance(body, dict) and "largeMessageBlob" in body:  # earlier devhost
+                body = json.loads(await self.get_large(str(body["largeMessageBlob"])))
         except (ValueError, ResourceNotFoundError):
             return {}
         return body if isinstance(body, dict) else {}

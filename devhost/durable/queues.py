@@ -67,7 +67,7 @@ class TaskHubQueues:
 
     async def send(self, out: Outgoing) -> None:
         queue = self.destination(out)
-        text = await self.messages.encode(out.message.to_body())
+        text = await self.messages.encode(out.message)
         delay = math.ceil(max(0.0, min(out.delay, MAX_DELAY)))
         await self.client(queue).send_message(text, visibility_timeout=delay or None)
         if out.delay <= 0 and self.on_sent is not None:

@@ -15,7 +15,7 @@ from enum import Enum
 
 from devhost.durable.events import EventType, parse_iso, utcnow
 from devhost.durable.instance import Instance, completion_key
-from devhost.durable.messages import TaskMessage
+from devhost.durable.messages import TaskMessage, instance_of
 from devhost.durable.queues import Received
 from devhost.durable.status import TERMINAL, RuntimeStatus
 
@@ -86,7 +86,7 @@ def group_by_instance(received: Iterable[Received]) -> dict[str, list[Received]]
     """Messages of one receive, per instance, in arrival order."""
     groups: dict[str, list[Received]] = {}
     for rec in received:
-        groups.setdefault(str(rec.body.get("instanceId")), []).append(rec)
+        groups.setdefault(instance_of(rec.body), []).append(rec)
     return groups
 
 

@@ -10,6 +10,7 @@ import base64
 import binascii
 import contextlib
 import json
+import secrets
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -26,13 +27,26 @@ from devhost.durable.tablebatch import insert_batch
 
 PROPERTY_LIMIT = 30_000  # characters; a table string property holds 64 KiB of UTF-16
 LARGE_FIELDS = ("Input", "Result", "Output", "Details", "Reason", "CustomStatus")
-BATCH_LIMIT = 100  # operations per entity-group transaction
+BATCH_LIMIT = 100
+SENTINEL_ROW_KEY = (
+    "sentinel"  # AzureTableTrackingStore.SentinelRowKey  # operations per entity-group transaction
+)
 
 Row = dict[str, Any]
 
 
 class InvalidContinuationToken(ValueError):
     pass
+
+
+def blob_name(row: Row, prop: str) -> str:
+    """Where an oversized property goes, named as AzureTableTrackingStore.GetBlobName does:
+    `{partition}/history-{row key}-{EventType or property}-{random:X8}-{property}.json.gz`."""
+    kind = row.get("EventType") if isinstance(row.get("EventType"), str) else prop
+    return (
+        f"{row['PartitionKey']}/history-{row['RowKey']}-{kind}-"
+        f"{secrets.randbelow(2**31):08X}-{prop}.json.gz"
+    )
 
 
 def _odata_key(instance_id: str) -> str:
@@ -58,11 +72,13 @@ class TrackingStore:
         await self.service.close()
 
     # --- large properties ---------------------------------------------------------------
-    async def _offload(self, prefix: str, row: Row) -> Row:
+    async def _offload(self, row: Row) -> Row:
         for field in LARGE_FIELDS:
             value = row.get(field)
             if isinstance(value, str) and len(value) > PROPERTY_LIMIT:
-                row[f"{field}BlobName"] = await self.messages.put_large(prefix, value)
+                row[f"{field}BlobName"] = await self.messages.put_large(
+                    blob_name(row, field), value
+                )
                 row[field] = ""
         return row
 
@@ -85,7 +101,7 @@ class TrackingStore:
     async def _instance_row(self, instance_id: str, fields: Row) -> Row:
         key = names.escape_key(instance_id)
         row = {"PartitionKey": key, "RowKey": "", "TaskHubName": self.hub, **fields}
-        return await self._offload(key, row)
+        return await self._offload(row)
 
     async def write_instance(self, instance_id: str, fields: Row) -> None:
         row = await self._instance_row(instance_id, fields)
@@ -143,8 +159,14 @@ class TrackingStore:
         """(execution id, events in order) of the instance's current execution."""
         query = f"PartitionKey eq '{_odata_key(instance_id)}'"
         rows = [dict(r) async for r in self.history.query_entities(query)]
-        rows.sort(key=lambda r: str(r["RowKey"]))
-        execution = rows[0].get("ExecutionId") if rows else None
+        # The sentinel row holds no event; its ExecutionId names the current execution
+        # (AzureTableTrackingStore.GetHistoryEventsAsync).
+        sentinel = next((r for r in rows if r["RowKey"] == SENTINEL_ROW_KEY), None)
+        rows = sorted((r for r in rows if r is not sentinel), key=lambda r: str(r["RowKey"]))
+        first = sentinel or (rows[0] if rows else None)
+        execution = first.get("ExecutionId") if first else None
+        if sentinel is not None:
+            rows = [r for r in rows if r.get("ExecutionId") == execution]
         return execution, [from_row(await self._reload(r)) for r in rows]
 
     async def append_history(
@@ -161,7 +183,7 @@ class TrackingStore:
                 "ExecutionId": execution_id,
                 **to_row(ev),
             }
-            rows.append(await self._offload(pk, row))
+            rows.append(await self._offload(row))
         for i in range(0, len(rows), BATCH_LIMIT):  # atomic, <= 100 ops, one partition
             await insert_batch(self.history, rows[i : i + BATCH_LIMIT])
 
