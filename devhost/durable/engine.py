@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from azure.core.exceptions import ResourceExistsError
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
@@ -25,6 +26,7 @@ from devhost.durable.events import Event
 from devhost.durable.instance import Instance
 from devhost.durable.messages import MessageManager
 from devhost.durable.orchestrations import OrchestrationDispatcher
+from devhost.durable.partitions import ensure_taskhub_info
 from devhost.durable.queues import TaskHubQueues
 from devhost.durable.replay import Replayer
 from devhost.durable.sessions import SessionManager
@@ -90,8 +92,9 @@ class DurableEngine:
         processes run only the latter, like extra language-worker processes)."""
         await self.tracking.create()
         await self.queues.create()
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(ResourceExistsError):
             await self.messages.container.create_container()
+        await ensure_taskhub_info(self._blobs, self.hub)
         if orchestrations:
             await self.client.recover_pending()
             self._spawn(self.client.recover_pending_loop(self._stopping))

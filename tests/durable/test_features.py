@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -144,7 +145,9 @@ def test_failure_propagates_into_user_code(host: DevhostProcess, tmp_path: Path)
     status = run(host, "CatchFailure", {"counter": str(tmp_path / "c"), "succeed_on": 99})
     assert status.runtime_status.value == "Completed"
     assert status.output["after"] == "Hello recovered!"
-    assert "Activity function 'Flaky' failed: ValueError: flaky failure 2" in status.output["caught"]
+    assert (
+        "Activity function 'Flaky' failed: ValueError: flaky failure 2" in status.output["caught"]
+    )
 
 
 def test_continue_as_new(host: DevhostProcess) -> None:
@@ -159,7 +162,27 @@ def test_large_results_go_through_largemessages(host: DevhostProcess, azurite: A
     from azure.storage.blob import BlobServiceClient  # noqa: PLC0415
 
     blobs = BlobServiceClient.from_connection_string(azurite.connection_string)
-    assert list(blobs.get_container_client("featurehub-largemessages").list_blobs())
+    names = [b.name for b in blobs.get_container_client("featurehub-largemessages").list_blobs()]
+    # MessageManager.GetNewLargeMessageBlobName / AzureTableTrackingStore.GetBlobName layout
+    assert any(
+        re.fullmatch(r"[^/]+/message-[0-9a-f]{32}-TaskCompleted\.json\.gz", n) for n in names
+    )
+    assert any(
+        re.fullmatch(r"[^/]+/history-[0-9A-F]{16}-TaskCompleted-[0-9A-F]{8}-Result\.json\.gz", n)
+        for n in names
+    )
+
+
+def test_task_hub_info_blob_like_blob_partition_lease_manager(azurite: Azurite) -> None:
+    # BlobPartitionLeaseManager.cs L30/L247-255 (taskhub.json), TaskHubInfo.cs L20-29,
+    # AzureStorageOrchestrationService.cs L229 ("{hub}-leases")
+    from azure.storage.blob import BlobServiceClient  # noqa: PLC0415
+
+    blobs = BlobServiceClient.from_connection_string(azurite.connection_string)
+    raw = blobs.get_blob_client("featurehub-leases", "taskhub.json").download_blob().readall()
+    info = json.loads(raw)
+    assert info["TaskHubName"] == HUB and info["PartitionCount"] == 4
+    assert info["CreatedAt"].endswith("Z")
 
 
 def test_terminate_suspend_resume_and_purge(host: DevhostProcess) -> None:
