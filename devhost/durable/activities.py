@@ -67,8 +67,10 @@ class ActivityDispatcher:
             await self.queues.send(Outgoing(reply))
             keeper.cancel()
             await self.queues.delete(rec)
-        except Exception as exc:  # storage fault: the work item reappears and runs again
+        except Exception as exc:  # storage fault: the work item comes back and runs again
             log.warning("Activity message %s not completed (will retry): %s", item.name, exc)
+            keeper.cancel()
+            await self.queues.abandon(rec)
         finally:
             keeper.cancel()
 

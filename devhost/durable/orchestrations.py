@@ -57,9 +57,10 @@ class OrchestrationDispatcher:
         try:
             async with self.sessions.lock(instance_id):
                 await self._process(instance_id, recs)
-        except Exception as exc:  # storage fault: the messages reappear and are retried
+        except Exception as exc:  # storage fault: abandoned messages come back with back-off
             self.sessions.forget(instance_id)
             log.warning("Processing %s failed (will retry): %s", instance_id, exc, exc_info=True)
+            await asyncio.gather(*(self.queues.abandon(rec) for rec in recs))
 
     async def load(self, instance_id: str) -> Instance | None:
         """The instance's state, repairing what a crash between checkpoint steps left."""

@@ -8,6 +8,7 @@ queue), so nothing above this module handles queue names.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,9 +19,16 @@ from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from devhost.durable import names
-from devhost.durable.messages import MessageManager, Outgoing, TaskMessage
+from devhost.durable.messages import MessageManager, Outgoing, TaskMessage, instance_of
 
+log = logging.getLogger("devhost.durable")
+
+ABANDON_MAX = 600  # seconds; TaskHubQueue.AbandonMessageAsync's maxSecondsToWait
 MAX_DELAY = 6 * 86400  # seconds; longer timers are re-sent when they surface early
+
+
+def abandon_delay(dequeue_count: int) -> int:
+    return min(2**dequeue_count, ABANDON_MAX) if dequeue_count <= 30 else ABANDON_MAX
 
 
 @dataclass
@@ -85,6 +93,26 @@ class TaskHubQueues:
         # Already gone: its visibility expired and another receive took and deleted it.
         with contextlib.suppress(ResourceNotFoundError):
             await self.client(rec.queue).delete_message(rec.message)
+
+    async def abandon(self, rec: Received) -> int:
+        """Put back a message whose processing failed, hidden for 2^DequeueCount seconds up
+        to 10 minutes (TaskHubQueue.AbandonMessageAsync); at the cap it is logged as poison
+        and keeps coming back, as in DurableTask (nothing is deleted)."""
+        count = int(rec.message.dequeue_count or 1)
+        seconds = abandon_delay(count)
+        if seconds == ABANDON_MAX:
+            log.error(
+                "Poison message detected: %s message %s on queue %s has been dequeued %d "
+                "times; retrying every %d s",
+                instance_of(rec.body) or "unknown instance",
+                rec.message.id,
+                rec.queue,
+                count,
+                ABANDON_MAX,
+            )
+        with contextlib.suppress(Exception):  # already processed and deleted elsewhere
+            await self.hide(rec, seconds)
+        return seconds
 
     async def hide(self, rec: Received, seconds: int) -> None:
         updated = await self.client(rec.queue).update_message(

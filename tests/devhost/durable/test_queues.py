@@ -1,0 +1,59 @@
+"""Control/work-item queue behaviour against a real Azurite: abandoned messages come back with
+DurableTask's exponential back-off (TaskHubQueue.cs AbandonMessageAsync L237-300: 2^DequeueCount
+seconds, capped at 600 and logged as poison, never deleted)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from azure.storage.blob.aio import BlobServiceClient
+from azure.storage.queue.aio import QueueServiceClient
+
+from devhost.azurite import Azurite, client_kwargs
+from devhost.durable import names
+from devhost.durable.events import EventType, event
+from devhost.durable.messages import MessageManager, Outgoing, TaskMessage
+from devhost.durable.queues import ABANDON_MAX, TaskHubQueues, abandon_delay
+
+
+def test_abandon_delay_doubles_up_to_ten_minutes() -> None:
+    assert [abandon_delay(n) for n in (1, 2, 3, 9)] == [2, 4, 8, 512]
+    assert abandon_delay(10) == ABANDON_MAX == 600
+    assert abandon_delay(31) == 600
+
+
+def test_abandoned_message_is_hidden_then_returns_with_a_higher_dequeue_count(
+    azurite: Azurite, unique_name: str
+) -> None:
+    async def go() -> None:
+        cs = azurite.connection_string
+        opts = client_kwargs(cs)
+        blobs = BlobServiceClient.from_connection_string(cs, **opts)
+        manager = MessageManager(
+            blobs.get_container_client(names.largemessages_container(unique_name))
+        )
+        queues = TaskHubQueues(
+            QueueServiceClient.from_connection_string(cs, **opts), unique_name, manager
+        )
+        try:
+            await queues.create()
+            msg = TaskMessage("inst-1", "e", event(EventType.EventRaised, Name="x", Input="1"))
+            await queues.send(Outgoing(msg))
+            queue = queues.control_for("inst-1")
+            [rec] = await queues.receive(queue, 32, 30)
+            assert rec.message.dequeue_count == 1
+            assert await queues.abandon(rec) == 2
+            assert await queues.receive(queue, 32, 30) == []  # hidden
+            deadline = time.monotonic() + 10
+            again = []
+            while not again and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                again = await queues.receive(queue, 32, 30)
+            assert [r.message.dequeue_count for r in again] == [2]
+            assert TaskMessage.from_body(again[0].body) == msg
+        finally:
+            await queues.close()
+            await blobs.close()
+
+    asyncio.run(go())
