@@ -38,12 +38,33 @@ class HostConfig:
 
     @property
     def host_id(self) -> str:
-        """Receipts are per host id; the real host derives it from the machine name."""
+        """Receipts and the blob-trigger queue are per host id (see `default_host_id`)."""
         explicit = self.settings.get("AzureFunctionsWebHost__hostid")
         if explicit:
             return explicit
-        name = "".join(c for c in socket.gethostname().lower() if c.isalnum() or c == "-")
-        return (name or "devhost")[:32].strip("-") or "devhost"
+        return default_host_id(socket.gethostname(), str(self.app_dir))
+
+
+MAX_HOST_ID = 32  # ScriptConstants.MaximumHostIdLength
+
+
+def stable_hash(value: str) -> int:
+    """Utility.GetStableHash: hash = hash * 31 + char over UTF-16 code units, as an int32."""
+    data = value.encode("utf-16-le")
+    h = 23
+    for i in range(0, len(data), 2):
+        h = (h * 31 + int.from_bytes(data[i : i + 2], "little")) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def default_host_id(machine_name: str, script_path: str) -> str:
+    """The id `func start` uses locally (ScriptHostIdProvider.GetDefaultHostId): sanitized
+    machine name + '-' + |stable hash of the script root|, at most 32 characters, lowercase,
+    no trailing '-'. Two apps on one machine get different ids, so they never share a
+    blob-trigger queue or receipts."""
+    machine = "".join(c for c in machine_name if c.isalnum())
+    host_id = f"{machine}-{abs(stable_hash(script_path))}"[:MAX_HOST_ID]
+    return host_id.lower().rstrip("-")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
