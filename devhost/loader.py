@@ -95,7 +95,19 @@ def _import(app_dir: Path, folder: Path, script: str) -> types.ModuleType:
     if script_path.name != "__init__.py":
         # e.g. "scriptFile": "main.py": import the folder's package first, then the module
         module_name += "." + script_path.stem
-    return importlib.import_module(module_name)
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or str(exc)
+        raise LoadError(
+            f"function '{folder.name}': importing {module_name} failed: no module named "
+            f"'{missing}' (is the package that provides it in requirements.txt and installed?)"
+        ) from exc
+    except Exception as exc:  # a module that raises at import time
+        raise LoadError(
+            f"function '{folder.name}': importing {module_name} failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _validate(spec: FunctionSpec, settings: dict[str, str]) -> None:

@@ -56,6 +56,11 @@ ACTIVITY = {"name": "x", "type": "activityTrigger", "direction": "in"}
          {}, "function 'Orphan': parameter 'extra' has no binding"),
         ({"NoEntry": ({"bindings": [ACTIVITY], "entryPoint": "run"}, "def main(x): pass")},
          {}, "function 'NoEntry': entry point 'run' not found"),
+        ({"NoPkg": ({"bindings": [ACTIVITY]}, "import not_installed_pkg\ndef main(x): pass")},
+         {}, "function 'NoPkg': importing __app__.NoPkg failed: no module named "
+             "'not_installed_pkg'"),
+        ({"Boom": ({"bindings": [ACTIVITY]}, "raise RuntimeError('bad config')\n")},
+         {}, "function 'Boom': importing __app__.Boom failed: RuntimeError: bad config"),
     ],
 )  # fmt: skip
 def test_invalid_apps_fail_at_start_naming_the_function(
@@ -65,3 +70,17 @@ def test_invalid_apps_fail_at_start_naming_the_function(
                             if "NoConn" not in functions else {}))  # fmt: skip
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
+
+
+def test_import_failure_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    app = make_app(
+        tmp_path,
+        {"NoPkg": ({"bindings": [ACTIVITY]}, "import not_installed_pkg\ndef main(x): pass")},
+        {"AzureWebJobsStorage": STORAGE},
+    )
+    # as a real v1 app pins it (otherwise the SDK itself warns about the v1 model on import)
+    (app / "requirements.txt").write_text("azure-functions\nazure-functions-durable<2\n")
+    result = start(app)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
