@@ -13,6 +13,8 @@ demo: install
 
 ## Long-running local session (like `func start` with Azurite).
 start: install
+	@mkdir -p data
+	$(PY) -m imagemeta.db migrate
 	$(PY) -m devhost start --with-azurite
 
 ## The whole test suite (what .ci/run calls).
