@@ -22,6 +22,7 @@ test: install lint
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	shellcheck infra/deploy.sh scripts/bootstrap.sh .ci/run
 
 unit: install
 	$(PY) -m pytest -m "not e2e and not reliability" $(PYTEST_ARGS)
