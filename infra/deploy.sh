@@ -135,12 +135,18 @@ if [ "$sql_auth" = "managedIdentity" ]; then
     me=$(az ad signed-in-user show --query '[id, userPrincipalName]' -o tsv) \
       || die "managedIdentity mode needs a signed-in Entra user to become the SQL Entra admin (or use --sql-auth password)"
   fi
+  me=$(echo "$me" | tr '\t' '\n')  # az prints a list one value per line; accept tabs too
   entra_id=$(echo "$me" | sed -n 1p)
   entra_login=$(echo "$me" | sed -n 2p)
   if [ -z "$entra_id" ] || [ -z "$entra_login" ]; then die "managedIdentity mode: could not read the signed-in identity's id and name"; fi
 fi
 
 app_password=""
+if [ "$sql_auth" = "password" ] && [ "$skip_migrate" = 1 ] && [ -z "${SQL_APP_PASSWORD:-}" ]; then
+  # A fresh password would reach the app setting but not the database user (the migration sets
+  # it): the app could no longer log in.
+  die "--sql-auth password with --skip-migrate needs SQL_APP_PASSWORD (the app user's current password)"
+fi
 if [ "$sql_auth" = "password" ]; then
   # The app's own contained user (SELECT, INSERT on ImageMetadata only): a fresh password per run
   # unless SQL_APP_PASSWORD is set; the deployment writes it to the app setting, the migration

@@ -277,3 +277,30 @@ def test_no_secret_on_any_command_line_strace(deployer: Deployer, tmp_path: Path
     for secret in (ADMIN_PASSWORD, app_password, json.dumps(ADMIN_PASSWORD)[1:-1]):
         leaked = [line for line in execs if secret in line]
         assert leaked == [], leaked
+
+
+def test_service_principal_in_ci_becomes_the_entra_admin(deployer: Deployer) -> None:
+    result = deployer.run("--yes", "--skip-publish", FAKE_USER_TYPE="servicePrincipal")
+    assert result.returncode == 0, result.output
+    params = result.load("deployments.json")[0]["parameters"]
+    assert params["sqlEntraAdminLogin"] == "deploy-ci"
+    assert result.index("az", "ad", "sp", "show") >= 0
+    assert result.index("az", "ad", "signed-in-user") == -1
+    assert_clean(result)
+
+
+def test_password_mode_without_migration_keeps_app_setting_and_user_in_step(
+    deployer: Deployer,
+) -> None:
+    """A generated password would reach the app setting but not the database user."""
+    refused = deployer.run("--yes", "--sql-auth", "password", "--skip-migrate")
+    assert refused.returncode == 1 and "needs SQL_APP_PASSWORD" in refused.stderr
+    assert refused.index("az", "deployment", "sub", "create") == -1
+    assert_clean(refused)
+    given = deployer.run(
+        "--yes", "--sql-auth", "password", "--skip-migrate", SQL_APP_PASSWORD="Kept;pw{1}"
+    )
+    assert given.returncode == 0, given.output
+    assert given.load("deployments.json")[0]["parameters"]["sqlAppPassword"] == "Kept;pw{1}"
+    assert given.index("az", "sql", "server", "firewall-rule", "create") == -1
+    assert_clean(given)
