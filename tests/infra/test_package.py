@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,14 @@ def test_core_tools_matching_semantics() -> None:
     assert not old.accepts(".venv/bin/python")
     assert old.accepts("imagemeta/__pycache__/db.cpython-311.pyc")  # only matched at the top
     assert old.accepts(".venv-deploy/bin/python")  # issue 15 item 4
+
+
+def test_requirements_comment_states_the_durable_release_line() -> None:
+    """Issue 15 item 10: 1.7.0 is the latest azure-functions-durable; the old comment described
+    a 2.x that does not exist (a text check: the PyPI release list is not reachable offline)."""
+    text = (ROOT / "requirements.txt").read_text()
+    comments = [line for line in text.splitlines() if line.startswith("#")]
+    assert "azure-functions-durable==1.7.0" in text
+    assert any("1.7.0 is the latest" in c and "no 2.x" in c for c in comments)
+    assert not any("2.x needs" in c for c in comments)
+    assert version("azure-functions-durable") == "1.7.0"  # what the tests run against
