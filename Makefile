@@ -25,6 +25,7 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	shellcheck infra/deploy.sh scripts/bootstrap.sh .ci/run
 
 unit: install
 	$(PY) -m pytest -m "not e2e and not reliability" $(PYTEST_ARGS)

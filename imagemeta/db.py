@@ -6,7 +6,16 @@
 The connection string defaults to SqlConnectionString from the environment, then from
 local.settings.json. The dialect is detected through pyodbc (SQL_DBMS_NAME), so the same
 command applies schema/tsql in Azure and schema/sqlite locally. Applied versions are recorded
-in SchemaMigrations, which makes `migrate` idempotent.
+in SchemaMigrations, which makes `migrate` idempotent. A schema applied by hand (e.g. with
+`sqlcmd -i schema/tsql/0001_...sql`) is adopted: when a migration's table already exists with
+every column the migration declares, its missing indexes are created and the version recorded.
+
+On Azure SQL the deploy script also calls `ensure_app_access`: the app's database user (a
+contained user with a password, or the Function App's managed identity) gets SELECT and INSERT
+on ImageMetadata and nothing else. SQLite has no users: that step is skipped there.
+
+This module must import on Python 3.9+ with nothing but pyodbc installed: infra/deploy.sh runs
+it from a minimal environment built with whatever Python the workstation has.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -78,31 +87,194 @@ def migrate(connection_string: str) -> list[str]:
     ensure_sqlite_directory(connection_string)
     conn = pyodbc.connect(connection_string, autocommit=False)
     try:
-        dialect = detect_dialect(conn)
-        if not _table_exists(conn, "SchemaMigrations"):
-            conn.execute(_BOOKKEEPING)
-            conn.commit()
-        done = {r[0] for r in conn.execute("SELECT Version FROM SchemaMigrations").fetchall()}
-        applied = []
-        for migration in load_migrations(dialect):
-            if migration.version in done:
-                continue
-            try:
-                for statement in migration.statements:
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO SchemaMigrations (Version, AppliedOn) VALUES (?, ?)",
-                    migration.version,
-                    datetime.now(UTC).isoformat(timespec="seconds"),
-                )
-                conn.commit()
-            except pyodbc.Error:
-                conn.rollback()
-                raise
-            applied.append(migration.version)
-        return applied
+        return apply_migrations(conn)
     finally:
         conn.close()
+
+
+_CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:\w+\.)?(\w+)\s*\((.*)\)\s*$", re.I | re.S)
+_CREATE_INDEX = re.compile(
+    r"^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(\w+)\s+ON\s+(?:\w+\.)?(\w+)\b", re.I | re.S
+)
+
+
+class SchemaMismatch(SystemExit):
+    """A table exists that the migration would create, but not with the migration's columns."""
+
+
+def declared_columns(create_table: str) -> list[str]:
+    """Column names of a CREATE TABLE statement (table constraints skipped)."""
+    match = _CREATE_TABLE.match(create_table)
+    if not match:
+        raise ValueError(f"not a CREATE TABLE statement: {create_table[:60]}")
+    items, depth, current = [], 0, ""
+    for ch in match.group(2):  # top-level commas only: IDENTITY(1, 1) stays whole
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += ch
+    items.append(current)
+    names = [item.split()[0].strip('[]"') for item in items if item.strip()]
+    keywords = {"CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK", "INDEX"}
+    return [n for n in names if n.upper() not in keywords]
+
+
+def _columns(conn: pyodbc.Connection, table: str) -> set[str]:
+    return {str(row[3]).lower() for row in conn.cursor().columns(table=table).fetchall()}
+
+
+def _indexes(conn: pyodbc.Connection, table: str) -> set[str]:
+    rows = conn.cursor().statistics(table=table).fetchall()
+    return {str(row[5]).lower() for row in rows if row[5]}
+
+
+def _adopt(conn: pyodbc.Connection, migration: Migration) -> bool:
+    """True when the migration's table already exists (applied by hand); creates what is missing.
+
+    Only CREATE TABLE / CREATE INDEX migrations can be adopted. A table that lacks a column the
+    migration declares raises SchemaMismatch instead of being altered.
+    """
+    tables = [_CREATE_TABLE.match(s) for s in migration.statements]
+    present = [m.group(1) for m in tables if m and _table_exists(conn, m.group(1))]
+    if not present:
+        return False
+    for statement in migration.statements:
+        table = _CREATE_TABLE.match(statement)
+        index = _CREATE_INDEX.match(statement)
+        if table and _table_exists(conn, table.group(1)):
+            want = {c.lower() for c in declared_columns(statement)}
+            missing = sorted(want - _columns(conn, table.group(1)))
+            if missing:
+                raise SchemaMismatch(
+                    f"migration {migration.version}: table {table.group(1)} already exists "
+                    f"(applied by hand?) but lacks column(s) {', '.join(missing)}; fix or drop "
+                    "it, then run migrate again"
+                )
+        elif index and index.group(1).lower() in _indexes(conn, index.group(2)):
+            continue
+        elif table or index:
+            conn.execute(statement)
+        else:
+            raise SchemaMismatch(
+                f"migration {migration.version}: {', '.join(present)} already exist(s) but the "
+                f"migration also runs {statement[:60]!r}, which cannot be checked; record the "
+                "version in SchemaMigrations by hand once you have verified it"
+            )
+    return True
+
+
+def apply_migrations(conn: pyodbc.Connection) -> list[str]:
+    """Pending migrations in order on an open connection (autocommit off); returns what ran.
+
+    A version whose table already exists with the declared columns is adopted (its missing
+    indexes created, the version recorded) and reported as "<version> (adopted)".
+    """
+    dialect = detect_dialect(conn)
+    if not _table_exists(conn, "SchemaMigrations"):
+        conn.execute(_BOOKKEEPING)
+        conn.commit()
+    done = {r[0] for r in conn.execute("SELECT Version FROM SchemaMigrations").fetchall()}
+    applied = []
+    for migration in load_migrations(dialect):
+        if migration.version in done:
+            continue
+        try:
+            adopted = _adopt(conn, migration)
+            if not adopted:
+                for statement in migration.statements:
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO SchemaMigrations (Version, AppliedOn) VALUES (?, ?)",
+                migration.version,
+                # timezone.utc, not datetime.UTC: this module runs on Python 3.9 (see above).
+                datetime.now(timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017
+            )
+            conn.commit()
+        except (pyodbc.Error, SystemExit):
+            conn.rollback()
+            raise
+        applied.append(f"{migration.version} (adopted)" if adopted else migration.version)
+    return applied
+
+
+# --- The app's database user (Azure SQL only) ---------------------------------------------------
+# Every statement below is T-SQL checked offline with sqlglot (tests/deploy/test_migration.py).
+# User names and passwords travel as parameters and are quoted by the server (QUOTENAME), never
+# spliced in here; QUOTENAME returns NULL beyond 128 characters, hence the length checks.
+APP_TABLE_GRANTS = "SELECT, INSERT"
+PRINCIPAL_ID_SQL = "SELECT DATABASE_PRINCIPAL_ID(?)"
+CREATE_PASSWORD_USER_SQL = (
+    "DECLARE @sql NVARCHAR(MAX) = N'CREATE USER ' + QUOTENAME(?)"
+    " + N' WITH PASSWORD = ' + QUOTENAME(?, N'''')",
+    "EXECUTE (@sql)",
+)
+ALTER_PASSWORD_SQL = (
+    "DECLARE @sql NVARCHAR(MAX) = N'ALTER USER ' + QUOTENAME(?)"
+    " + N' WITH PASSWORD = ' + QUOTENAME(?, N'''')",
+    "EXECUTE (@sql)",
+)
+CREATE_EXTERNAL_USER_SQL = (
+    "DECLARE @sql NVARCHAR(MAX) = N'CREATE USER ' + QUOTENAME(?) + N' FROM EXTERNAL PROVIDER'",
+    "EXECUTE (@sql)",
+)
+GRANT_SQL = (
+    "DECLARE @sql NVARCHAR(MAX) = N'GRANT " + APP_TABLE_GRANTS + " ON dbo.ImageMetadata TO '"
+    " + QUOTENAME(?)",
+    "EXECUTE (@sql)",
+)
+ROLES_OF_SQL = (
+    "SELECT r.name FROM sys.database_role_members AS m"
+    " JOIN sys.database_principals AS r ON r.principal_id = m.role_principal_id"
+    " WHERE m.member_principal_id = DATABASE_PRINCIPAL_ID(?)"
+)
+DROP_ROLE_MEMBER_SQL = (
+    "DECLARE @sql NVARCHAR(MAX) = N'ALTER ROLE ' + QUOTENAME(?) + N' DROP MEMBER ' + QUOTENAME(?)",
+    "EXECUTE (@sql)",
+)
+_PRINCIPAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+
+
+def batch(statements: tuple[str, ...]) -> str:
+    """One batch of the statements above (the DECLARE'd variable lives for the batch)."""
+    return ";\n".join(statements)
+
+
+def ensure_app_access(conn: pyodbc.Connection, user: str, password: str | None = None) -> list[str]:
+    """Give the app's database user SELECT and INSERT on ImageMetadata, nothing more.
+
+    With a password: a contained user with that password (created, or its password reset to
+    match the app setting the deployment just wrote). Without: `user` is the Function App's name
+    and its managed identity becomes a user FROM EXTERNAL PROVIDER (this connection must then be
+    an Entra one). Role memberships (db_datareader/db_datawriter from older instructions) are
+    dropped. SQLite has no users: returns [] without touching the database.
+    """
+    if detect_dialect(conn) != "tsql":
+        return []
+    if not _PRINCIPAL.match(user):
+        raise ValueError(f"invalid database user name {user!r}")
+    if password is not None and not 0 < len(password) <= 128:
+        raise ValueError("the app user's password must be 1-128 characters")
+    done = []
+    exists = conn.execute(PRINCIPAL_ID_SQL, user).fetchone()[0] is not None
+    if password is None:
+        if not exists:
+            conn.execute(batch(CREATE_EXTERNAL_USER_SQL), user)
+            done.append(f"created user [{user}] FROM EXTERNAL PROVIDER")
+    elif exists:
+        conn.execute(batch(ALTER_PASSWORD_SQL), user, password)
+        done.append(f"reset the password of user [{user}]")
+    else:
+        conn.execute(batch(CREATE_PASSWORD_USER_SQL), user, password)
+        done.append(f"created contained user [{user}]")
+    for (role,) in conn.execute(ROLES_OF_SQL, user).fetchall():
+        conn.execute(batch(DROP_ROLE_MEMBER_SQL), role, user)
+        done.append(f"removed [{user}] from role {role}")
+    conn.execute(batch(GRANT_SQL), user)
+    done.append(f"granted {APP_TABLE_GRANTS} on dbo.ImageMetadata to [{user}]")
+    conn.commit()
+    return done
 
 
 def fetch_rows(connection_string: str) -> list[dict[str, Any]]:

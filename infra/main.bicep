@@ -5,8 +5,11 @@ targetScope = 'subscription'
 @description('Resource group that holds every resource of the pipeline.')
 param resourceGroupName string = 'image-metadata-rg'
 
-@description('Azure region for all resources.')
+@description('Azure region for the resource group, storage, monitoring and the Function App.')
 param location string = 'eastus'
+
+@description('Azure region for the SQL server and database. Separate from location because Azure SQL provisioning is restricted in some regions for some subscription types (e.g. East US for free/trial offers): pick another region here if the deployment reports "RegionDoesNotAllowProvisioning". Default: East US, as the seed says.')
+param sqlLocation string = 'eastus'
 
 @description('Storage account (3-24 lowercase letters/digits, globally unique): blobs, Durable task hub, AzureWebJobsStorage.')
 @minLength(3)
@@ -30,7 +33,7 @@ param sqlDatabaseName string = 'imagemetadata-db'
   'password'
   'managedIdentity'
 ])
-param sqlAuthMode string = 'password'
+param sqlAuthMode string = 'managedIdentity'
 
 @description('SQL administrator login. No default: pass it at deploy time.')
 @secure()
@@ -39,6 +42,13 @@ param sqlAdminLogin string
 @description('SQL administrator password. No default: pass it at deploy time.')
 @secure()
 param sqlAdminPassword string
+
+@description('Contained database user the app connects as in password mode (created by the migration with SELECT, INSERT on ImageMetadata only; never the server admin).')
+param sqlAppLogin string = 'imagemeta_app'
+
+@description('Password of sqlAppLogin (password mode only). No default: deploy.sh generates one and passes it in a temporary parameters file.')
+@secure()
+param sqlAppPassword string = ''
 
 @description('Entra ID administrator of the SQL server (user or group display name). Required when sqlAuthMode is managedIdentity, so someone can create the app\'s database user.')
 param sqlEntraAdminLogin string = ''
@@ -87,7 +97,7 @@ module sql 'modules/sql.bicep' = {
   params: {
     serverName: sqlServerName
     databaseName: sqlDatabaseName
-    location: location
+    location: sqlLocation
     adminLogin: sqlAdminLogin
     adminPassword: sqlAdminPassword
     entraAdminLogin: sqlEntraAdminLogin
@@ -96,19 +106,28 @@ module sql 'modules/sql.bicep' = {
   }
 }
 
+// The app's parameters are all known before deployment (no other module's outputs), so
+// `az deployment sub what-if` can expand this module and show the site's changes; the values
+// that only exist at run time (storage key, App Insights connection string) are read inside the
+// module through `existing` references, and dependsOn keeps the order.
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
   scope: rg
+  dependsOn: [
+    storage
+    monitoring
+    sql
+  ]
   params: {
     name: functionAppName
     location: location
-    storageAccountName: storage.outputs.name
-    appInsightsConnectionString: monitoring.outputs.connectionString
-    sqlServerFqdn: sql.outputs.fullyQualifiedDomainName
+    storageAccountName: storageAccountName
+    appInsightsName: '${functionAppName}-ai'
+    sqlServerFqdn: '${sqlServerName}${environment().suffixes.sqlServerHostname}'
     sqlDatabaseName: sqlDatabaseName
     sqlAuthMode: sqlAuthMode
-    sqlLogin: sqlAdminLogin
-    sqlPassword: sqlAdminPassword
+    sqlLogin: sqlAppLogin
+    sqlPassword: sqlAppPassword
     runFromPackageUrl: runFromPackageUrl
     tags: tags
   }
@@ -121,3 +140,4 @@ output storageAccountName string = storage.outputs.name
 output blobContainerName string = containerName
 output sqlServerFqdn string = sql.outputs.fullyQualifiedDomainName
 output sqlDatabaseName string = sqlDatabaseName
+output sqlAppLogin string = sqlAppLogin

@@ -13,6 +13,7 @@ need_apt=()
 ls /usr/lib/*-linux-gnu/odbc/libsqlite3odbc.so >/dev/null 2>&1 || need_apt+=(libsqliteodbc)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
+command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)  # make lint: infra/deploy.sh
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: apt-get install ${need_apt[*]}"
   $SUDO apt-get update -qq

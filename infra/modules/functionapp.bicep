@@ -1,10 +1,12 @@
 // Linux Consumption (Y1) Function App, Python 3.11, Functions v4, system-assigned identity.
+// In password mode the app connects as a contained database user with SELECT, INSERT only
+// (created by the migration), never as the server admin.
 // Linux Consumption is being retired by Microsoft in favour of Flex Consumption: see
 // infra/README.md ("Flex Consumption") for the switch.
 param name string
 param location string
 param storageAccountName string
-param appInsightsConnectionString string
+param appInsightsName string
 param sqlServerFqdn string
 param sqlDatabaseName string
 @allowed([
@@ -21,6 +23,10 @@ param tags object
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
 }
 
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
@@ -40,7 +46,9 @@ resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
 
 var storageConnectionString = 'DefaultEndpointsProtocol=https;AccountName=${storage.name};EndpointSuffix=${environment().suffixes.storage};AccountKey=${storage.listKeys().keys[0].value}'
 var sqlServerPart = 'Driver={ODBC Driver 18 for SQL Server};Server=tcp:${sqlServerFqdn},1433;Database=${sqlDatabaseName};Encrypt=yes;TrustServerCertificate=no;Connection Timeout=30'
-var sqlConnectionString = (sqlAuthMode == 'managedIdentity') ? '${sqlServerPart};Authentication=ActiveDirectoryMsi' : '${sqlServerPart};Uid=${sqlLogin};Pwd=${sqlPassword}'
+// ODBC connection-string values in braces, '}' doubled: a password with ';', '{', '}', quotes or
+// spaces reaches the driver intact (unquoted, 'a;b' would end the value at the ';').
+var sqlConnectionString = (sqlAuthMode == 'managedIdentity') ? '${sqlServerPart};Authentication=ActiveDirectoryMsi' : '${sqlServerPart};Uid={${replace(sqlLogin, '}', '}}')}};Pwd={${replace(sqlPassword, '}', '}}')}}'
 
 var baseSettings = [
   {
@@ -57,7 +65,7 @@ var baseSettings = [
   }
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
-    value: appInsightsConnectionString
+    value: appInsights.properties.ConnectionString
   }
   {
     name: 'SqlConnectionString'
@@ -87,6 +95,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
   }
   properties: {
     serverFarmId: plan.id
+    reserved: true // Linux (Microsoft's IaC guidance and samples for Linux function apps set it)
     httpsOnly: true
     clientCertEnabled: false
     siteConfig: {

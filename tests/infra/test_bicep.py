@@ -86,6 +86,7 @@ def test_function_app_is_linux_consumption_python311(parsed: dict[str, dict[str,
     assert site["kind"] == "functionapp,linux"
     assert site["identity"]["type"] == "SystemAssigned"
     assert site["properties"]["httpsOnly"] is True
+    assert site["properties"]["reserved"] is True  # issue 15 item 8: Linux site
     config = site["properties"]["siteConfig"]
     assert config["linuxFxVersion"] == "Python|3.11"
     assert config["minTlsVersion"] == "1.2"
@@ -109,9 +110,45 @@ def test_sql_connection_strings_use_odbc18_and_support_managed_identity(
     server_part = doc["variables"]["sqlServerPart"]["value"]
     assert server_part.startswith("Driver={ODBC Driver 18 for SQL Server};Server=tcp:")
     assert "Encrypt=yes;TrustServerCertificate=no" in server_part
-    both = json.dumps(doc["variables"]["sqlConnectionString"])
-    assert "Authentication=ActiveDirectoryMsi" in both
-    assert "Pwd=${sqlPassword}" in both
+    operands = doc["variables"]["sqlConnectionString"]["value"]["operator"]["operands"]
+    assert operands["true_value"].endswith(";Authentication=ActiveDirectoryMsi")
+    # Issue 15 item 5: values in braces with '}' doubled, so ; { } ' and spaces survive.
+    password_mode = operands["false_value"]
+    assert "Pwd={${replace(sqlPassword, '}', '}}')}}" in password_mode
+    assert "Uid={${replace(sqlLogin, '}', '}}')}}" in password_mode
+    assert "Pwd=${" not in password_mode
+
+
+def test_app_connects_as_its_own_user_never_the_admin(parsed: dict[str, dict[str, Any]]) -> None:
+    """Issue 12 item 8: the app's SQL login is the contained user, not the server admin."""
+    main = parsed["main.bicep"]
+    app = main["modules"]["functionApp"]["config"]["params"]
+    assert app["sqlLogin"] == "sqlAppLogin" and app["sqlPassword"] == "sqlAppPassword"
+    assert "sqlAdmin" not in json.dumps(app)
+    params = main["parameters"]
+    assert params["sqlAppLogin"]["default"] == "imagemeta_app"
+    assert {"type": "secure"} in params["sqlAppPassword"]["decorators"]
+    assert params["sqlAuthMode"]["default"] == "managedIdentity"  # the documented default
+
+
+def test_what_if_can_expand_the_function_app_module(parsed: dict[str, dict[str, Any]]) -> None:
+    """Issue 15 item 7: no parameter of the app module is another module's output."""
+    module = parsed["main.bicep"]["modules"]["functionApp"]["config"]
+    assert "outputs" not in json.dumps(module["params"])
+    assert set(module["dependsOn"]) == {"storage", "monitoring", "sql"}
+    resources = parsed["modules/functionapp.bicep"]["resources"]
+    # Run-time values are read inside the module from existing resources instead.
+    assert resources["appInsights"]["existing"] and resources["storage"]["existing"]
+    assert resources["appInsights"]["type"] == "Microsoft.Insights/components"
+
+
+def test_sql_has_its_own_location(parsed: dict[str, dict[str, Any]]) -> None:
+    """Issue 15 item 8: SQL can go elsewhere when a region restricts SQL provisioning."""
+    main = parsed["main.bicep"]
+    assert main["parameters"]["sqlLocation"]["default"] == "eastus"
+    assert main["modules"]["sql"]["config"]["params"]["location"] == "sqlLocation"
+    for name in ("storage", "monitoring", "functionApp"):
+        assert main["modules"][name]["config"]["params"]["location"] == "location"
 
 
 def test_sql_server_firewall_and_basic_database(parsed: dict[str, dict[str, Any]]) -> None:
@@ -128,9 +165,18 @@ def test_sql_server_firewall_and_basic_database(parsed: dict[str, dict[str, Any]
 
 def test_app_insights_is_wired(parsed: dict[str, dict[str, Any]]) -> None:
     assert resources_of(parsed["modules/monitoring.bicep"], "Microsoft.Insights/components")
-    app = parsed["main.bicep"]["modules"]["functionApp"]["config"]["params"]
-    wired = json.dumps(app["appInsightsConnectionString"])
-    assert '"monitoring"' in wired and '"connectionString"' in wired
+    main = parsed["main.bicep"]["modules"]
+    # monitoring names the component '${baseName}-ai' with baseName = functionAppName; the app
+    # module reads that same component (existing) for its connection string.
+    assert main["monitoring"]["config"]["params"]["baseName"] == "functionAppName"
+    (component,) = resources_of(parsed["modules/monitoring.bicep"], "Microsoft.Insights/components")
+    assert component["name"] == "${baseName}-ai"
+    assert main["functionApp"]["config"]["params"]["appInsightsName"] == "${functionAppName}-ai"
+    settings = parsed["modules/functionapp.bicep"]["variables"]["baseSettings"]["value"]
+    wired = json.dumps(
+        next(s for s in settings if s["name"] == "APPLICATIONINSIGHTS_CONNECTION_STRING")
+    )
+    assert "appInsights" in wired and "ConnectionString" in wired
 
 
 def test_outputs_name_the_app_storage_and_sql(parsed: dict[str, dict[str, Any]]) -> None:
