@@ -92,8 +92,10 @@ def _text(data: dict[str, Any], key: str, limit: int, *, required: bool) -> str 
 def check_blob_name(name: str) -> None:
     """Azure's blob-name rules, plus what would let a name address another container.
 
-    HTTP clients collapse "." and ".." path segments (urllib3 removes dot segments), so
-    `../private-other/secret.png` would read another container; some tools turn "\\" into "/".
+    A "." or ".." segment is ambiguous once the name is in a URL: RFC 3986 normalisation (by a
+    client, proxy or gateway) turns `images-input/../private-other/x.png` into another
+    container's blob (Azurite answers 400). Such names are refused rather than trusted, as
+    is "\\", which some tools treat as "/".
     """
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidReference(f"name is {len(name)} characters; the limit is {MAX_NAME_LENGTH}")
