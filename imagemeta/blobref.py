@@ -94,8 +94,9 @@ def check_blob_name(name: str) -> None:
 
     A "." or ".." segment is ambiguous once the name is in a URL: RFC 3986 normalisation (by a
     client, proxy or gateway) turns `images-input/../private-other/x.png` into another
-    container's blob (Azurite answers 400). Such names are refused rather than trusted, as
-    is "\\", which some tools treat as "/".
+    container's blob. Against Azurite the shared-key signature (over the literal path) fails
+    with 403; a bearer token (managed identity) signs no path. Such names are refused rather
+    than trusted, as is "\\", which some tools treat as "/".
     """
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidReference(f"name is {len(name)} characters; the limit is {MAX_NAME_LENGTH}")
