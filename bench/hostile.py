@@ -11,6 +11,8 @@ the storage SDK), so the figures are what one more image costs:
   bytes field and azure.functions' BlobConverter wraps it; BlobTriggerClient then skips the
   non-image name. Measured: RSS and time to hold that datum, for 200 MB and 2 GB. The real
   host also holds the download (.NET) and the gRPC message (worker): at least 2x more.
+* trigger-devhost (not a default section: it uploads a 2 GB blob): the same through devhost,
+  from upload to its "Skipping" log line, devhost's RSS sampled.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import sys
 import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from azure.storage.blob import BlobServiceClient
@@ -196,6 +199,66 @@ def bench_trigger(sizes: list[int]) -> list[dict[str, Any]]:
         print(
             f"{label:38s} InputStream datum: +{r['rss_delta_mb']:.0f} MB RSS, "
             f"{r['seconds']:.2f} s before 'Skipping'{before}"
+        )
+    return out
+
+
+def bench_trigger_devhost(work: Path, sizes: list[int]) -> list[dict[str, Any]]:
+    """The whole trigger path in devhost: a fresh Azurite + devhost, one big `.mp4` upload,
+    devhost's process-tree RSS sampled until it logs "Skipping" (devhost downloads the blob
+    for the InputStream, as the real host does)."""
+    from bench.pipeline import RssSampler  # noqa: PLC0415
+    from devhost.azurite import Azurite  # noqa: PLC0415
+    from devhost.process import DevhostProcess  # noqa: PLC0415
+
+    out = []
+    for size in sizes:
+        d = work / f"trigger-devhost-{size}"
+        d.mkdir(parents=True, exist_ok=True)
+        with Azurite(location=d / "azurite", log_path=d / "azurite.log") as azurite:
+            cs = azurite.connection_string
+            service = BlobServiceClient.from_connection_string(cs)
+            container = service.get_container_client("images-input")
+            container.create_container()
+            log = d / "devhost.log"
+            sql = f"Driver={{SQLite3}};Database={d / 'unused.db'}"
+            host = DevhostProcess(
+                app_dir=REPO_ROOT,
+                storage_connection_string=cs,
+                env={"SqlConnectionString": sql, "AzureWebJobsStorage": cs},
+                log_path=log,
+            ).start()
+            try:
+                assert host.process is not None
+                time.sleep(2)
+                with RssSampler(host.process.pid) as idle:
+                    time.sleep(1)
+                sparse = d / "movie.mp4"
+                with sparse.open("wb") as f:
+                    f.truncate(size)
+                with RssSampler(host.process.pid) as busy:
+                    with sparse.open("rb") as f:
+                        container.upload_blob("movie.mp4", f, length=size, max_concurrency=4)
+                    uploaded = time.monotonic()
+                    while "Skipping" not in log.read_text(errors="replace"):
+                        if time.monotonic() - uploaded > 600:
+                            raise TimeoutError(host.log_tail())
+                        time.sleep(0.2)
+                    skipped = time.monotonic() - uploaded
+                    time.sleep(0.5)
+                sparse.unlink()
+            finally:
+                host.stop()
+        r = {
+            "bytes": size,
+            "idle_rss_mb": idle.peak / MB,
+            "peak_rss_mb": busy.peak / MB,
+            "upload_to_skip_s": skipped,
+        }
+        out.append(r)
+        print(
+            f"devhost trigger {size // 1_000_000} MB .mp4: RSS {r['idle_rss_mb']:.0f} -> "
+            f"{r['peak_rss_mb']:.0f} MB, upload done -> 'Skipping' {skipped:.1f} s"
         )
     return out
 
