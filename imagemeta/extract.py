@@ -163,16 +163,17 @@ def _unreadable(kind: str, where: str, exc: Exception) -> ImageRejected:
     return ImageRejected(f"unreadable {kind} header in the {where}: {detail}")
 
 
-def _bounded_want(fmt: str, buf: bytes, total: int) -> int | None:
+def _bounded_want(fmt: str, buf: bytes, total: int, complete: bool) -> int | None:
     """Prefix size to read next when the header runs past `buf`; None when Pillow can run.
 
-    Raises ImageRejected when the header exceeds a bound (count, bytes, or the prefix cap).
+    Raises ImageRejected when the header exceeds a bound (count, bytes, or the prefix cap),
+    also for a file that fitted in one read: the bounds hold whatever the file size.
     """
     try:
         walk = scan(fmt, buf)
     except HeaderTooLarge as exc:
         raise ImageRejected(exc.reason) from exc
-    if walk.complete:
+    if walk.complete or complete:
         return None
     if len(buf) >= PREFIX_CAP:
         raise ImageRejected(
@@ -202,7 +203,7 @@ def read_header(source: PrefixSource, name: str) -> ImageMetadata:
     kind = sniffed or "image"
     while True:
         complete = at_end or len(buf) >= total
-        want = _bounded_want(sniffed, buf, total) if sniffed and not complete else None
+        want = _bounded_want(sniffed, buf, total, complete) if sniffed else None
         if want is not None:
             buf, at_end = _grow(source, buf, want)
             continue

@@ -20,7 +20,7 @@ from imagemeta.blobref import INPUT_CONTAINER
 from imagemeta.extract import BlobFacts, ImageRejected, read_header
 from imagemeta.prescan import MAX_HEADER_BYTES
 from tests.reliability.corpus import corpus
-from tests.security.hostile_files import HOSTILE, JUST_UNDER
+from tests.security.hostile_files import HOSTILE, JUST_UNDER, png_private_chunks
 
 REASONS = {
     "png-1.3M-private-chunks.png": "PNG header has more than 512 chunks",
@@ -75,6 +75,18 @@ def test_hostile_header_is_rejected_within_the_bounds(
         assert opened == []
     else:  # zTXt: the walk allows it, Pillow's text-memory limit (lowered to 4 MiB) rejects
         assert opened and all(n <= MAX_HEADER_BYTES for n in opened)
+
+
+def test_bounds_hold_for_a_file_that_fits_in_the_first_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Guards: a 7 KB PNG of 600 empty chunks is read whole at once, and still never reaches
+    Pillow: the bounds are on the structure, not only on the bytes read."""
+    monkeypatch.setattr(extract, "_open_header", lambda _b: pytest.fail("Pillow ran"))
+    data = png_private_chunks(600 * 12)
+    assert len(data) < extract.PREFIX_START
+    with pytest.raises(ImageRejected, match="more than 512 chunks"):
+        read_header(CountingSource(data), "small.png")
 
 
 @pytest.mark.parametrize("name", sorted(JUST_UNDER))
