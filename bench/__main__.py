@@ -23,7 +23,12 @@ from typing import Any
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from bench.floor import floor, naive
-from bench.hostile import bench_hostile, bench_trigger, bench_trigger_devhost
+from bench.hostile import (
+    bench_hostile,
+    bench_hostile_devhost,
+    bench_trigger,
+    bench_trigger_devhost,
+)
 from bench.images import sized_jpeg, small_image
 from bench.pipeline import (
     RowWatcher,
@@ -272,6 +277,7 @@ def main() -> int:
             report["scaling"] = bench_scaling(azurite, ints(args.scaling_sizes), work)
         if "hostile" in sections:
             report["hostile"] = bench_hostile(azurite.connection_string)
+            report["hostile_devhost"] = bench_hostile_devhost(work)
     if "trigger" in sections:
         report["trigger"] = bench_trigger(ints(args.trigger_sizes))
     if "trigger-devhost" in sections:  # not in the defaults: uploads a 2 GB blob

@@ -263,6 +263,70 @@ def bench_trigger_devhost(work: Path, sizes: list[int]) -> list[dict[str, Any]]:
     return out
 
 
+def bench_hostile_devhost(work: Path, copies: int = 8) -> dict[str, Any]:
+    """The issue's "eight at once" through the pipeline: a fresh Azurite + SQLite + devhost,
+    `copies` uploads of the 15 MB / 1.3 M-chunk PNG, devhost's RSS sampled until every
+    instance is terminal (issue 12: 89-91 s each, host RSS 1.67 GB, all stored as rows)."""
+    import pyodbc  # noqa: PLC0415
+
+    from bench.pipeline import RssSampler, wait_all  # noqa: PLC0415
+    from devhost.azurite import Azurite  # noqa: PLC0415
+    from devhost.process import DevhostProcess  # noqa: PLC0415
+    from imagemeta import db  # noqa: PLC0415
+    from tests.security.hostile_files import png_private_chunks  # noqa: PLC0415
+
+    d = work / "hostile-devhost"
+    d.mkdir(parents=True, exist_ok=True)
+    data = png_private_chunks()
+    with Azurite(location=d / "azurite", log_path=d / "azurite.log") as azurite:
+        cs = azurite.connection_string
+        container = BlobServiceClient.from_connection_string(cs).get_container_client(
+            "images-input"
+        )
+        container.create_container()
+        sql = f"Driver={{SQLite3}};Database={d / 'pipeline.db'};Timeout=5000"
+        db.migrate(sql)
+        host = DevhostProcess(
+            app_dir=REPO_ROOT,
+            storage_connection_string=cs,
+            env={"SqlConnectionString": sql, "AzureWebJobsStorage": cs},
+            log_path=d / "devhost.log",
+        ).start()
+        try:
+            assert host.process is not None
+            with RssSampler(host.process.pid) as idle:
+                time.sleep(1)
+            with RssSampler(host.process.pid) as busy:
+                etags = {}
+                for i in range(copies):
+                    name = f"hostile/{i}.png"
+                    blob = container.get_blob_client(name)
+                    etags[name] = blob.upload_blob(data, max_concurrency=4)["etag"]
+                t0 = time.monotonic()
+                done = wait_all(host, etags, 600)
+                seconds = time.monotonic() - t0
+        finally:
+            host.stop()
+    outcomes = sorted({str((i.get("output") or {}).get("status")) for i in done.values()})
+    with pyodbc.connect(sql, autocommit=True) as conn:
+        rows = int(conn.execute("SELECT COUNT(*) FROM ImageMetadata").fetchone()[0])
+    r = {
+        "copies": copies,
+        "idle_rss_mb": idle.peak / MB,
+        "peak_rss_mb": busy.peak / MB,
+        "last_upload_to_all_terminal_s": seconds,
+        "outcomes": outcomes,
+        "rows": rows,
+    }
+    print(
+        f"devhost, {copies}x png-1.3M-private-chunks.png: RSS {r['idle_rss_mb']:.0f} -> "
+        f"{r['peak_rss_mb']:.0f} MB (incl. the trigger's InputStream of each 15.7 MB blob), "
+        f"last upload -> all terminal {seconds:.1f} s, outcomes {outcomes}, rows {rows}  "
+        f"[before: {BEFORE['8x png-1.3M-private-chunks.png']}, all stored]"
+    )
+    return r
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--extract", nargs="+", help="(child) blob names to extract")
