@@ -16,7 +16,8 @@ INPUT_CONTAINER = "images-input"
 """The one container this app reads (BlobTriggerClient's path; a test keeps them equal)."""
 MAX_NAME_LENGTH = 1024  # Azure's limit for blob names; also the FileName column width
 MAX_PATH_SEGMENTS = 254  # Azure's limit on "/"-separated segments in a blob name
-MAX_URI_LENGTH = 2048 + 256
+MAX_URI_LENGTH = 16 * 1024  # 1024 characters of up to 4 UTF-8 bytes, percent-encoded
+MAX_CONTENT_TYPE = 255
 MAX_LENGTH = 2**53  # well above Azure's largest block blob; JSON-safe integer
 _ETAG = re.compile(r'^(?:W/)?"?[!#-~]{1,64}"?$')  # printable ASCII without inner quotes
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -141,7 +142,7 @@ def parse_ref(data: object) -> BlobRef:
         uri=_text(data, "uri", MAX_URI_LENGTH, required=False) or "",
         length=length,
         etag=quoted_etag(etag),
-        contentType=_text(data, "contentType", 255, required=False),
+        contentType=_text(data, "contentType", MAX_CONTENT_TYPE, required=False),
         lastModified=_text(data, "lastModified", 64, required=False),
     )
 
@@ -151,6 +152,11 @@ def _first(props: dict[str, Any], *keys: str) -> Any:
         if props.get(key) not in (None, ""):
             return props[key]
     return None
+
+
+def _short(value: Any, limit: int) -> str | None:
+    """Uploader-set strings the pipeline only carries: bounded so validation never fails."""
+    return None if value is None else str(value)[:limit]
 
 
 def blobref_from_trigger(
@@ -177,6 +183,6 @@ def blobref_from_trigger(
         uri=uri or "",
         length=int(size or 0),
         etag=quoted_etag(str(etag)),
-        contentType=_first(props, "ContentType", "Content-Type"),
+        contentType=_short(_first(props, "ContentType", "Content-Type"), MAX_CONTENT_TYPE),
         lastModified=str(last_modified) if last_modified is not None else None,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,7 +23,7 @@ from PIL import Image
 
 from imagemeta import db
 from imagemeta.activities import extract_metadata, store_metadata
-from imagemeta.blobref import INPUT_CONTAINER, BlobRef
+from imagemeta.blobref import INPUT_CONTAINER, BlobRef, blobref_from_trigger
 from tests.harness import Pipeline
 from tests.images import save
 
@@ -213,3 +214,21 @@ def test_forged_start_on_a_real_blob_records_storage_facts(pipeline: Pipeline) -
     assert rows[0]["FileSizeKB"] == (len(SECRET) + 1023) // 1024
     assert rows[0]["UploadedOn"].year == props.last_modified.year != 1999
     assert status["output"]["metadata"]["FileSizeKB"] == rows[0]["FileSizeKB"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "写" * 1019 + ".jpg",  # the longest legal name, 3 UTF-8 bytes per character
+        "a/" * 200 + "deep.png",
+        "'; DROP TABLE ImageMetadata;--.png",
+        "100% real #1 ?.gif",
+    ],
+)
+def test_validation_accepts_whatever_the_trigger_builds_for_a_legal_blob(name: str) -> None:
+    """Guards the other side of item 1: the checks never reject a reference the blob trigger
+    made for a legal blob (long unicode names, uploader-set content types)."""
+    uri = f"https://acct.blob.core.windows.net/{INPUT_CONTAINER}/{urllib.parse.quote(name)}"
+    props = {"ETag": "0x8DEC0FFEE", "ContentType": "image/" + "x" * 400, "LastModified": "x"}
+    ref = blobref_from_trigger(f"{INPUT_CONTAINER}/{name}", uri, 123, props)
+    assert BlobRef.from_dict(ref.to_dict()) == ref
