@@ -1,4 +1,5 @@
-"""`python -m bench` (make bench): floor, naive, pipeline, size independence, scaling, memory.
+"""`python -m bench` (make bench): floor, naive, pipeline, size independence, scaling, memory,
+hostile headers and the blob trigger's cost for big blobs.
 
 Runs on fresh Azurites (random ports, temp data; one per pipeline measurement) and SQLite
 through the SQLite3 ODBC driver, prints a table and writes bench/results/bench-<timestamp>.json.
@@ -22,6 +23,12 @@ from typing import Any
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from bench.floor import floor, naive
+from bench.hostile import (
+    bench_hostile,
+    bench_hostile_devhost,
+    bench_trigger,
+    bench_trigger_devhost,
+)
 from bench.images import sized_jpeg, small_image
 from bench.pipeline import (
     RowWatcher,
@@ -238,7 +245,12 @@ def main() -> int:
         "--workers", type=int, default=0, help="devhost activity worker processes (--workers)"
     )
     parser.add_argument(
-        "--only", default="floor,pipeline,sizes,scaling", help="comma-separated sections to run"
+        "--trigger-sizes", default="200000000,2000000000", help="blob sizes for `trigger`"
+    )
+    parser.add_argument(
+        "--only",
+        default="floor,pipeline,sizes,scaling,hostile,trigger",
+        help="comma-separated sections to run",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     args = parser.parse_args()
@@ -263,6 +275,13 @@ def main() -> int:
             )
         if "scaling" in sections:
             report["scaling"] = bench_scaling(azurite, ints(args.scaling_sizes), work)
+        if "hostile" in sections:
+            report["hostile"] = bench_hostile(azurite.connection_string)
+            report["hostile_devhost"] = bench_hostile_devhost(work)
+    if "trigger" in sections:
+        report["trigger"] = bench_trigger(ints(args.trigger_sizes))
+    if "trigger-devhost" in sections:  # not in the defaults: uploads a 2 GB blob
+        report["trigger_devhost"] = bench_trigger_devhost(work, ints(args.trigger_sizes))
     floors = {f["images"]: f["floor"]["images_per_s"] for f in report.get("floor", [])}
     for b in report.get("pipeline", {}).get("queued", []):
         if b["images"] in floors:

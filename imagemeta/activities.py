@@ -1,6 +1,7 @@
 """The two activities' logic, called by the thin function folders.
 
-Both take and return plain dicts (what crosses the durable boundary as JSON).
+Both take and return plain dicts (what crosses the durable boundary as JSON). Inputs are
+validated again here, not only in the orchestrator: an activity must be safe on its own.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import logging
 import os
 from typing import Any
 
-from imagemeta.blobref import BlobRef
+from imagemeta.blobref import BlobRef, InvalidReference
 from imagemeta.extract import ImageMetadata, ImageRejected, extract_from_blob
 from imagemeta.store import store_for
 
@@ -26,9 +27,16 @@ def _setting(name: str) -> str:
     return value
 
 
-def extract_metadata(ref_data: dict[str, Any]) -> dict[str, Any]:
-    """{"rejected": False, "metadata": {...}} or {"rejected": True, "reason": "..."}."""
-    ref = BlobRef.from_dict(ref_data)
+def extract_metadata(ref_data: Any) -> dict[str, Any]:
+    """{"rejected": False, "metadata": {...}} or {"rejected": True, "reason": "..."}.
+
+    An invalid reference is a rejection, not an exception: retrying cannot make it valid.
+    """
+    try:
+        ref = BlobRef.from_dict(ref_data)
+    except InvalidReference as exc:
+        log.warning("rejected an invalid blob reference: %s", exc.reason)
+        return {"rejected": True, "reason": f"invalid blob reference: {exc.reason}"}
     try:
         meta = extract_from_blob(_setting(STORAGE_SETTING), ref)
     except ImageRejected as exc:

@@ -1,9 +1,14 @@
 """Header-only metadata extraction: read a growing prefix of the blob, never decode pixels.
 
 Pillow's `Image.open` is lazy: it parses the header and stops. We feed it the smallest prefix
-that works (64 KiB covers almost every camera JPEG, PNG and GIF) and grow the prefix x4 only
-when the header runs past it (e.g. a JPEG whose EXIF/ICC blocks push SOF beyond 64 KiB), up to
-a cap. Only the JPEG, PNG and GIF plugins are allowed to run.
+that works (64 KiB covers almost every camera JPEG, PNG and GIF) and grow the prefix only when
+the header runs past it (e.g. a JPEG whose EXIF/ICC blocks push SOF beyond 64 KiB), up to
+2 MiB. Before Pillow runs, `prescan` walks the chunk/segment structure with a count and byte
+bound, so the work per image is bounded whatever the header holds. Only the JPEG, PNG and GIF
+plugins are allowed to run.
+
+What the row records about the blob (size, ETag, Last-Modified) comes from storage's reply to
+the ranged read, never from the orchestration input: the input only names the blob version.
 """
 
 from __future__ import annotations
@@ -11,21 +16,25 @@ from __future__ import annotations
 import io
 import re
 import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from imagemeta.blobref import BlobRef
+from imagemeta.blobref import INPUT_CONTAINER, MAX_NAME_LENGTH, BlobRef
+from imagemeta.prescan import MAX_HEADER_BYTES, HeaderTooLarge, scan
 
 PREFIX_START = 64 * 1024
 PREFIX_GROWTH = 4
-PREFIX_CAP = 16 * 1024 * 1024
-MAX_NAME_LENGTH = 1024  # Azure's own limit for blob names; also the FileName column width
+PREFIX_CAP = MAX_HEADER_BYTES
+MAX_EXIF_BYTES = 64 * 1024  # a JPEG APP1 segment's maximum; larger (PNG eXIf) is not parsed
 FORMATS = ("JPEG", "PNG", "GIF")
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 178_956_970  # Pillow's default bomb guard
+# Decompressed PNG text (zTXt/iTXt) Pillow may hold per image: 64 MiB by default; 2 MiB of
+# compressed header could otherwise inflate to that. Pillow documents this module setting.
+PngImagePlugin.MAX_TEXT_MEMORY = min(PngImagePlugin.MAX_TEXT_MEMORY, 4 * 1024 * 1024)
 
 _SIGNATURES = {
     b"\xff\xd8\xff": "JPEG",
@@ -41,8 +50,26 @@ _TAG_DATETIME_ORIGINAL = 0x9003
 
 _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
-RangeReader = Callable[[int, int], bytes]
-"""read(offset, count) -> up to `count` bytes of the blob starting at `offset`."""
+
+@dataclass(frozen=True)
+class BlobFacts:
+    """What storage says about the blob version, from the ranged read's response headers."""
+
+    length: int
+    etag: str
+    last_modified: str | None
+
+
+class PrefixSource(Protocol):
+    """Ranged reads of one blob version."""
+
+    def read(self, offset: int, count: int) -> bytes:
+        """Up to `count` bytes from `offset` (fewer at the end of the blob)."""
+        ...
+
+    def facts(self) -> BlobFacts:
+        """Size/ETag/Last-Modified as storage reported them on the first read."""
+        ...
 
 
 class ImageRejected(Exception):
@@ -101,8 +128,8 @@ def _clean_text(value: object, limit: int = 64) -> str | None:
 def _exif_fields(im: Image.Image) -> dict[str, Any]:
     """EXIF already present in the parsed header. Never calls getexif() on PNG (it would load)."""
     raw = im.info.get("exif")
-    if not isinstance(raw, bytes | bytearray) or not raw:
-        return {}
+    if not isinstance(raw, bytes | bytearray) or not raw or len(raw) > MAX_EXIF_BYTES + 6:
+        return {}  # absent, or bigger than any camera writes: not worth a Python-level parse
     try:
         exif = Image.Exif()
         exif.load(bytes(raw))
@@ -125,28 +152,63 @@ def _open_header(prefix: bytes) -> Image.Image:
         return Image.open(io.BytesIO(prefix), formats=list(FORMATS))
 
 
-def read_header(read: RangeReader, ref: BlobRef) -> ImageMetadata:
-    """Parse the image header of `ref` through `read`; raise ImageRejected when unusable."""
-    if len(ref.name) > MAX_NAME_LENGTH:
-        raise ImageRejected(f"file name is {len(ref.name)} characters; the limit is 1024")
-    if ref.length <= 0:
+def _grow(source: PrefixSource, buf: bytes, want: int) -> tuple[bytes, bool]:
+    """Read up to `want` bytes in total; True when the blob ended before that."""
+    chunk = source.read(len(buf), want - len(buf))
+    return buf + chunk, len(chunk) < want - len(buf)
+
+
+def _unreadable(kind: str, where: str, exc: Exception) -> ImageRejected:
+    detail = _OBJECT_REPR.sub("data", str(exc)) or type(exc).__name__
+    return ImageRejected(f"unreadable {kind} header in the {where}: {detail}")
+
+
+def _bounded_want(fmt: str, buf: bytes, total: int, complete: bool) -> int | None:
+    """Prefix size to read next when the header runs past `buf`; None when Pillow can run.
+
+    Raises ImageRejected when the header exceeds a bound (count, bytes, or the prefix cap),
+    also for a file that fitted in one read: the bounds hold whatever the file size.
+    """
+    try:
+        walk = scan(fmt, buf)
+    except HeaderTooLarge as exc:
+        raise ImageRejected(exc.reason) from exc
+    if walk.complete or complete:
+        return None
+    if len(buf) >= PREFIX_CAP:
+        raise ImageRejected(
+            f"{fmt} header runs past the first {PREFIX_CAP // (1024 * 1024)} MiB "
+            f"({walk.segments} segments and no image data yet)"
+        )
+    return min(max(walk.needed, len(buf) * PREFIX_GROWTH), PREFIX_CAP, total)
+
+
+def read_header(source: PrefixSource, name: str) -> ImageMetadata:
+    """Parse the image header of blob `name` through `source`; raise ImageRejected if unusable.
+
+    Work is bounded: at most MAX_HEADER_BYTES are read, and Pillow runs only after `prescan`
+    has checked the chunk/segment structure it is about to walk.
+    """
+    if len(name) > MAX_NAME_LENGTH:
+        raise ImageRejected(f"file name is {len(name)} characters; the limit is 1024")
+    buf = source.read(0, PREFIX_START)
+    facts = source.facts()
+    total = facts.length
+    if total <= 0 or not buf:
         raise ImageRejected("empty file (0 bytes)")
-    buf = bytearray()
-    want = min(PREFIX_START, ref.length)
-    at_end = False
+    at_end = len(buf) >= total
+    sniffed = sniff_format(buf[:8])
+    if sniffed is None and len(buf) >= 8:
+        raise ImageRejected("not a JPEG, PNG or GIF image (unrecognised file signature)")
+    kind = sniffed or "image"
     while True:
-        if want > len(buf):
-            before = len(buf)
-            chunk = read(before, want - before)
-            buf += chunk
-            at_end = len(chunk) < want - before  # shorter than its recorded length
-        if not buf:
-            raise ImageRejected("empty file (0 bytes)")
-        sniffed = sniff_format(bytes(buf[:8]))
-        if sniffed is None and len(buf) >= 8:
-            raise ImageRejected("not a JPEG, PNG or GIF image (unrecognised file signature)")
+        complete = at_end or len(buf) >= total
+        want = _bounded_want(sniffed, buf, total, complete) if sniffed else None
+        if want is not None:
+            buf, at_end = _grow(source, buf, want)
+            continue
         try:
-            im = _open_header(bytes(buf))
+            im = _open_header(buf)
             width, height = im.size
             fmt = str(im.format)
             mode = im.mode
@@ -162,13 +224,10 @@ def read_header(read: RangeReader, ref: BlobRef) -> ImageMetadata:
             EOFError,
             IndexError,
         ) as e:
-            complete = at_end or len(buf) >= ref.length
             if complete or len(buf) >= PREFIX_CAP:
                 where = "file" if complete else f"first {len(buf) // 1024} KiB"
-                kind = sniffed or "image"
-                detail = _OBJECT_REPR.sub("data", str(e)) or type(e).__name__
-                raise ImageRejected(f"unreadable {kind} header in the {where}: {detail}") from e
-            want = min(len(buf) * PREFIX_GROWTH, PREFIX_CAP, ref.length)
+                raise _unreadable(kind, where, e) from e
+            buf, at_end = _grow(source, buf, min(len(buf) * PREFIX_GROWTH, PREFIX_CAP, total))
     if width <= 0 or height <= 0:
         raise ImageRejected(f"image declares an empty canvas ({width}x{height})")
     if width * height > MAX_PIXELS:
@@ -177,14 +236,14 @@ def read_header(read: RangeReader, ref: BlobRef) -> ImageMetadata:
             f"{MAX_PIXELS} pixel limit"
         )
     return ImageMetadata(
-        FileName=ref.name,
-        FileSizeKB=size_kb(ref.length),
+        FileName=name,
+        FileSizeKB=size_kb(total),
         Width=width,
         Height=height,
         Format=fmt,
         ColorMode=mode,
-        BlobETag=ref.etag,
-        UploadedOn=ref.lastModified,
+        BlobETag=facts.etag,
+        UploadedOn=facts.last_modified,
         BytesRead=len(buf),
         **exif,
     )
@@ -198,32 +257,82 @@ def _blob_service(connection_string: str) -> Any:
     return BlobServiceClient.from_connection_string(connection_string)
 
 
-def extract_from_blob(connection_string: str, ref: BlobRef) -> ImageMetadata:
-    """Ranged reads of exactly this blob version (If-Match on the ETag).
+def _iso_utc(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    A blob overwritten or deleted since the trigger fired is rejected: the new version has
-    its own trigger, and the old bytes no longer exist.
+
+class BlobPrefixSource:
+    """Ranged reads of exactly one blob version of the watched container (If-Match ETag).
+
+    Size, ETag and Last-Modified are taken from the first response (Content-Range and
+    headers), so a forged reference cannot put a length or date into a row.
     """
-    from azure.core import MatchConditions  # noqa: PLC0415
-    from azure.core.exceptions import (  # noqa: PLC0415
-        ResourceModifiedError,
-        ResourceNotFoundError,
-    )
 
-    blob = _blob_service(connection_string).get_blob_client(ref.container, ref.name)
+    def __init__(self, connection_string: str, name: str, etag: str):
+        self._blob = _blob_service(connection_string).get_blob_client(INPUT_CONTAINER, name)
+        self._etag = etag
+        self._facts: BlobFacts | None = None
 
-    def read(offset: int, count: int) -> bytes:
+    def read(self, offset: int, count: int) -> bytes:
+        from azure.core import MatchConditions  # noqa: PLC0415
+        from azure.core.exceptions import (  # noqa: PLC0415
+            HttpResponseError,
+            ResourceModifiedError,
+            ResourceNotFoundError,
+        )
+
+        match = {"etag": self._etag, "match_condition": MatchConditions.IfNotModified}
         try:
-            return blob.download_blob(
-                offset=offset,
-                length=count,
-                etag=ref.etag,
-                match_condition=MatchConditions.IfNotModified,
-                max_concurrency=1,
-            ).readall()
+            try:
+                download = self._blob.download_blob(
+                    offset=offset, length=count, max_concurrency=1, **match
+                )
+            except HttpResponseError as exc:
+                if offset != 0 or exc.error_code != "InvalidRange":
+                    raise
+                # A range on a 0-byte blob is 416: its properties still say what it is.
+                self._remember(self._blob.get_blob_properties(**match), None)
+                return b""
+            data = download.readall()
         except ResourceModifiedError as exc:
             raise ImageRejected("blob was overwritten or deleted after the trigger fired") from exc
         except ResourceNotFoundError as exc:
             raise ImageRejected("blob no longer exists") from exc
+        self._remember(download.properties, download.properties.content_range)
+        return data
 
-    return read_header(read, ref)
+    def _remember(self, props: Any, content_range: str | None) -> None:
+        """Facts from the first response: the total size is after the '/' of Content-Range."""
+        if self._facts is not None:
+            return
+        total = props.size
+        if content_range and "/" in content_range:
+            total = int(content_range.rsplit("/", 1)[1])
+        self._facts = BlobFacts(
+            length=int(total),
+            etag=str(props.etag or self._etag),
+            last_modified=_iso_utc(props.last_modified),
+        )
+
+    def facts(self) -> BlobFacts:
+        if self._facts is None:
+            raise RuntimeError("facts() before the first read")
+        return self._facts
+
+
+def extract_from_blob(connection_string: str, ref: BlobRef) -> ImageMetadata:
+    """Header metadata of this blob version of the watched container.
+
+    A blob overwritten or deleted since the trigger fired is rejected: the new version has
+    its own trigger, and the old bytes no longer exist. A reference naming another container
+    is refused before any read.
+    """
+    if ref.container != INPUT_CONTAINER:
+        raise ImageRejected(
+            f"container {ref.container!r} is not the watched container {INPUT_CONTAINER!r}"
+        )
+    return read_header(BlobPrefixSource(connection_string, ref.name, ref.etag), ref.name)

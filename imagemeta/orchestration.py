@@ -13,6 +13,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from imagemeta.blobref import MAX_NAME_LENGTH, BlobRef, InvalidReference
+
 EXTRACT = "ExtractMetadata"
 STORE = "StoreMetadata"
 EXTRACT_RETRY = df.RetryOptions(
@@ -21,20 +23,31 @@ EXTRACT_RETRY = df.RetryOptions(
 STORE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=5)
 
 
+def _rejected(blob: object, reason: str) -> dict[str, Any]:
+    name = blob if isinstance(blob, str) and len(blob) <= MAX_NAME_LENGTH else None
+    return {"blob": name, "status": "rejected", "reason": reason}
+
+
 def process_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
-    ref = context.get_input()
-    if not isinstance(ref, dict) or "name" not in ref:
-        return {
-            "blob": None,
-            "status": "rejected",
-            "reason": "orchestration input is not a blob reference",
-        }
-    name = ref["name"]
+    """Extract then store one blob version; an invalid input completes as "rejected".
+
+    Anyone with the host's system key can start this orchestrator with any input through the
+    Durable HTTP API, so the input is validated (a pure, deterministic check) before any
+    activity runs; ExtractMetadata validates it again and trusts storage, not the input.
+    """
+    raw = context.get_input()
+    try:
+        ref = BlobRef.from_dict(raw)
+    except InvalidReference as exc:
+        context.set_custom_status({"step": "rejected", "blob": None})
+        blob = raw.get("name") if isinstance(raw, dict) else None
+        return _rejected(blob, f"invalid orchestration input: {exc.reason}")
+    name = ref.name
     context.set_custom_status({"step": "extracting", "blob": name})
-    extracted = yield context.call_activity_with_retry(EXTRACT, EXTRACT_RETRY, ref)
+    extracted = yield context.call_activity_with_retry(EXTRACT, EXTRACT_RETRY, ref.to_dict())
     if extracted.get("rejected"):
         context.set_custom_status({"step": "rejected", "blob": name})
-        return {"blob": name, "status": "rejected", "reason": extracted.get("reason")}
+        return _rejected(name, str(extracted.get("reason")))
     metadata = extracted["metadata"]
     context.set_custom_status({"step": "storing", "blob": name})
     outcome = yield context.call_activity_with_retry(STORE, STORE_RETRY, metadata)

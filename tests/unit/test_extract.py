@@ -7,28 +7,36 @@ import io
 import pytest
 from PIL import Image
 
-from imagemeta.blobref import BlobRef
-from imagemeta.extract import PREFIX_START, ImageRejected, read_header
+from imagemeta.extract import (
+    PREFIX_START,
+    BlobFacts,
+    ImageMetadata,
+    ImageRejected,
+    read_header,
+)
 from tests.images import jpeg_declaring, jpeg_with_app1, png_declaring, save
 
 
 class Reader:
-    def __init__(self, data: bytes):
-        self.data, self.calls, self.bytes = data, [], 0
+    """An in-memory PrefixSource that reports facts the way storage would."""
 
-    def __call__(self, offset: int, count: int) -> bytes:
+    def __init__(self, data: bytes, facts: BlobFacts | None = None):
+        self.data, self.calls, self.bytes = data, [], 0
+        self._facts = facts or BlobFacts(len(data), '"0x8D"', "2026-11-25T00:00:00Z")
+
+    def read(self, offset: int, count: int) -> bytes:
         self.calls.append((offset, count))
         chunk = self.data[offset : offset + count]
         self.bytes += len(chunk)
         return chunk
 
+    def facts(self) -> BlobFacts:
+        return self._facts
 
-def extract(data: bytes, name: str = "x.jpg") -> tuple[object, Reader]:
+
+def extract(data: bytes, name: str = "x.jpg") -> tuple[ImageMetadata, Reader]:
     reader = Reader(data)
-    ref = BlobRef(
-        "images-input", name, "", len(data), '"0x8D"', "image/jpeg", "2026-11-25T00:00:00Z"
-    )
-    return read_header(reader, ref), reader
+    return read_header(reader, name), reader
 
 
 def exif_bytes(**tags: object) -> bytes:
@@ -133,3 +141,15 @@ def test_unicode_and_quotes_in_names_are_kept_verbatim() -> None:
 def test_size_kb_rounds_up() -> None:
     meta, _ = extract(save(Image.new("RGB", (1, 1)), "GIF"), "t.gif")
     assert meta.FileSizeKB == 1
+
+
+def test_size_etag_and_date_come_from_storage_facts() -> None:
+    """Guards issue 12 item 1: the row records what storage reported, nothing else."""
+    data = save(Image.new("RGB", (5, 4)), "PNG")
+    reader = Reader(data, BlobFacts(3_000_000, '"0xREAL"', "2026-11-20T08:00:00Z"))
+    meta = read_header(reader, "a.png")
+    assert (meta.FileSizeKB, meta.BlobETag, meta.UploadedOn) == (
+        2930,
+        '"0xREAL"',
+        "2026-11-20T08:00:00Z",
+    )

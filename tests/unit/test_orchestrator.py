@@ -11,7 +11,15 @@ import pytest
 
 from OrchestratorFunction import main
 
-REF = {"container": "images-input", "name": "a.jpg", "uri": "u", "length": 10, "etag": '"0x1"'}
+REF = {
+    "container": "images-input",
+    "name": "a.jpg",
+    "uri": "u",
+    "length": 10,
+    "etag": '"0x1"',
+    "contentType": "image/jpeg",
+    "lastModified": "2026-11-25T10:00:00Z",
+}
 META = {"FileName": "a.jpg", "Width": 1, "Height": 1, "Format": "JPEG"}
 T = "2026-11-25T10:00:0{}.000000Z"
 
@@ -30,11 +38,11 @@ def started(second: int = 0) -> dict[str, Any]:
     return ev(12, second=second)
 
 
-def run(history: list[dict[str, Any]]) -> dict[str, Any]:
+def run(history: list[dict[str, Any]], ref: Any = REF) -> dict[str, Any]:
     ctx = {
         "history": history,
         "instanceId": "img-1",
-        "input": json.dumps(REF),
+        "input": json.dumps(ref),
         "isReplaying": False,
         "parentInstanceId": None,
         "upperSchemaVersion": 1,
@@ -147,3 +155,48 @@ def test_store_failing_every_attempt_fails_the_orchestration_visibly() -> None:
     with pytest.raises(Exception, match=r"StoreMetadata' failed: down") as err:
         run(history)
     assert "$OutOfProcData$" in str(err.value)
+
+
+# Guards issue 12 item 1: a start through the Durable HTTP API with a hand-made input must end
+# as a "rejected" outcome before any activity runs (not a crash, not a row).
+@pytest.mark.parametrize(
+    ("ref", "reason"),
+    [
+        ({**REF, "container": "private-other"}, "not the watched container"),
+        ({**REF, "name": "../private-other/secret-doc.png"}, "'..' path segment"),
+        ({**REF, "name": "a\\..\\b.png"}, "backslash"),
+        ({**REF, "name": "notes.txt"}, "does not end in .jpg"),
+        ({**REF, "name": "x" * 2000 + ".png"}, "limit is 1024"),
+        ({**REF, "name": "a\u0000b.png"}, "control characters"),
+        ({**REF, "length": "999999999"}, "length must be"),
+        ({**REF, "length": -1}, "length must be"),
+        ({**REF, "length": True}, "length must be"),
+        ({**REF, "etag": 'x" onload="'}, "etag is not an ETag"),
+        ({**REF, "etag": 7}, "etag must be a string"),
+        ({**REF, "lastModified": ["1999"]}, "lastModified must be a string"),
+        ({**REF, "extra": 1}, "unexpected fields: extra"),
+        ({k: v for k, v in REF.items() if k != "etag"}, "etag must be a string"),
+        ("images-input/a.jpg", "must be a JSON object"),
+        (None, "must be a JSON object"),
+        ([REF], "must be a JSON object"),
+    ],
+)
+def test_invalid_input_is_rejected_without_scheduling_anything(ref: Any, reason: str) -> None:
+    state = run(
+        [started(), ev(0, Name="OrchestratorFunction", Input=json.dumps(ref), Version="")], ref
+    )
+    assert state["isDone"] is True
+    assert actions(state) == []
+    assert state["output"]["status"] == "rejected"
+    assert state["output"]["reason"].startswith("invalid orchestration input: ")
+    assert reason in state["output"]["reason"]
+
+
+def test_the_activity_gets_the_validated_reference_not_the_raw_input() -> None:
+    loose = {"container": "images-input", "name": "b.png", "etag": "0x2"}  # trigger-made minimum
+    state = run(
+        [started(), ev(0, Name="OrchestratorFunction", Input=json.dumps(loose), Version="")], loose
+    )
+    (a,) = actions(state)
+    sent = json.loads(a["input"])
+    assert sent["etag"] == '"0x2"' and sent["length"] == 0 and set(sent) == set(REF)

@@ -1,0 +1,1 @@
+from tests.harness import pipeline_factory  # noqa: F401 - shared fixture
