@@ -105,8 +105,7 @@ def _import(app_dir: Path, folder: Path, script: str) -> types.ModuleType:
         ) from exc
     except Exception as exc:  # a module that raises at import time
         raise LoadError(
-            f"function '{folder.name}': importing {module_name} failed: "
-            f"{type(exc).__name__}: {exc}"
+            f"function '{folder.name}': importing {module_name} failed: {type(exc).__name__}: {exc}"
         ) from exc
 
 

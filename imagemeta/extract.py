@@ -101,7 +101,8 @@ class ImageMetadata:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageMetadata:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+        fields: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
+        return cls(**fields)
 
 
 def size_kb(length: int) -> int:
@@ -292,12 +293,12 @@ class BlobPrefixSource:
                     offset=offset, length=count, max_concurrency=1, **match
                 )
             except HttpResponseError as exc:
-                if offset != 0 or exc.error_code != "InvalidRange":
+                if offset != 0 or getattr(exc, "error_code", None) != "InvalidRange":
                     raise
                 # A range on a 0-byte blob is 416: its properties still say what it is.
                 self._remember(self._blob.get_blob_properties(**match), None)
                 return b""
-            data = download.readall()
+            data: bytes = download.readall()
         except ResourceModifiedError as exc:
             raise ImageRejected("blob was overwritten or deleted after the trigger fired") from exc
         except ResourceNotFoundError as exc:
