@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from devhost.blobtrigger.listing import list_blobs
 from devhost.blobtrigger.properties import quoted_etag
 from devhost.blobtrigger.receipts import receipt_name, scan_info_name
 from devhost.blobtrigger.targets import WatchedContainer
+from devhost.sdkshortcuts import list_blobs
 
 log = logging.getLogger("devhost.blobtrigger")
 

@@ -26,7 +26,7 @@ from azure.storage.queue.aio import QueueServiceClient
 from devhost.azurite import client_kwargs
 from devhost.durable import names
 from devhost.durable.events import from_row, to_row
-from devhost.durable.tablebatch import insert_batch
+from devhost.sdkshortcuts import insert_batch
 
 PROPERTY_LIMIT = 30_000  # characters; a table string property holds 64 KiB of UTF-16
 QUEUE_LIMIT = 45_000  # bytes of JSON before a message body moves to a blob (64 KiB, base64)
