@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from dataclasses import dataclass
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
@@ -21,60 +22,61 @@ from devhost.blobtrigger.properties import blob_properties_dict
 from devhost.blobtrigger.receipts import receipt_name
 from devhost.blobtrigger.targets import POISON_QUEUE, AccountClients, WatchedContainer
 from devhost.contracts import BlobHandler, BlobTriggerEvent, BlobTriggerTarget
+from devhost.queuepump import keep_invisible
 
 log = logging.getLogger("devhost.blobtrigger")
 
 
+@dataclass(frozen=True)
+class ExecutorOptions:
+    poll_interval: float = 1.0  # ceiling of the idle queue back-off
+    poison_threshold: int = 5  # host.json extensions.blobs.poisonBlobThreshold
+    max_concurrency: int = 8
+    retry_delay: float = 2.0  # a failed message reappears after this
+    visibility_timeout: float = 30.0  # renewed while the function runs
+
+
 class BlobTriggerExecutor:
+    """Runs messages from each account's trigger queue, at most `max_concurrency` at once."""
+
     def __init__(
         self,
         watched: list[WatchedContainer],
         handler: BlobHandler,
         *,
         host_id: str,
-        claimed: set[str],
-        poll_interval: float,
-        poison_threshold: int,
-        max_concurrency: int,
-        retry_delay: float,
-        visibility_timeout: float,
+        options: ExecutorOptions,
     ) -> None:
         self.watched = watched
         self.handler = handler
         self.host_id = host_id
-        self.poll_interval = poll_interval
-        self.poison_threshold = poison_threshold
-        self.retry_delay = retry_delay
-        self.visibility_timeout = visibility_timeout
-        self._max = max_concurrency
+        self.options = options
         self._tasks: set[asyncio.Task[None]] = set()
-        # Receipts this process created (incomplete, queued) and has not completed yet.
-        self._claimed = claimed
+        self._slot_freed = asyncio.Event()
 
     async def work_loop(self, acct: AccountClients, stopping: asyncio.Event) -> None:
-        idle = 0.05
+        """Receive through the account's BackoffPoller (the durable engine's pace rules)."""
+        visibility = int(self.options.visibility_timeout)
+
+        async def fetch(count: int) -> list[QueueMessage]:
+            pager = acct.queue.receive_messages(max_messages=count, visibility_timeout=visibility)
+            return [m async for m in pager]
+
         while not stopping.is_set():
-            free = self._max - len(self._tasks)
-            got = 0
-            if free > 0:
-                try:
-                    async for msg in acct.queue.receive_messages(
-                        max_messages=min(32, free),
-                        visibility_timeout=int(self.visibility_timeout),
-                    ):
-                        got += 1
-                        task = asyncio.create_task(self._process(acct, msg))
-                        self._tasks.add(task)
-                        task.add_done_callback(self._tasks.discard)
-                except Exception as e:
-                    log.warning("Blob trigger queue receive failed: %s", e)
-            if got:
-                idle = 0.05
+            free = self.options.max_concurrency - len(self._tasks)
+            if free <= 0:  # at capacity: wait for an invocation to finish
+                self._slot_freed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._slot_freed.wait(), self.options.poll_interval)
                 continue
-            acct.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(acct.wake.wait(), idle)
-            idle = min(idle * 2, self.poll_interval)
+            for msg in await acct.poller.receive(fetch, free):
+                task = asyncio.create_task(self._process(acct, msg))
+                self._tasks.add(task)
+                task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slot_freed.set()
 
     async def close(self) -> None:
         """Cancel running invocations (their messages reappear for the next host)."""
@@ -110,7 +112,7 @@ class BlobTriggerExecutor:
         blob = w.container.get_blob_client(name)
         rname = receipt_name(self.host_id, t.function_id, etag, t.container, name)
         # A receipt this process created and has not completed needs no read.
-        if rname not in self._claimed:
+        if rname not in acct.claimed:
             receipt = await acct.receipts.read(rname)
             if receipt.exists and receipt.complete:
                 await acct.queue.delete_message(msg)
@@ -129,6 +131,13 @@ class BlobTriggerExecutor:
             await acct.queue.delete_message(msg)
             return
         props = downloader.properties
+
+        async def renew() -> None:  # while the function runs (long functions)
+            updated = await acct.queue.update_message(
+                msg, visibility_timeout=int(self.options.visibility_timeout)
+            )
+            msg.pop_receipt = updated.pop_receipt
+
         event = BlobTriggerEvent(
             target=t,
             blob_name=name,
@@ -139,30 +148,21 @@ class BlobTriggerExecutor:
             metadata=dict(props.metadata or {}),
             binding_data=w.path.match(name) or {},
         )
-        renew = asyncio.create_task(self._keep_invisible(acct, msg))
+        renewal = asyncio.create_task(keep_invisible(renew, self.options.visibility_timeout))
         try:
             await self.handler(event)
         except Exception as e:
-            renew.cancel()
+            await _stop(renewal)
             await self._failed(acct, msg, t, name, etag, e)
             return
         finally:
-            renew.cancel()
+            await _stop(renewal)
         await self._complete(acct, rname)
         await acct.queue.delete_message(msg)
 
     async def _complete(self, acct: AccountClients, rname: str, *, poisoned: bool = False) -> None:
         await acct.receipts.mark_complete(rname, poisoned=poisoned)
-        self._claimed.discard(rname)
-
-    async def _keep_invisible(self, acct: AccountClients, msg: QueueMessage) -> None:
-        """Renew the message's invisibility while the function runs (long functions)."""
-        while True:
-            await asyncio.sleep(self.visibility_timeout / 2)
-            updated = await acct.queue.update_message(
-                msg, visibility_timeout=int(self.visibility_timeout)
-            )
-            msg.pop_receipt = updated.pop_receipt
+        acct.claimed.discard(rname)
 
     async def _failed(  # noqa: PLR0917
         self,
@@ -174,7 +174,7 @@ class BlobTriggerExecutor:
         e: Exception,
     ) -> None:
         attempt = msg.dequeue_count or 1
-        if attempt >= self.poison_threshold:
+        if attempt >= self.options.poison_threshold:
             await acct.poison.send_message(msg.content)
             await self._complete(
                 acct,
@@ -190,6 +190,14 @@ class BlobTriggerExecutor:
             return
         log.warning(
             "'%s' failed on blob '%s/%s' (attempt %d of %d): %s",
-            t.function_name, t.container, name, attempt, self.poison_threshold, e,
+            t.function_name, t.container, name, attempt, self.options.poison_threshold, e,
         )  # fmt: skip
-        await acct.queue.update_message(msg, visibility_timeout=max(1, int(self.retry_delay)))
+        await acct.queue.update_message(
+            msg, visibility_timeout=max(1, int(self.options.retry_delay))
+        )
+
+
+async def _stop(renewal: asyncio.Task[None]) -> None:
+    """Cancel the renewal and wait, so no renewal races the message's next update."""
+    renewal.cancel()
+    await asyncio.gather(renewal, return_exceptions=True)

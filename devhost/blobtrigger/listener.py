@@ -18,7 +18,7 @@ from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePoli
 from azure.storage.queue.aio import QueueClient
 
 from devhost.azurite import client_kwargs
-from devhost.blobtrigger.executor import BlobTriggerExecutor
+from devhost.blobtrigger.executor import BlobTriggerExecutor, ExecutorOptions
 from devhost.blobtrigger.paths import parse_blob_path
 from devhost.blobtrigger.receipts import HOSTS_CONTAINER, ReceiptStore
 from devhost.blobtrigger.scanner import ContainerScanner, scan_loop
@@ -29,6 +29,7 @@ from devhost.blobtrigger.targets import (
     host_queue_name,
 )
 from devhost.contracts import BlobHandler, BlobTriggerTarget
+from devhost.queuepump import BackoffPoller
 
 
 class BlobTriggerListener:
@@ -47,16 +48,16 @@ class BlobTriggerListener:
         self.targets = targets
         self.handler = handler
         self.host_id = host_id
-        self.poll_interval = poll_interval
-        self.poison_threshold = poison_threshold
-        self.retry_delay = retry_delay
-        self.visibility_timeout = visibility_timeout
-        self._max = max_concurrency
+        self.options = ExecutorOptions(
+            poll_interval=poll_interval,
+            poison_threshold=poison_threshold,
+            max_concurrency=max_concurrency,
+            retry_delay=retry_delay,
+            visibility_timeout=visibility_timeout,
+        )
         self._accounts: dict[str, AccountClients] = {}
         self._scanners: list[ContainerScanner] = []
         self._stopping = asyncio.Event()
-        # Receipts this process created (incomplete, queued) and has not completed yet.
-        self._claimed: set[str] = set()
         self._executor: BlobTriggerExecutor | None = None
 
     async def _open(self) -> None:
@@ -72,17 +73,9 @@ class BlobTriggerListener:
                 await container.create_container()  # private; the host creates it too
             w = WatchedContainer(target=t, path=path, container=container, account=acct)
             watched.append(w)
-            self._scanners.append(ContainerScanner(w, self.host_id, self._claimed))
+            self._scanners.append(ContainerScanner(w, self.host_id))
         self._executor = BlobTriggerExecutor(
-            watched,
-            self.handler,
-            host_id=self.host_id,
-            claimed=self._claimed,
-            poll_interval=self.poll_interval,
-            poison_threshold=self.poison_threshold,
-            max_concurrency=self._max,
-            retry_delay=self.retry_delay,
-            visibility_timeout=self.visibility_timeout,
+            watched, self.handler, host_id=self.host_id, options=self.options
         )
 
     async def _open_account(self, connection_string: str) -> AccountClients:
@@ -93,13 +86,13 @@ class BlobTriggerListener:
             "message_decode_policy": BinaryBase64DecodePolicy(),
             **opts,
         }
+        queue_name = host_queue_name(self.host_id)
         acct = AccountClients(
             service=service,
-            queue=QueueClient.from_connection_string(
-                connection_string, host_queue_name(self.host_id), **qargs
-            ),
+            queue=QueueClient.from_connection_string(connection_string, queue_name, **qargs),
             poison=QueueClient.from_connection_string(connection_string, POISON_QUEUE, **qargs),
             receipts=ReceiptStore(service.get_container_client(HOSTS_CONTAINER)),
+            poller=BackoffPoller(queue_name, ceiling=self.options.poll_interval),
         )
         await acct.receipts.ensure_container()
         for q in (acct.queue, acct.poison):
@@ -110,7 +103,7 @@ class BlobTriggerListener:
     async def run(self) -> None:
         await self._open()
         assert self._executor is not None
-        loops = [scan_loop(self._scanners, self.poll_interval, self._stopping)] + [
+        loops = [scan_loop(self._scanners, self.options.poll_interval, self._stopping)] + [
             self._executor.work_loop(a, self._stopping) for a in self._accounts.values()
         ]
         try:
@@ -121,7 +114,7 @@ class BlobTriggerListener:
     async def stop(self) -> None:
         self._stopping.set()
         for acct in self._accounts.values():
-            acct.wake.set()
+            acct.poller.wake()
 
     async def _close(self) -> None:
         if self._executor is not None:

@@ -34,7 +34,6 @@ class ContainerScanner:
 
     watched: WatchedContainer
     host_id: str
-    claimed: set[str]  # receipts this process created and has not completed (shared)
     cursor: datetime | None = None
     cursor_loaded: bool = False
     handled: set[tuple[str, str]] = field(default_factory=set)  # (name, etag) seen this session
@@ -70,7 +69,7 @@ class ContainerScanner:
                 enqueued += 1
             self.handled.add((name, etag))
         if enqueued:
-            w.account.wake.set()
+            w.account.poller.wake()
         if latest is not None and latest != self.cursor:
             await receipts.write_cursor(cursor_blob, latest)
             self.cursor = latest
@@ -84,7 +83,7 @@ class ContainerScanner:
         # reply was lost and whose SDK retry then saw 409) is queued again: a duplicate
         # message is harmless, processing re-checks the receipt and the function dedupes.
         if await w.account.receipts.try_create_incomplete(rname):
-            self.claimed.add(rname)
+            w.account.claimed.add(rname)
         else:
             receipt = await w.account.receipts.read(rname)
             if receipt.exists and receipt.complete:

@@ -3,7 +3,6 @@ storage clients each account gives them (one trigger queue and one poison queue 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ from azure.storage.queue.aio import QueueClient
 from devhost.blobtrigger.paths import BlobPath, parse_blob_path
 from devhost.blobtrigger.receipts import ReceiptStore
 from devhost.contracts import BlobTriggerTarget
+from devhost.queuepump import BackoffPoller
 
 POISON_QUEUE = "webjobs-blobtrigger-poison"
 
@@ -45,7 +45,7 @@ def target_from_binding(
         if any(k.startswith(connection + "__") for k in settings):
             raise ValueError(
                 f"function '{function_name}': identity-based connection '{connection}__*' "
-                "is not supported locally; set '{connection}' to a connection string"
+                f"is not supported locally; set '{connection}' to a connection string"
             )
         raise ValueError(
             f"function '{function_name}': the connection setting '{connection}' is not set"
@@ -62,13 +62,16 @@ def target_from_binding(
 
 @dataclass
 class AccountClients:
-    """One storage account's clients, shared by the scanner and the executor."""
+    """One storage account's clients and work queue state, shared by scanner and executor."""
 
     service: BlobServiceClient
     queue: QueueClient
     poison: QueueClient
     receipts: ReceiptStore
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    poller: BackoffPoller  # the trigger queue's pace; the scanner wakes it after enqueuing
+    # Receipts this process created (incomplete, queued) and has not completed yet: the
+    # executor needs no receipt read for them.
+    claimed: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
