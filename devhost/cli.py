@@ -101,7 +101,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
             rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
             blob = f"{args.prefix.strip('/')}/{rel}" if args.prefix else rel
             with path.open("rb") as fh:
-                etag = container.upload_blob(blob, fh, overwrite=True)["etag"]
+                etag = container.get_blob_client(blob).upload_blob(fh, overwrite=True)["etag"]
             size = path.stat().st_size
             print(f"uploaded {container.container_name}/{blob} ({size} bytes, ETag {etag})")
             count += 1

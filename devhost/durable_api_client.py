@@ -12,7 +12,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from email.message import Message
 from typing import Any
 
@@ -22,7 +22,7 @@ CONTINUATION = "x-ms-continuation-token"
 QueryValue = str | int | bool
 
 
-def _query(params: dict[str, QueryValue]) -> str:
+def _query(params: Mapping[str, QueryValue]) -> str:
     return urllib.parse.urlencode(
         {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in params.items()}
     )
@@ -52,7 +52,11 @@ def get_json(url: str, *, timeout: float = 10) -> Any:
 
 
 def iter_pages(
-    base_url: str, *, api_path: str = API_PATH, timeout: float = 30, **query: QueryValue
+    base_url: str,
+    query: Mapping[str, QueryValue],
+    *,
+    api_path: str = API_PATH,
+    timeout: float = 30,
 ) -> Iterator[list[dict[str, Any]]]:
     """Each page of `GET {base_url}{api_path}/instances?{query}`, following continuations."""
     url = f"{base_url}{api_path}/instances/?{_query(query)}"
@@ -71,5 +75,5 @@ def iter_pages(
 
 def iter_instances(base_url: str, **query: QueryValue) -> Iterator[dict[str, Any]]:
     """Every instance matching the query (runtimeStatus=..., showInput=true, top=page size)."""
-    for page in iter_pages(base_url, **query):
+    for page in iter_pages(base_url, query):
         yield from page

@@ -35,6 +35,8 @@ class HostOptions:
 
 
 class Host:
+    """One app: its functions, engine and listener share one runner and one HTTP server."""
+
     def __init__(self, options: HostOptions):
         self.options = options
         self.config: HostConfig = load_config(options.app_dir, options.storage_connection_string)

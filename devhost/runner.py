@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 from azure.functions import meta
@@ -84,7 +85,7 @@ class HostRunner:
 async def close_sdk_session() -> None:
     """The Durable SDK keeps one shared aiohttp session per process; close it on shutdown."""
     try:
-        from azure.durable_functions.models.utils import http_utils  # noqa: PLC0415
+        http_utils = importlib.import_module("azure.durable_functions.models.utils.http_utils")
     except ImportError:
         return
     close = getattr(http_utils, "_close_session", None)

@@ -54,13 +54,13 @@ def versions_match(pins: Mapping[str, str]) -> bool:
 
 try:
     from azure.data.tables._serialize import _add_entity_properties
+
+    _SERIALIZER = True
 except ImportError:  # pragma: no cover - only with another azure-data-tables
-    _add_entity_properties = None
+    _SERIALIZER = False
 
 # Read at each call, so a test can turn a shortcut off.
-TABLES_SHORTCUT = _add_entity_properties is not None and versions_match(
-    {"azure-data-tables": PINNED["azure-data-tables"]}
-)
+TABLES_SHORTCUT = _SERIALIZER and versions_match({"azure-data-tables": PINNED["azure-data-tables"]})
 BLOBS_SHORTCUT = versions_match({"azure-storage-blob": PINNED["azure-storage-blob"]})
 
 _warned: set[str] = set()
@@ -90,7 +90,6 @@ def _table_base_url(table: TableClient) -> str:
 
 
 def _entity_json(entity: Mapping[str, Any]) -> str:
-    assert _add_entity_properties is not None
     return json.dumps(_add_entity_properties(entity))
 
 

@@ -61,7 +61,8 @@ async def run_worker(engine: DurableEngine, base_url: str, stop: asyncio.Event) 
 
     async def remote_work(queue: str) -> None:
         with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-            async with session.post(wake_url, params={"queue": queue}, timeout=2) as resp:
+            timeout = aiohttp.ClientTimeout(total=2)
+            async with session.post(wake_url, params={"queue": queue}, timeout=timeout) as resp:
                 await resp.read()
 
     engine.on_remote_work = remote_work

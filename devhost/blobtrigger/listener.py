@@ -33,6 +33,8 @@ from devhost.queuepump import BackoffPoller
 
 
 class BlobTriggerListener:
+    """Watches the targets' containers until `stop()`; `run()` owns every client it opens."""
+
     def __init__(
         self,
         targets: list[BlobTriggerTarget],

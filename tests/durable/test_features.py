@@ -210,9 +210,8 @@ def test_status_query_filters_and_paging(host: DevhostProcess) -> None:
 
     arun(go())
     seen = []  # raw API paging with continuation tokens (what the HTTP API exposes)
-    pages = iter_pages(
-        host.base_url, api_path="/runtime/webhooks/durabletask", top=2, instanceIdPrefix="page-"
-    )
+    query = {"top": 2, "instanceIdPrefix": "page-"}
+    pages = iter_pages(host.base_url, query, api_path="/runtime/webhooks/durabletask")
     for page in pages:
         assert len(page) <= 2
         seen += [p["instanceId"] for p in page]
