@@ -9,7 +9,7 @@ install:
 
 ## Main job: Azurite + devhost + SQLite ODBC, uploads the sample images, prints the rows.
 demo: install
-	$(PY) -m devhost demo
+	$(PY) -m scripts.demo
 
 ## Long-running local session (like `func start` with Azurite).
 start: install

@@ -1,8 +1,8 @@
 """`python -m bench.micro`: client CPU of the two SDK paths devhost replaced, old vs new.
 
 Prints ms of this process's CPU per history batch (5 rows: SDK `submit_transaction` vs
-`devhost.durable.tablebatch`) and per scan of a 10,000-blob container (SDK `list_blobs` vs
-`devhost.blobtrigger.listing`), against a fresh Azurite.
+`devhost.sdkshortcuts.insert_batch`) and per scan of a 10,000-blob container (SDK `list_blobs`
+vs `devhost.sdkshortcuts.list_blobs`), against a fresh Azurite.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from azure.storage.blob import BlobServiceClient as SyncBlobServiceClient
 from azure.storage.blob.aio import BlobServiceClient
 
 from devhost.azurite import Azurite, client_kwargs
-from devhost.blobtrigger.listing import list_blobs
-from devhost.durable.tablebatch import insert_batch
+from devhost.sdkshortcuts import insert_batch, list_blobs
 
 
 async def cpu_ms(n: int, op: Callable[[int], Awaitable[Any]]) -> float:

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,26 @@ def client_kwargs(connection_string: str) -> dict[str, Any]:
     text = connection_string.lower()
     loopback = "usedevelopmentstorage=true" in text or "127.0.0.1" in text or "localhost" in text
     return {"use_env_settings": False} if loopback else {}
+
+
+@contextlib.contextmanager
+def local_azurite(app_dir: Path) -> Iterator[None]:
+    """Use the Azurite on the standard ports when one is running, else start our own."""
+    if all(port_open(p) for p in (10000, 10001, 10002)):
+        print("azurite: using the one already listening on 127.0.0.1:10000-10002")
+        yield
+        return
+    data = app_dir / "data"
+    server = Azurite(
+        location=data / "azurite",
+        blob_port=10000,
+        queue_port=10001,
+        table_port=10002,
+        log_path=data / "azurite.log",
+    )
+    print(f"azurite: starting (data in {server.location})")
+    server.start()
+    try:
+        yield
+    finally:
+        server.stop()

@@ -1,4 +1,4 @@
-"""`python -m devhost ...`: start (like `func start`), status, upload, demo, restart-failed."""
+"""`python -m devhost ...`: start (like `func start`), status, upload, restart-failed."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     app_dir = Path(args.app_dir).resolve()
     with contextlib.ExitStack() as stack:
         if args.with_azurite:
-            from devhost.demo import local_azurite  # noqa: PLC0415
+            from devhost.azurite import local_azurite  # noqa: PLC0415
 
             stack.enter_context(local_azurite(app_dir))
         try:
@@ -81,9 +81,16 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
     from devhost.config import load_config  # noqa: PLC0415
 
-    config = load_config(Path(args.app_dir).resolve(), args.storage_connection_string)
+    app_dir = Path(args.app_dir).resolve()
+    name = args.container or _trigger_container(app_dir)
+    if name is None:
+        print(
+            "devhost: no single blobTrigger container in the app: pass --container", file=sys.stderr
+        )
+        return 2
+    config = load_config(app_dir, args.storage_connection_string)
     service = BlobServiceClient.from_connection_string(config.settings["AzureWebJobsStorage"])
-    container = service.get_container_client(args.container)
+    container = service.get_container_client(name)
     with contextlib.suppress(ResourceExistsError):
         container.create_container()  # private
     count = 0
@@ -92,21 +99,27 @@ def cmd_upload(args: argparse.Namespace) -> int:
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
         for path in files:
             rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
-            name = f"{args.prefix.strip('/')}/{rel}" if args.prefix else rel
+            blob = f"{args.prefix.strip('/')}/{rel}" if args.prefix else rel
             with path.open("rb") as fh:
-                # BlobClient.upload_blob returns the response headers (ContainerClient's
-                # returns a client): the ETag without a second request.
-                etag = container.get_blob_client(name).upload_blob(fh, overwrite=True)["etag"]
-            print(f"uploaded {args.container}/{name} ({path.stat().st_size} bytes, ETag {etag})")
+                etag = container.get_blob_client(blob).upload_blob(fh, overwrite=True)["etag"]
+            size = path.stat().st_size
+            print(f"uploaded {container.container_name}/{blob} ({size} bytes, ETag {etag})")
             count += 1
     print(f"{count} file(s) uploaded")
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from devhost.demo import run_demo  # noqa: PLC0415
+def _trigger_container(app_dir: Path) -> str | None:
+    """The container the app's blobTrigger functions watch, when there is exactly one."""
+    from devhost.blobtrigger import parse_blob_path  # noqa: PLC0415
 
-    return run_demo(Path(args.app_dir).resolve())
+    found: set[str] = set()
+    for conf in app_dir.glob("*/function.json"):
+        with contextlib.suppress(ValueError):
+            for b in json.loads(conf.read_text(encoding="utf-8-sig")).get("bindings", []):
+                if b.get("type") == "blobTrigger":
+                    found.add(parse_blob_path(str(b.get("path", ""))).container)
+    return found.pop() if len(found) == 1 else None
 
 
 def cmd_restart_failed(args: argparse.Namespace) -> int:
@@ -179,13 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("upload", help="upload files or folders to a container")
     app_opts(p)
     p.add_argument("paths", nargs="+")
-    p.add_argument("--container", default="images-input")
+    p.add_argument("--container", help="default: the app's blobTrigger container")
     p.add_argument("--prefix", default="", help="virtual folder inside the container")
     p.set_defaults(run=cmd_upload)
-
-    p = sub.add_parser("demo", help="the README's main job: samples through the whole pipeline")
-    p.add_argument("--app-dir", default=".")
-    p.set_defaults(run=cmd_demo)
 
     p = sub.add_parser("restart-failed", help="start Failed orchestrations again (same id/input)")
     p.add_argument("--url", default="http://127.0.0.1:7071", help="devhost base URL")

@@ -2,7 +2,7 @@
 
 - The durable engine (devhost.durable) calls user functions only through `FunctionRunner`.
 - The blob trigger listener (devhost.blobtrigger) hands each blob version to `BlobHandler`.
-- The host (devhost.host) implements both on top of devhost.invoker.
+- devhost.runner implements both on top of devhost.invoker; devhost.host wires them.
 """
 
 from __future__ import annotations

@@ -1,26 +1,25 @@
 """Run `python -m devhost start` as a subprocess, the way a developer does.
 
-Used by the demo, the end-to-end tests and the benchmarks: they need a host they can SIGKILL and
-restart, and whose only interface is the one users have (storage + the Durable HTTP API).
+Used by scripts/demo.py, the end-to-end tests and the benchmarks: they need a host they can
+SIGKILL and restart, and whose only interface is the one users have (storage + the Durable
+HTTP API).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from devhost.azurite import free_port
+from devhost.durable_api_client import get_json, iter_instances
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,29 +91,11 @@ class DevhostProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def get_json(self, path: str) -> Any:
-        try:
-            with urllib.request.urlopen(self.base_url + path, timeout=10) as resp:  # noqa: S310
-                body = resp.read()
-        except urllib.error.HTTPError as e:
-            if e.code == 404:
-                return None
-            raise
-        return json.loads(body) if body else None
+        return get_json(self.base_url + path)
 
     def list_instances(self) -> list[dict[str, Any]]:
         """Every instance of the task hub (with inputs), following continuation tokens."""
-        out: list[dict[str, Any]] = []
-        token = ""
-        while True:
-            url = self.base_url + "/durabletask/instances/?top=500&showInput=true"
-            req = urllib.request.Request(url)  # noqa: S310 - loopback URL
-            if token:
-                req.add_header("x-ms-continuation-token", token)
-            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
-                out.extend(json.loads(resp.read() or b"[]"))
-                token = resp.headers.get("x-ms-continuation-token") or ""
-            if not token:
-                return out
+        return list(iter_instances(self.base_url, top=500, showInput=True))
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.process is None or self.process.poll() is not None:

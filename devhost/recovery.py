@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
+
+from devhost.durable_api_client import API_PATH, iter_instances, request_json
 
 
 @dataclass(frozen=True)
@@ -22,28 +23,9 @@ class Restarted:
     name: str
 
 
-def _request(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, Any, Any]:
-    req = urllib.request.Request(url, data=body, method=method)  # noqa: S310 - loopback URL
-    if body is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
-        raw = resp.read()
-        return resp.status, (json.loads(raw) if raw else None), resp.headers
-
-
 def failed_instances(base_url: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    token = ""
-    while True:
-        url = f"{base_url}/durabletask/instances/?runtimeStatus=Failed&showInput=true&top=500"
-        req = urllib.request.Request(url)  # noqa: S310 - loopback URL
-        if token:
-            req.add_header("x-ms-continuation-token", token)
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
-            out.extend(json.loads(resp.read() or b"[]"))
-            token = resp.headers.get("x-ms-continuation-token") or ""
-        if not token:
-            return [i for i in out if i.get("runtimeStatus") == "Failed"]
+    found = iter_instances(base_url, runtimeStatus="Failed", showInput=True, top=500)
+    return [i for i in found if i.get("runtimeStatus") == "Failed"]
 
 
 def restart_failed(base_url: str, function_name: str | None = None) -> list[Restarted]:
@@ -53,11 +35,11 @@ def restart_failed(base_url: str, function_name: str | None = None) -> list[Rest
         if function_name and name != function_name:
             continue
         iid = inst["instanceId"]
-        body = json.dumps(json.dumps(inst.get("input"))).encode()  # the SDK double-encodes
+        body = json.dumps(inst.get("input"))  # the SDK double-encodes
         url = (
-            f"{base_url}/durabletask/orchestrators/{urllib.parse.quote(name)}/"
+            f"{base_url}{API_PATH}/orchestrators/{urllib.parse.quote(name)}/"
             f"{urllib.parse.quote(iid, safe='')}"
         )
-        _request(url, "POST", body)
+        request_json(url, "POST", body)
         restarted.append(Restarted(instance_id=iid, name=name))
     return restarted

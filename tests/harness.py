@@ -18,9 +18,8 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from PIL import Image
 
 from devhost.azurite import Azurite
+from devhost.durable.status import TERMINAL
 from devhost.process import REPO_ROOT, DevhostProcess
-
-TERMINAL = {"Completed", "Failed", "Terminated"}
 
 
 def image_bytes(fmt: str, size: tuple[int, int], mode: str = "RGB", **save: object) -> bytes:

@@ -1,6 +1,6 @@
 """Blob trigger path patterns: "container/{name}.png" -> container + a name matcher.
 
-Placeholders match greedily across '/', like the real host (`images-input/{name}` gives
+Placeholders match greedily across '/', like the real host (`uploads/{name}` gives
 name="cats/1.png" for the blob cats/1.png).
 """
 

@@ -16,13 +16,14 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob.aio import ContainerClient
 
+from devhost.blobtrigger.properties import quoted_etag
+
 HOSTS_CONTAINER = "azure-webjobs-hosts"
 INCOMPLETE = "Incomplete"
 
 
 def receipt_name(host_id: str, function_id: str, etag: str, container: str, blob: str) -> str:
-    quoted = etag if etag.startswith('"') else f'"{etag}"'
-    return f"blobreceipts/{host_id}/{function_id}/{quoted}/{container}/{blob}"
+    return f"blobreceipts/{host_id}/{function_id}/{quoted_etag(etag)}/{container}/{blob}"
 
 
 def scan_info_name(host_id: str, account: str, container: str) -> str:

@@ -23,7 +23,7 @@ from devhost.azurite import client_kwargs
 from devhost.durable import names
 from devhost.durable.events import Event, from_row, to_row
 from devhost.durable.messages import MessageManager
-from devhost.durable.tablebatch import insert_batch
+from devhost.sdkshortcuts import insert_batch
 
 PROPERTY_LIMIT = 30_000  # characters; a table string property holds 64 KiB of UTF-16
 LARGE_FIELDS = ("Input", "Result", "Output", "Details", "Reason", "CustomStatus")

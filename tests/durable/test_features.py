@@ -18,6 +18,7 @@ from azure.data.tables import TableServiceClient
 
 from devhost.azurite import Azurite
 from devhost.durable.http_api import client_binding_json
+from devhost.durable_api_client import iter_pages
 from devhost.process import DevhostProcess
 
 pytestmark = pytest.mark.e2e
@@ -231,20 +232,12 @@ def test_status_query_filters_and_paging(host: DevhostProcess) -> None:
         assert set(ids) <= {s.instance_id for s in completed}
 
     arun(go())
-    seen, token = [], ""
-    while True:  # raw API paging with continuation tokens (what the HTTP API exposes)
-        req = urllib.request.Request(
-            host.base_url + "/runtime/webhooks/durabletask/instances?top=2&instanceIdPrefix=page-"
-        )
-        if token:
-            req.add_header("x-ms-continuation-token", token)
-        with urllib.request.urlopen(req) as resp:
-            page = json.loads(resp.read())
-            assert len(page) <= 2
-            seen += [p["instanceId"] for p in page]
-            token = resp.headers.get("x-ms-continuation-token") or ""
-        if not token:
-            break
+    seen = []  # raw API paging with continuation tokens (what the HTTP API exposes)
+    query = {"top": 2, "instanceIdPrefix": "page-"}
+    pages = iter_pages(host.base_url, query, api_path="/runtime/webhooks/durabletask")
+    for page in pages:
+        assert len(page) <= 2
+        seen += [p["instanceId"] for p in page]
     assert sorted(seen) == [f"page-{i}" for i in range(5)]
 
 

@@ -1,4 +1,4 @@
-"""`python -m devhost demo`: the README's main job, end to end on the embedded defaults.
+"""`python -m scripts.demo` (`make demo`): the README's main job, end to end on the defaults.
 
 Starts Azurite (persistent under data/azurite), applies the SQL migration on the SQLite ODBC
 default, runs devhost on the app, uploads samples/ to `images-input`, waits until every upload's
@@ -9,12 +9,12 @@ blob version and, rightly, a new row), so running the demo twice shows the same 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,12 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
-from devhost.azurite import Azurite, port_open
+from devhost.azurite import local_azurite
 from devhost.config import load_config
+from devhost.durable.status import TERMINAL
 from devhost.process import DevhostProcess
 from imagemeta import db  # the app's own library: migration and row listing
 
-TERMINAL = {"Completed", "Failed", "Terminated"}
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif"}
 CONTAINER = "images-input"
 
@@ -36,29 +36,6 @@ CONTAINER = "images-input"
 class Upload:
     blob_name: str
     etag: str
-
-
-@contextlib.contextmanager
-def local_azurite(app_dir: Path) -> Iterator[None]:
-    """Use the Azurite on the standard ports when one is running, else start our own."""
-    if all(port_open(p) for p in (10000, 10001, 10002)):
-        print("demo: using the Azurite already listening on 127.0.0.1:10000-10002")
-        yield
-        return
-    data = app_dir / "data"
-    server = Azurite(
-        location=data / "azurite",
-        blob_port=10000,
-        queue_port=10001,
-        table_port=10002,
-        log_path=data / "azurite.log",
-    )
-    print(f"demo: starting Azurite (data in {server.location})")
-    server.start()
-    try:
-        yield
-    finally:
-        server.stop()
 
 
 def _upload_samples(service: BlobServiceClient, samples: Path) -> list[Upload]:
@@ -170,3 +147,14 @@ def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
         print(f"Failed orchestrations: {', '.join(sorted(failed))}")
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__)
+    parser.add_argument("--app-dir", default=".", help="Functions app root (host.json)")
+    args = parser.parse_args(argv)
+    return run_demo(Path(args.app_dir))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

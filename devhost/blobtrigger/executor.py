@@ -1,0 +1,203 @@
+"""Execution: run the function for each message on `azure-webjobs-blobtrigger-{hostId}`.
+
+The WebJobs SDK's BlobQueueTriggerExecutor / BlobTriggerExecutor role. Work lives on a storage
+queue so it survives a SIGKILL; a message is checked against its receipt, the blob is read with
+If-Match on the claimed ETag, and failures are retried with the queue's DequeueCount until
+`poison_threshold`, when the message moves to `webjobs-blobtrigger-poison`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.storage.queue import QueueMessage
+
+from devhost.blobtrigger.properties import blob_properties_dict
+from devhost.blobtrigger.receipts import receipt_name
+from devhost.blobtrigger.targets import POISON_QUEUE, AccountClients, WatchedContainer
+from devhost.contracts import BlobHandler, BlobTriggerEvent, BlobTriggerTarget
+from devhost.queuepump import keep_invisible
+
+log = logging.getLogger("devhost.blobtrigger")
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    poll_interval: float = 1.0  # ceiling of the idle queue back-off
+    poison_threshold: int = 5  # host.json extensions.blobs.poisonBlobThreshold
+    max_concurrency: int = 8
+    retry_delay: float = 2.0  # a failed message reappears after this
+    visibility_timeout: float = 30.0  # renewed while the function runs
+
+
+class BlobTriggerExecutor:
+    """Runs messages from each account's trigger queue, at most `max_concurrency` at once."""
+
+    def __init__(
+        self,
+        watched: list[WatchedContainer],
+        handler: BlobHandler,
+        *,
+        host_id: str,
+        options: ExecutorOptions,
+    ) -> None:
+        self.watched = watched
+        self.handler = handler
+        self.host_id = host_id
+        self.options = options
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slot_freed = asyncio.Event()
+
+    async def work_loop(self, acct: AccountClients, stopping: asyncio.Event) -> None:
+        """Receive through the account's BackoffPoller (the durable engine's pace rules)."""
+        visibility = int(self.options.visibility_timeout)
+
+        async def fetch(count: int) -> list[QueueMessage]:
+            pager = acct.queue.receive_messages(max_messages=count, visibility_timeout=visibility)
+            return [m async for m in pager]
+
+        while not stopping.is_set():
+            free = self.options.max_concurrency - len(self._tasks)
+            if free <= 0:  # at capacity: wait for an invocation to finish
+                self._slot_freed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._slot_freed.wait(), self.options.poll_interval)
+                continue
+            for msg in await acct.poller.receive(fetch, free):
+                task = asyncio.create_task(self._process(acct, msg))
+                self._tasks.add(task)
+                task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slot_freed.set()
+
+    async def close(self) -> None:
+        """Cancel running invocations (their messages reappear for the next host)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _target(self, function_id: str) -> WatchedContainer | None:
+        for w in self.watched:
+            if w.target.function_id == function_id:
+                return w
+        return None
+
+    async def _process(self, acct: AccountClients, msg: QueueMessage) -> None:
+        try:
+            await self._process_message(acct, msg)
+        except Exception as e:  # storage fault mid-way: the message reappears and is retried
+            log.warning("Blob trigger message processing failed: %s", e)
+
+    async def _process_message(self, acct: AccountClients, msg: QueueMessage) -> None:
+        try:
+            body = json.loads(msg.content)
+            w = self._target(body["FunctionId"])
+            name, etag = body["BlobName"], body["ETag"]
+        except (ValueError, KeyError, TypeError):
+            log.error("Dropping malformed blob trigger message: %r", msg.content)
+            await acct.queue.delete_message(msg)
+            return
+        if w is None:  # function removed or renamed since the message was queued
+            await acct.queue.delete_message(msg)
+            return
+        t = w.target
+        blob = w.container.get_blob_client(name)
+        rname = receipt_name(self.host_id, t.function_id, etag, t.container, name)
+        # A receipt this process created and has not completed needs no read.
+        if rname not in acct.claimed:
+            receipt = await acct.receipts.read(rname)
+            if receipt.exists and receipt.complete:
+                await acct.queue.delete_message(msg)
+                return
+            if not receipt.exists:
+                await acct.receipts.try_create_incomplete(rname)
+        try:
+            # If-Match: a blob overwritten since has its own message; one download call
+            # returns both the content and the properties the binding needs.
+            downloader = await blob.download_blob(
+                etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+            content = await downloader.readall()
+        except (ResourceNotFoundError, ResourceModifiedError):
+            await self._complete(acct, rname)
+            await acct.queue.delete_message(msg)
+            return
+        props = downloader.properties
+
+        async def renew() -> None:  # while the function runs (long functions)
+            updated = await acct.queue.update_message(
+                msg, visibility_timeout=int(self.options.visibility_timeout)
+            )
+            msg.pop_receipt = updated.pop_receipt
+
+        event = BlobTriggerEvent(
+            target=t,
+            blob_name=name,
+            uri=blob.url,
+            etag=etag,
+            content=content,
+            properties=blob_properties_dict(props),
+            metadata=dict(props.metadata or {}),
+            binding_data=w.path.match(name) or {},
+        )
+        renewal = asyncio.create_task(keep_invisible(renew, self.options.visibility_timeout))
+        try:
+            await self.handler(event)
+        except Exception as e:
+            await _stop(renewal)
+            await self._failed(acct, msg, t, name, etag, e)
+            return
+        finally:
+            await _stop(renewal)
+        await self._complete(acct, rname)
+        await acct.queue.delete_message(msg)
+
+    async def _complete(self, acct: AccountClients, rname: str, *, poisoned: bool = False) -> None:
+        await acct.receipts.mark_complete(rname, poisoned=poisoned)
+        acct.claimed.discard(rname)
+
+    async def _failed(  # noqa: PLR0917
+        self,
+        acct: AccountClients,
+        msg: QueueMessage,
+        t: BlobTriggerTarget,
+        name: str,
+        etag: str,
+        e: Exception,
+    ) -> None:
+        attempt = msg.dequeue_count or 1
+        if attempt >= self.options.poison_threshold:
+            await acct.poison.send_message(msg.content)
+            await self._complete(
+                acct,
+                receipt_name(self.host_id, t.function_id, etag, t.container, name),
+                poisoned=True,
+            )
+            await acct.queue.delete_message(msg)
+            log.error(
+                "Blob '%s/%s' is poison: '%s' failed %d times (last error: %s); "
+                "moved to queue '%s'",
+                t.container, name, t.function_name, attempt, e, POISON_QUEUE,
+            )  # fmt: skip
+            return
+        log.warning(
+            "'%s' failed on blob '%s/%s' (attempt %d of %d): %s",
+            t.function_name, t.container, name, attempt, self.options.poison_threshold, e,
+        )  # fmt: skip
+        await acct.queue.update_message(
+            msg, visibility_timeout=max(1, int(self.options.retry_delay))
+        )
+
+
+async def _stop(renewal: asyncio.Task[None]) -> None:
+    """Cancel the renewal and wait, so no renewal races the message's next update."""
+    renewal.cancel()
+    await asyncio.gather(renewal, return_exceptions=True)

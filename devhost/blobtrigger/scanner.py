@@ -1,0 +1,120 @@
+"""Detection: list each watched container, claim new blob versions, enqueue them.
+
+The WebJobs SDK's ScanBlobScanLogStrategy role (the path the host takes without storage logs,
+as against Azurite): a blob is new when its Last-Modified is at or after the saved cursor
+`blobscaninfo/.../scanInfo`; a receipt created with If-None-Match:* claims the version, and a
+message on the host's trigger queue hands it to the executor.
+
+Why it stays cheap as containers grow: each poll is one paged listing; blobs older than the
+saved cursor and versions already handled this session cost no further round trips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from devhost.blobtrigger.properties import quoted_etag
+from devhost.blobtrigger.receipts import receipt_name, scan_info_name
+from devhost.blobtrigger.targets import WatchedContainer
+from devhost.sdkshortcuts import list_blobs
+
+log = logging.getLogger("devhost.blobtrigger")
+
+
+@dataclass
+class ContainerScanner:
+    """Scan state of one watched container: the cursor and the versions seen this session."""
+
+    watched: WatchedContainer
+    host_id: str
+    cursor: datetime | None = None
+    cursor_loaded: bool = False
+    handled: set[tuple[str, str]] = field(default_factory=set)  # (name, etag) seen this session
+    listing_s: float = 0.0  # duration of the last container listing
+
+    async def scan_once(self) -> int:
+        """One listing of the container; returns how many blob versions were enqueued."""
+        w, t = self.watched, self.watched.target
+        receipts = w.account.receipts
+        cursor_blob = scan_info_name(self.host_id, t.account_name, t.container)
+        if not self.cursor_loaded:
+            self.cursor = await receipts.read_cursor(cursor_blob)
+            self.cursor_loaded = True
+        latest = self.cursor
+        candidates: list[tuple[str, str, dict[str, str]]] = []
+        started = time.monotonic()
+        async for blob in list_blobs(w.container):
+            lm = blob.last_modified
+            if latest is None or lm > latest:
+                latest = lm
+            key = (blob.name, quoted_etag(blob.etag))
+            if key in self.handled or (self.cursor is not None and lm < self.cursor):
+                continue
+            binding = w.path.match(blob.name)
+            if binding is None:
+                self.handled.add(key)
+                continue
+            candidates.append((blob.name, key[1], binding))
+        self.listing_s = time.monotonic() - started
+        enqueued = 0
+        for name, etag, _binding in candidates:
+            if await self._claim(name, etag):
+                enqueued += 1
+            self.handled.add((name, etag))
+        if enqueued:
+            w.account.poller.wake()
+        if latest is not None and latest != self.cursor:
+            await receipts.write_cursor(cursor_blob, latest)
+            self.cursor = latest
+        return enqueued
+
+    async def _claim(self, name: str, etag: str) -> bool:
+        w, t = self.watched, self.watched.target
+        rname = receipt_name(self.host_id, t.function_id, etag, t.container, name)
+        # Create first (If-None-Match: *): a new version costs one round trip. An existing
+        # receipt that is still incomplete (left by a crash, or created by a request whose
+        # reply was lost and whose SDK retry then saw 409) is queued again: a duplicate
+        # message is harmless, processing re-checks the receipt and the function dedupes.
+        if await w.account.receipts.try_create_incomplete(rname):
+            w.account.claimed.add(rname)
+        else:
+            receipt = await w.account.receipts.read(rname)
+            if receipt.exists and receipt.complete:
+                return False
+        message = {
+            "Type": "BlobTrigger",
+            "FunctionId": t.function_id,
+            "BlobType": "BlockBlob",
+            "ContainerName": t.container,
+            "BlobName": name,
+            "ETag": etag,
+        }
+        await w.account.queue.send_message(json.dumps(message).encode())
+        log.info("New blob detected: %s/%s (%s) -> %s", t.container, name, etag, t.function_name)
+        return True
+
+
+async def scan_loop(
+    scanners: Sequence[ContainerScanner], poll_interval: float, stopping: asyncio.Event
+) -> None:
+    """Poll every container until `stopping`; a storage outage is logged, never fatal."""
+    while not stopping.is_set():
+        listing = 0.0
+        for scanner in scanners:
+            try:
+                await scanner.scan_once()
+                listing += scanner.listing_s
+            except Exception as e:  # storage outage: log and keep polling
+                log.warning("Blob scan of '%s' failed: %s", scanner.watched.target.container, e)
+        # Listing a big container costs CPU in this process: keep listing to at most a
+        # quarter of the time so it cannot starve the functions it feeds. (Only the listing
+        # counts: claiming a burst of new blobs must not delay the next scan.)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), max(poll_interval, 3 * listing))

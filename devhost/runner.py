@@ -1,0 +1,93 @@
+"""The FunctionRunner the durable engine and the blob trigger call: each invocation becomes
+`meta.Datum`s for azure.functions' converters, as the Python worker builds them."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+from azure.functions import meta
+
+from devhost.contracts import BlobTriggerEvent, FunctionInvocationError
+from devhost.invoker import Invoker
+from devhost.loader import CLIENT_TYPES, FunctionSpec
+
+
+class HostRunner:
+    """Runs the loaded functions for the engine (FunctionRunner) and the blob trigger."""
+
+    def __init__(self, functions: dict[str, FunctionSpec], invoker: Invoker, client_json: str):
+        self.functions = functions
+        self.invoker = invoker
+        self._client_json = client_json  # the durableClient input datum's JSON
+
+    def trigger_type(self, function_name: str) -> str | None:
+        spec = self.functions.get(function_name)
+        return spec.trigger.type if spec else None
+
+    def function_names(self) -> list[str]:
+        return sorted(self.functions)
+
+    def common_inputs(self, spec: FunctionSpec) -> dict[str, meta.Datum]:
+        return {
+            b.name: meta.Datum(type="string", value=self._client_json)
+            for b in spec.inputs
+            if b.type in CLIENT_TYPES
+        }
+
+    async def run_orchestrator(self, function_name: str, context_json: str) -> str:
+        spec = self._spec(function_name, "orchestrationTrigger")
+        data = {spec.trigger.name: meta.Datum(type="string", value=context_json)}
+        result = await self.invoker.invoke(function_name, data, {}, "OrchestratorEpisode")
+        return str(self.invoker.encode_return(spec, result.value).value)
+
+    async def run_activity(self, function_name: str, input_json: str | None) -> str:
+        spec = self._spec(function_name, "activityTrigger")
+        data = {
+            spec.trigger.name: meta.Datum(type="json", value=input_json or "null"),
+            **self.common_inputs(spec),
+        }
+        result = await self.invoker.invoke(function_name, data, {}, "ActivityTask")
+        return str(self.invoker.encode_return(spec, result.value).value)
+
+    async def run_entity(self, function_name: str, batch_json: str) -> str:
+        raise FunctionInvocationError(
+            function_name, "durable entities are not supported by devhost"
+        )
+
+    def _spec(self, name: str, trigger: str) -> FunctionSpec:
+        spec = self.functions.get(name)
+        if spec is None or spec.trigger.type != trigger:
+            raise FunctionInvocationError(
+                name,
+                f"The function '{name}' doesn't exist, is disabled, "
+                f"or is not an {trigger} function.",
+            )
+        return spec
+
+    async def handle_blob(self, ev: BlobTriggerEvent) -> None:
+        spec = self.functions[ev.target.function_name]
+        full = f"{ev.target.container}/{ev.blob_name}"
+        tm = {
+            "BlobTrigger": meta.Datum(type="string", value=full),
+            "Uri": meta.Datum(type="string", value=ev.uri),
+            "Properties": meta.Datum(type="json", value=json.dumps(ev.properties)),
+            "Metadata": meta.Datum(type="json", value=json.dumps(ev.metadata)),
+            **{k: meta.Datum(type="string", value=v) for k, v in ev.binding_data.items()},
+        }
+        data = {
+            spec.trigger.name: meta.Datum(type="bytes", value=ev.content),
+            **self.common_inputs(spec),
+        }
+        await self.invoker.invoke(spec.name, data, tm, f"New blob detected: {full}")
+
+
+async def close_sdk_session() -> None:
+    """The Durable SDK keeps one shared aiohttp session per process; close it on shutdown."""
+    try:
+        http_utils = importlib.import_module("azure.durable_functions.models.utils.http_utils")
+    except ImportError:
+        return
+    close = getattr(http_utils, "_close_session", None)
+    if close is not None:
+        await close()

@@ -1,0 +1,212 @@
+"""Contract of devhost.sdkshortcuts against a real Azurite: each shortcut gives what the public
+SDK call gives, and a shortcut that breaks (any exception) still gives it, through the fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableTransactionError
+from azure.data.tables.aio import TableClient, TableServiceClient
+from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+
+from devhost import sdkshortcuts
+from devhost.azurite import Azurite, client_kwargs
+from tests.conftest import REPO_ROOT
+
+# How each test runs the code under test: the shortcut, the public call (shortcut off), or a
+# shortcut whose private call raises (a non-HTTP error, like a changed SDK internal).
+MODES = ["shortcut", "public", "broken"]
+
+
+class Boom(AttributeError):
+    """What a renamed SDK internal would raise."""
+
+
+def _apply(mode: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Set the mode up; returns a list the private calls append to when they run."""
+    calls: list[str] = []
+    if mode == "public":
+        monkeypatch.setattr(sdkshortcuts, "TABLES_SHORTCUT", False)
+        monkeypatch.setattr(sdkshortcuts, "BLOBS_SHORTCUT", False)
+    for name in ("_table_send", "_blob_send"):
+        real = getattr(sdkshortcuts, name)
+
+        async def spy(client: Any, request: Any, real: Any = real, name: str = name) -> Any:
+            calls.append(name)
+            if mode == "broken":
+                raise Boom(f"{name}: no such internal")
+            return await real(client, request)
+
+        monkeypatch.setattr(sdkshortcuts, name, spy)
+    return calls
+
+
+def _rows(pk: str, n: int) -> list[dict[str, Any]]:
+    when = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    return [
+        {
+            "PartitionKey": pk,
+            "RowKey": f"{k:016X}",
+            "EventType": "TaskScheduled",
+            "Name": "Extract é ☃",
+            "Input": '{"quote": "it\'s"}' * (k + 1),
+            "TaskScheduledId": k,
+            "IsPlayed": k % 2 == 0,
+            "Ratio": 0.5,
+            "_Timestamp": when,
+        }
+        for k in range(n)
+    ]
+
+
+def _with_table(azurite: Azurite, body: Callable[[TableClient], Awaitable[None]]) -> None:
+    async def go() -> None:
+        cs = azurite.connection_string
+        async with TableServiceClient.from_connection_string(cs, **client_kwargs(cs)) as svc:
+            table = svc.get_table_client(f"short{uuid.uuid4().hex[:12]}")
+            await table.create_table()
+            try:
+                await body(table)
+            finally:
+                await table.delete_table()
+                await table.close()
+
+    asyncio.run(go())
+
+
+async def _partition(table: TableClient, pk: str) -> list[dict[str, Any]]:
+    rows = [dict(r) async for r in table.query_entities(f"PartitionKey eq '{pk}'")]
+    return [{**r, "PartitionKey": ""} for r in rows]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_batches_write_what_submit_transaction_writes(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    calls = _apply(mode, monkeypatch)
+
+    async def body(table: TableClient) -> None:
+        await sdkshortcuts.insert_batch(table, _rows("mine", 4))
+        await table.submit_transaction([("create", r) for r in _rows("sdk", 4)])
+        assert await _partition(table, "mine") == await _partition(table, "sdk")
+        # an insert of an existing row fails the whole batch with the SDK's error
+        with pytest.raises(TableTransactionError):
+            await sdkshortcuts.insert_batch(table, _rows("mine", 6)[3:])
+        assert len(await _partition(table, "mine")) == 4
+        # upsert merges: columns it does not mention stay
+        await sdkshortcuts.upsert_batch(table, [{"PartitionKey": "mine", "RowKey": 16 * "0"}])
+        assert (await table.get_entity("mine", 16 * "0"))["Name"] == "Extract é ☃"
+        # a key the service refuses fails the whole batch with the SDK's error, writes nothing
+        bad = _rows("bad'key é", 3)
+        bad[2]["RowKey"] = "bad/key"
+        with pytest.raises(TableTransactionError):
+            await sdkshortcuts.upsert_batch(table, bad)
+        assert await _partition(table, "bad''key é") == []
+
+    _with_table(azurite, body)
+    assert bool(calls) == (mode != "public")
+
+
+def test_part_status_parsing() -> None:
+    ok = b"--b\r\nHTTP/1.1 204 No Content\r\n\r\n--b\r\nHTTP/1.1 204 No Content\r\n--b--"
+    assert sdkshortcuts.all_parts_succeeded(ok, 2)
+    assert not sdkshortcuts.all_parts_succeeded(ok, 3)  # a missing part is not success
+    bad = b"--b\r\nHTTP/1.1 400 Bad Request\r\n\r\n{}\r\n--b--"
+    assert not sdkshortcuts.all_parts_succeeded(bad, 1)
+
+
+async def _container(svc: BlobServiceClient, names: list[str]) -> ContainerClient:
+    c = svc.get_container_client(f"short-{uuid.uuid4().hex[:8]}")
+    await c.create_container()
+    for name in names:
+        await c.upload_blob(name, b"data")
+    return c
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_listing_matches_list_blobs(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    calls = _apply(mode, monkeypatch)
+    names = ["a.png", "folder/b.jpg", "we&ird <name> é.png", "sp ace/ü 写真.gif", "z/" + "x" * 200]
+
+    async def go() -> None:
+        cs = azurite.connection_string
+        async with BlobServiceClient.from_connection_string(cs, **client_kwargs(cs)) as svc:
+            c = await _container(svc, names)
+            sdk = [(b.name, b.etag, b.last_modified) async for b in c.list_blobs()]
+            mine = [
+                (b.name, b.etag, b.last_modified)
+                async for b in sdkshortcuts.list_blobs(c, page_size=2)
+            ]
+            assert mine == sdk
+            assert sorted(n for n, _, _ in mine) == sorted(names)
+            with pytest.raises(ResourceNotFoundError):
+                [b async for b in sdkshortcuts.list_blobs(svc.get_container_client("missing"))]
+            await c.delete_container()
+
+    asyncio.run(go())
+    assert bool(calls) == (mode != "public")
+
+
+def test_a_listing_that_breaks_mid_way_continues_from_its_marker(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = sdkshortcuts._blob_send
+    pages = 0
+
+    async def second_page_fails(client: Any, request: Any) -> Any:
+        nonlocal pages
+        pages += 1
+        if pages == 2:
+            raise KeyError("an internal changed shape")
+        return await real(client, request)
+
+    monkeypatch.setattr(sdkshortcuts, "_blob_send", second_page_fails)
+    names = [f"n{i:02d}.png" for i in range(7)]
+
+    async def go() -> None:
+        cs = azurite.connection_string
+        async with BlobServiceClient.from_connection_string(cs, **client_kwargs(cs)) as svc:
+            c = await _container(svc, names)
+            listed = [b.name async for b in sdkshortcuts.list_blobs(c, page_size=3)]
+            assert listed == names  # the first page once, the rest from the SDK
+            await c.delete_container()
+
+    asyncio.run(go())
+    assert pages == 2
+
+
+def test_encoded_names_and_next_marker() -> None:
+    body = b"""<?xml version="1.0" encoding="utf-8"?>
+<EnumerationResults ServiceEndpoint="http://x/" ContainerName="c"><Blobs>
+<Blob><Name Encoded="true">bad%EF%BF%BEchar.png</Name><Properties>
+<Last-Modified>Wed, 25 Nov 2026 12:13:57 GMT</Last-Modified><Etag>0x8D1</Etag></Properties></Blob>
+<Blob><Name>plain &amp; simple.jpg</Name><Properties>
+<Last-Modified>Wed, 25 Nov 2026 12:13:58 GMT</Last-Modified><Etag>"0x8D2"</Etag></Properties></Blob>
+</Blobs><NextMarker>2!8!token</NextMarker></EnumerationResults>"""
+    blobs, marker = sdkshortcuts.parse_page(body)
+    assert [b.name for b in blobs] == ["bad\ufffechar.png", "plain & simple.jpg"]
+    assert [b.etag for b in blobs] == ["0x8D1", '"0x8D2"']
+    assert blobs[1].last_modified == datetime(2026, 11, 25, 12, 13, 58, tzinfo=UTC)
+    assert marker == "2!8!token"
+
+
+def test_the_pins_are_the_requirements_and_gate_the_shortcuts() -> None:
+    pinned: dict[str, str] = {}
+    for req in ("requirements.txt", "requirements-dev.txt"):
+        for line in (REPO_ROOT / req).read_text().splitlines():
+            m = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line.strip())
+            if m and m.group(1) in sdkshortcuts.PINNED:
+                pinned[m.group(1)] = m.group(2)
+    assert pinned == sdkshortcuts.PINNED, "bump the pins only after re-running this contract"
+    assert sdkshortcuts.TABLES_SHORTCUT and sdkshortcuts.BLOBS_SHORTCUT
+    assert not sdkshortcuts.versions_match({"azure-data-tables": "0.0.1"})
+    assert not sdkshortcuts.versions_match({"no-such-distribution": "1.0"})
