@@ -107,17 +107,19 @@ def _key(value: str) -> str:
     return quote(value.replace("'", "''"), safe="")
 
 
-def batch_body(
-    table_url: str, version: str, entities: Sequence[Mapping[str, Any]], *, insert: bool
-) -> tuple[str, bytes]:
-    """(batch boundary, body) of one changeset of inserts or merge-upserts, as the SDK lays
-    them out."""
+Op = tuple[str, Mapping[str, Any]]  # ("create" | "upsert" | "update", entity), as the SDK's
+# submit_transaction takes them; upsert and update merge, update requires the row (If-Match: *)
+
+
+def batch_body(table_url: str, version: str, ops: Sequence[Op]) -> tuple[str, bytes]:
+    """(batch boundary, body) of one changeset, laid out as the SDK lays it out."""
     batch = f"batch_{uuid.uuid4()}"
     changeset = f"changeset_{uuid.uuid4()}"
     parts = [f"--{batch}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n"]
-    for n, entity in enumerate(entities):
+    for n, (op, entity) in enumerate(ops):
         payload = _entity_json(entity)
-        if insert:
+        extra = ""
+        if op == "create":
             line, accept = f"POST {table_url}", "application/json;odata=minimalmetadata"
         else:
             line, accept = (
@@ -125,6 +127,7 @@ def batch_body(
                 f"RowKey='{_key(entity['RowKey'])}')",
                 "application/json",
             )
+            extra = "If-Match: *\r\n" if op == "update" else ""
         parts.append(
             f"--{changeset}\r\n"
             "Content-Type: application/http\r\n"
@@ -135,6 +138,7 @@ def batch_body(
             f"Content-Length: {len(payload.encode('utf-8'))}\r\n"
             f"x-ms-version: {version}\r\n"
             "DataServiceVersion: 3.0\r\n"
+            f"{extra}"
             f"Accept: {accept}\r\n\r\n"
             f"{payload}\r\n"
         )
@@ -147,14 +151,10 @@ def all_parts_succeeded(body: bytes, expected: int) -> bool:
     return len(statuses) == expected and all(200 <= s < 300 for s in statuses)
 
 
-async def _batch_shortcut(
-    table: TableClient, entities: Sequence[Mapping[str, Any]], *, insert: bool
-) -> bool:
+async def _batch_shortcut(table: TableClient, ops: Sequence[Op]) -> bool:
     """Send the batch directly; True only when every operation succeeded."""
     base = _table_base_url(table)
-    boundary, body = batch_body(
-        f"{base}/{table.table_name}", table.api_version, entities, insert=insert
-    )
+    boundary, body = batch_body(f"{base}/{table.table_name}", table.api_version, ops)
     request = HttpRequest(
         "POST",
         f"{base}/$batch",
@@ -169,35 +169,32 @@ async def _batch_shortcut(
     )
     response = await _table_send(table, request)
     content = await response.read()
-    return response.status_code == 202 and all_parts_succeeded(content, len(entities))
+    return response.status_code == 202 and all_parts_succeeded(content, len(ops))
 
 
-async def _transaction(
-    table: TableClient, entities: Sequence[Mapping[str, Any]], *, insert: bool
-) -> None:
+async def transaction(table: TableClient, ops: Sequence[Op]) -> None:
     """One entity-group transaction. Re-sending a failed one through the SDK is safe: a failed
     transaction changes nothing, so the re-send fails the same way (an insert of an existing
     row) or succeeds (after a transient fault) exactly as the SDK's own retry would."""
-    if not entities:
+    if not ops:
         return
     if TABLES_SHORTCUT:
         try:
-            if await _batch_shortcut(table, entities, insert=insert):
+            if await _batch_shortcut(table, ops):
                 return
         except Exception as exc:
             _fell_back("table $batch", exc)
-    op = "create" if insert else "upsert"
-    await table.submit_transaction([(op, dict(e)) for e in entities])
+    await table.submit_transaction([(op, dict(e)) for op, e in ops])
 
 
 async def insert_batch(table: TableClient, entities: Sequence[Mapping[str, Any]]) -> None:
     """Insert up to 100 new entities of one partition atomically (fails if any exists)."""
-    await _transaction(table, entities, insert=True)
+    await transaction(table, [("create", e) for e in entities])
 
 
 async def upsert_batch(table: TableClient, entities: Sequence[Mapping[str, Any]]) -> None:
     """Merge-upsert up to 100 entities of one partition atomically."""
-    await _transaction(table, entities, insert=False)
+    await transaction(table, [("upsert", e) for e in entities])
 
 
 # --- container listing ----------------------------------------------------------------------

@@ -21,9 +21,9 @@ from azure.storage.blob.aio import BlobServiceClient
 
 from devhost.azurite import client_kwargs
 from devhost.durable import names
-from devhost.durable.events import Event, from_row, to_row
+from devhost.durable.events import Event, from_row, to_row, utcnow
 from devhost.durable.messages import MessageManager
-from devhost.sdkshortcuts import insert_batch
+from devhost.sdkshortcuts import Op, transaction
 
 PROPERTY_LIMIT = 30_000  # characters; a table string property holds 64 KiB of UTF-16
 LARGE_FIELDS = ("Input", "Result", "Output", "Details", "Reason", "CustomStatus")
@@ -184,8 +184,25 @@ class TrackingStore:
                 **to_row(ev),
             }
             rows.append(await self._offload(row))
-        for i in range(0, len(rows), BATCH_LIMIT):  # atomic, <= 100 ops, one partition
-            await insert_batch(self.history, rows[i : i + BATCH_LIMIT])
+        # Each batch carries the sentinel row (AzureTableTrackingStore.UploadHistoryBatch,
+        # L1392-1420): created with the execution's first rows, merged after that, marked
+        # complete with the last batch of the checkpoint.
+        per_batch = BATCH_LIMIT - 1
+        chunks = [rows[i : i + per_batch] for i in range(0, len(rows), per_batch)] or [[]]
+        for n, chunk in enumerate(chunks):
+            final = n == len(chunks) - 1
+            sentinel: Row = {
+                "PartitionKey": pk,
+                "RowKey": SENTINEL_ROW_KEY,
+                "ExecutionId": execution_id,
+                "IsCheckpointComplete": final,
+            }
+            if final:
+                sentinel["CheckpointCompletedTimestamp"] = utcnow()
+            first = start == 0 and n == 0
+            ops: list[Op] = [("create", r) for r in chunk]
+            ops.append(("create" if first else "update", sentinel))
+            await transaction(self.history, ops)
 
     async def delete_history(self, instance_id: str) -> int:
         query = f"PartitionKey eq '{_odata_key(instance_id)}'"

@@ -311,3 +311,22 @@ def test_restart_after_lost_first_row_write_does_not_restart_the_orchestration(
     kinds = [e["EventType"] for e in status.historyEvents]
     assert kinds.count("ExecutionStarted") == 1
     assert f"Processing {instance_id} failed" not in host.log_tail(100000)
+
+
+def test_history_has_the_sentinel_row_of_the_current_execution(
+    host: DevhostProcess, azurite: Azurite
+) -> None:
+    # AzureTableTrackingStore.cs UploadHistoryBatch L1392-1420: every checkpoint batch writes the
+    # "sentinel" row (ExecutionId, IsCheckpointComplete, CheckpointCompletedTimestamp); readers
+    # take the current execution from it (GetHistoryEventsAsync L157-171).
+    status = run(host, "Chain", ["Tokyo"])
+    tables = TableServiceClient.from_connection_string(azurite.connection_string)
+    key = status.instance_id.replace("'", "''")
+    rows = list(tables.get_table_client(f"{HUB}History").query_entities(f"PartitionKey eq '{key}'"))
+    [sentinel] = [r for r in rows if r["RowKey"] == "sentinel"]
+    instance = tables.get_table_client(f"{HUB}Instances").get_entity(status.instance_id, "")
+    assert sentinel["ExecutionId"] == instance["ExecutionId"]
+    assert sentinel["IsCheckpointComplete"] is True
+    assert sentinel["CheckpointCompletedTimestamp"] is not None
+    events = [r for r in rows if r["RowKey"] != "sentinel"]
+    assert {r["ExecutionId"] for r in events} == {instance["ExecutionId"]}
