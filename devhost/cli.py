@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from devhost.config import ConfigError
+from devhost.startup import STORAGE_WAIT, StartupError
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -46,6 +47,7 @@ def cmd_start(args: argparse.Namespace) -> int:
                     concurrency=args.concurrency,
                     poll_interval=args.poll_interval,
                     workers=getattr(args, "workers", 0),
+                    storage_wait=getattr(args, "storage_wait", STORAGE_WAIT),
                 )
             )
         except ConfigError as exc:
@@ -59,15 +61,25 @@ def cmd_start(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, stop.set)
             await (host.run_worker(stop) if args.command == "worker" else host.run(stop))
 
-        asyncio.run(main())
+        try:
+            asyncio.run(main())
+        except StartupError as exc:
+            print(f"devhost: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from devhost.config import load_config  # noqa: PLC0415
     from devhost.durable.status_cli import print_status  # noqa: PLC0415
+    from devhost.startup import wait_for_storage  # noqa: PLC0415
 
     config = load_config(Path(args.app_dir).resolve(), args.storage_connection_string)
+    try:
+        asyncio.run(wait_for_storage(config.settings["AzureWebJobsStorage"], timeout=0))
+    except StartupError as exc:
+        print(f"devhost: {exc}", file=sys.stderr)
+        return 2
     return asyncio.run(
         print_status(
             config.settings["AzureWebJobsStorage"], config.hub_name, args.instance, args.top
@@ -169,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=int(os.environ.get("DEVHOST_WORKERS", "0")),
         help="extra processes that run activities (like FUNCTIONS_WORKER_PROCESS_COUNT)",
+    )
+    p.add_argument(
+        "--storage-wait",
+        type=float,
+        default=STORAGE_WAIT,
+        help="seconds to wait for unreachable storage at start before giving up",
     )
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(run=cmd_start)

@@ -14,10 +14,13 @@ from devhost.blobtrigger import BlobTriggerListener, target_from_binding
 from devhost.config import HostConfig, load_config
 from devhost.durable.engine import DurableEngine
 from devhost.durable.http_api import add_routes, client_binding_json
+from devhost.durable.names import PARTITIONS
+from devhost.durable.partitions import SINGLE_OWNER_NOTE
 from devhost.http_triggers import add_http_triggers
 from devhost.invoker import Invoker
 from devhost.loader import load_functions
 from devhost.runner import HostRunner, close_sdk_session
+from devhost.startup import STORAGE_WAIT, check_port_free, wait_for_storage
 from devhost.workers import add_wake_route, run_worker, spawn_worker
 
 log = logging.getLogger("devhost")
@@ -32,6 +35,7 @@ class HostOptions:
     concurrency: int = 8
     poll_interval: float = 1.0
     workers: int = 0  # extra processes that run activities (FUNCTIONS_WORKER_PROCESS_COUNT - 1)
+    storage_wait: float = STORAGE_WAIT  # seconds to wait for storage at start
 
 
 class Host:
@@ -40,11 +44,9 @@ class Host:
     def __init__(self, options: HostOptions):
         self.options = options
         self.config: HostConfig = load_config(options.app_dir, options.storage_connection_string)
-        self.functions = {
-            f.name: f
-            for f in load_functions(options.app_dir, self.config.settings)
-            if not f.disabled
-        }
+        loaded = load_functions(options.app_dir, self.config.settings)
+        self.functions = {f.name: f for f in loaded if not f.disabled}
+        self.disabled = sorted(f.name for f in loaded if f.disabled)
         self.invoker = Invoker(self.functions, options.concurrency)
         local = "127.0.0.1" if options.host in ("0.0.0.0", "") else options.host  # noqa: S104
         self.base_url = f"http://{local}:{options.port}"
@@ -87,9 +89,14 @@ class Host:
         for spec in self.functions.values():
             lines.append(f"        {spec.describe()}")
         lines += [
+            f"        {name}: disabled (AzureWebJobs.{name}.Disabled)" for name in self.disabled
+        ]
+        hub = self.config.hub_name
+        lines += [
             "",
-            f"Durable task hub: {self.config.hub_name}; HTTP on {self.base_url} "
+            f"Durable task hub: {hub}; HTTP on {self.base_url} "
             f"(Durable API at {self.base_url}/runtime/webhooks/durabletask)",
+            "Not as in Azure: " + SINGLE_OWNER_NOTE.format(n=PARTITIONS, hub=hub),
             "",
         ]
         return "\n".join(lines)
@@ -107,6 +114,8 @@ class Host:
         add_routes(app, self.engine)
         add_http_triggers(app, self.runner)
         add_wake_route(app, self.engine)
+        check_port_free(self.options.host, self.options.port)
+        await wait_for_storage(self.storage, self.options.storage_wait)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         # Creates the task hub before the API can be called.

@@ -1,0 +1,114 @@
+"""First-run problems give one clear line and exit code 2, as `func start` reports them once
+(a busy port, storage that is not there, a wrong account key); storage that comes up a little
+later is waited for, as the real host keeps retrying storage while it starts."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from devhost.azurite import ACCOUNT_KEY, Azurite, connection_string, free_port
+from devhost.process import REPO_ROOT
+
+APP = REPO_ROOT / "tests" / "apps" / "durable_app"
+
+
+def devhost(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "devhost", *args], cwd=REPO_ROOT, capture_output=True,
+        text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def one_line(stderr: str) -> str:
+    lines = [ln for ln in stderr.strip().splitlines() if ln.startswith("devhost:")]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def closed_storage() -> str:
+    return connection_string(free_port(), free_port(), free_port())
+
+
+def test_busy_port_is_one_line(azurite: Azurite) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = devhost(
+            "start", "--app-dir", str(APP), "--port", str(port),
+            "--storage-connection-string", azurite.connection_string,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in one_line(result.stderr)
+
+
+def test_unreachable_storage_waits_then_gives_up_in_one_line() -> None:
+    started = time.monotonic()
+    result = devhost(
+        "start", "--app-dir", str(APP), "--port", str(free_port()),
+        "--storage-connection-string", closed_storage(), "--storage-wait", "3",
+    )  # fmt: skip
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert "storage not reachable at http://127.0.0.1:" in line and "after 3 s" in line
+    assert "Waiting for storage" in result.stdout
+    assert time.monotonic() - started >= 3
+
+
+def test_wrong_account_key_is_refused_at_once(azurite: Azurite) -> None:
+    wrong = azurite.connection_string.replace(ACCOUNT_KEY, "d3Jvbmc=" * 11)
+    result = devhost(
+        "start", "--app-dir", str(APP), "--port", str(free_port()),
+        "--storage-connection-string", wrong, "--storage-wait", "30",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "rejected the credentials in AzureWebJobsStorage" in one_line(result.stderr)
+
+
+def test_status_with_storage_down_is_one_line() -> None:
+    result = devhost(
+        "status", "--app-dir", str(APP), "--storage-connection-string", closed_storage()
+    )
+    assert result.returncode == 2
+    assert "storage not reachable" in one_line(result.stderr)
+
+
+@pytest.mark.e2e
+def test_storage_that_comes_up_later_is_waited_for(tmp_path: Path) -> None:
+    ports = free_port(), free_port(), free_port()
+    cs = connection_string(*ports)
+    port = free_port()
+    log = (tmp_path / "devhost.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "start", "--app-dir", str(APP), "--port", str(port),
+         "--storage-connection-string", cs, "--storage-wait", "60"],
+        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    server = Azurite(
+        location=tmp_path / "azurite", blob_port=ports[0], queue_port=ports[1],
+        table_port=ports[2], log_path=tmp_path / "azurite.log",
+    )  # fmt: skip
+    try:
+        time.sleep(3)
+        assert proc.poll() is None  # still waiting, not crashed
+        server.start()
+        deadline = time.monotonic() + 60
+        while "Host started" not in (tmp_path / "devhost.log").read_text():
+            assert proc.poll() is None, (tmp_path / "devhost.log").read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        text = (tmp_path / "devhost.log").read_text()
+        assert "Waiting for storage" in text
+        assert "Not as in Azure:" in text  # the one-line statement of what devhost cannot match
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        server.stop()
+        log.close()
