@@ -90,15 +90,11 @@ async def read_body(ctx: Context) -> str:
         raise BodyTooLarge(
             f"Request body of {request.content_length} bytes exceeds the limit of {limit} bytes"
         )
-    chunks: list[bytes] = []
-    size = 0
+    data = bytearray()  # one buffer: no list of chunks and joined copy side by side
     async for chunk in request.content.iter_chunked(CHUNK):
-        size += len(chunk)
-        if size > limit:
+        if len(data) + len(chunk) > limit:
             raise BodyTooLarge(f"Request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    data = b"".join(chunks)
-    del chunks
+        data += chunk
     charset = request.charset or "utf-8"
     try:
         codecs.lookup(charset)
@@ -106,7 +102,9 @@ async def read_body(ctx: Context) -> str:
         charset = "utf-8"
     if charset.lower().replace("_", "-") in ("utf-8", "utf8"):
         charset = "utf-8-sig"
-    return data.decode(charset, errors="replace")
+    text = data.decode(charset, errors="replace")
+    del data
+    return text
 
 
 def parse_json(text: str, *, empty_is_null: bool) -> Any:

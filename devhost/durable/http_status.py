@@ -29,6 +29,12 @@ MERGED = {
     EventType.SubOrchestrationInstanceFailed: EventType.SubOrchestrationInstanceCreated,
 }
 _HIDDEN = (EventType.OrchestratorStarted, EventType.OrchestratorCompleted)
+_DOUBLE_ENCODED = (
+    EventType.ExecutionStarted,
+    EventType.TaskScheduled,
+    EventType.SubOrchestrationInstanceCreated,
+    EventType.ContinueAsNew,
+)
 _WITH_RESULT = (EventType.TaskCompleted, EventType.SubOrchestrationInstanceCompleted)
 
 
@@ -62,6 +68,15 @@ def input_value(stored: str | None) -> Any:
     if stored.startswith(RAW_INPUT_MARK):
         return parse_token(stored)
     return stored
+
+
+def column_text(stored: str | None) -> str | None:
+    """The text the extension keeps for an input devhost stores as `stored`: an orchestrator's
+    inputs (activity, sub-orchestration, continue-as-new) and SDK start bodies are JSON strings
+    holding JSON text, which DTFx serializes again (OutOfProcOrchestrationShim's `object Input`)."""
+    if stored is None or stored.startswith(RAW_INPUT_MARK):
+        return None if stored is None else stored[len(RAW_INPUT_MARK) :]
+    return json.dumps(stored, ensure_ascii=False)
 
 
 def status_time(value: Any) -> str | None:
@@ -111,10 +126,7 @@ def history_events(
         kind = EventType(ev["EventType"])
         if kind in _HIDDEN:
             continue
-        item = public_event(ev)
-        item.pop("Version", None)
-        if "Timestamp" in item:
-            item["Timestamp"] = json_time(str(item["Timestamp"]))
+        item = _public_item(ev, kind)
         if kind in (EventType.TaskScheduled, EventType.SubOrchestrationInstanceCreated):
             scheduled[(kind, int(ev.get("EventId", -1)))] = (len(out), item)
         elif kind in MERGED:
@@ -142,6 +154,16 @@ def history_events(
         item.pop("EventId", None)
         out.append(item)
     return [item for item in out if item is not None]
+
+
+def _public_item(ev: dict[str, Any], kind: EventType) -> dict[str, Any]:
+    item = public_event(ev)
+    item.pop("Version", None)
+    if kind in _DOUBLE_ENCODED and "Input" in item:
+        item["Input"] = column_text(item["Input"])
+    if "Timestamp" in item:
+        item["Timestamp"] = json_time(str(item["Timestamp"]))
+    return item
 
 
 def _result(item: dict[str, Any], show: bool) -> None:

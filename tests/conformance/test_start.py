@@ -37,6 +37,9 @@ def test_sdk_start_input_is_json_text(host: Host) -> None:
         return (await host.client().get_status(iid, show_input=True)).input_
 
     assert arun(status()) == '["sdk"]'
+    # DurableClient.cs L990-998: ExecutionStarted keeps the stored input, a JSON string of it.
+    history = host.status(iid, "?showHistory=true").json()["historyEvents"]
+    assert history[0]["Input"] == json.dumps('["sdk"]')
 
 
 # HttpApiHandler.cs L868-875: a raw JSON body is the input itself (shown parsed, L1089).
