@@ -158,7 +158,7 @@ async def wait_or_check_status(ctx: Context, instance_id: str) -> web.StreamResp
     if inst is not None and inst.status == "Completed":
         return json_response(parse_token(inst.output), status=200)
     if inst is not None and inst.status in TERMINAL:
-        return await get_status(ctx, instance_id)
+        return await get_status(ctx, instance_id, fail_500=False)
     return check_status(ctx, instance_id)
 
 
@@ -173,14 +173,18 @@ async def start(ctx: Context, function_name: str, instance_id: str) -> web.Strea
     return await wait_or_check_status(ctx, new_id)
 
 
-async def get_status(ctx: Context, instance_id: str) -> web.StreamResponse:
-    """HandleGetStatusRequestAsync(instanceId) (L598-692)."""
+async def get_status(
+    ctx: Context, instance_id: str, fail_500: bool | None = None
+) -> web.StreamResponse:
+    """HandleGetStatusRequestAsync(instanceId) (L598-692); the waiting start passes
+    fail_500=False (L266) whatever the query says."""
     q = ctx.query
     show_history = parse_bool(q.get("showHistory")) or False
     show_output = parse_bool(q.get("showHistoryOutput")) or False
     show_input = parse_bool(q.get("showInput"))
     show_input = True if show_input is None else show_input
-    fail_500 = parse_bool(q.get("returnInternalServerErrorOnFailure")) or False
+    if fail_500 is None:
+        fail_500 = parse_bool(q.get("returnInternalServerErrorOnFailure")) or False
     inst = await ctx.client.read(instance_id, history=show_history, show_input=show_input)
     if inst is None:
         return web.Response(status=404)

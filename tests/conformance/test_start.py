@@ -214,6 +214,17 @@ def test_start_and_wait_returns_the_output(host: Host) -> None:
     assert reply.json() == ["Hello w!"]
 
 
+# HttpApiHandler.cs L263-266: a start-and-wait that ends Failed answers with the status payload
+# (200: returnInternalServerErrorOnFailure is false there whatever the query says).
+def test_start_and_wait_failed_returns_the_status(host: Host) -> None:
+    body = {"counter": f"/nonexistent/{uuid.uuid4().hex}", "succeed_on": 99}
+    path = "/durabletask/orchestrators/Retry?timeout=30&pollingInterval=0.2"
+    reply = host.post_json(path + "&returnInternalServerErrorOnFailure=true", body)
+    assert reply.status == 200
+    assert reply.json()["runtimeStatus"] == "Failed"
+    assert reply.json()["input"] == body
+
+
 # HttpApiHandler.cs L268-278: not done within `timeout` -> the 202 check-status response.
 def test_start_and_wait_times_out_to_check_status(host: Host) -> None:
     reply = host.post_json("/durabletask/orchestrators/Approval?timeout=1&pollingInterval=0.5", 300)
