@@ -16,9 +16,6 @@ from aiohttp import web
 from devhost.durable.client import ArgumentError, DurableClient
 from devhost.durable.engine import DurableEngine
 from devhost.durable.http_handlers import (
-    BodyTooLarge,
-    InvalidJson,
-    error_response,
     get_status,
     list_instances,
     purge_filter,
@@ -29,6 +26,7 @@ from devhost.durable.http_handlers import (
     start,
     suspend_resume_terminate,
 )
+from devhost.durable.http_io import BodyTooLarge, InvalidJson, error_response
 from devhost.durable.http_params import Query
 from devhost.durable.tracking import InvalidContinuationToken
 
