@@ -249,3 +249,25 @@ def test_purge_by_filter(host: Host) -> None:
     future = "?createdTimeFrom=2999-01-01T00:00:00Z"
     assert host.http("DELETE", f"/durabletask/instances/{future}").status == 404
     post(host, f"/durabletask/instances/{running}/terminate")
+
+
+# The SDK's purge_instance_history_by sends createdTimeFrom (and runtimeStatus) to the same
+# HandleDeleteHistoryWithFiltersRequestAsync (L569-596); 404 reads as 0 deleted.
+def test_sdk_purge_by_filter(host: Host) -> None:
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    import azure.durable_functions as df  # noqa: PLC0415
+
+    done = completed(host)
+    since = datetime.now(UTC) - timedelta(minutes=1)
+
+    async def go() -> tuple[int, int]:
+        c = host.client()
+        status = [df.OrchestrationRuntimeStatus.Completed]
+        first = await c.purge_instance_history_by(since, None, status)
+        second = await c.purge_instance_history_by(since, None, status)
+        return first.instances_deleted, second.instances_deleted
+
+    first, second = arun(go())
+    assert first >= 1 and second == 0
+    assert host.status(done).status == 404

@@ -37,6 +37,11 @@ def test_sdk_start_input_is_json_text(host: Host) -> None:
         return (await host.client().get_status(iid, show_input=True)).input_
 
     assert arun(status()) == '["sdk"]'
+
+    async def default_status() -> object:  # show_input=False is not sent (falsy): default true
+        return (await host.client().get_status(iid)).input_
+
+    assert arun(default_status()) == '["sdk"]'
     # DurableClient.cs L990-998: ExecutionStarted keeps the stored input, a JSON string of it.
     history = host.status(iid, "?showHistory=true").json()["historyEvents"]
     assert history[0]["Input"] == json.dumps('["sdk"]')
