@@ -1,22 +1,43 @@
 """The Durable HTTP API: what DurableOrchestrationClient calls (rpcBaseUrl) and the public
-`/runtime/webhooks/durabletask/...` forms, with the status codes and JSON the SDK expects."""
+`/runtime/webhooks/durabletask/...` forms, routed and answered as the extension's HttpApiHandler
+does (HandleRequestAsync, L282-450): unmatched paths and methods are 404, ArgumentException is
+400 "One or more of the arguments submitted is incorrect", anything else 500 "Something went
+wrong while processing your request" — never a devhost traceback."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 
-from devhost.durable.engine import DurableEngine, OrchestrationConflict, UnknownOrchestrator
-from devhost.durable.events import EventType, event, iso, public_event
-from devhost.durable.instance import TERMINAL, Instance
-from devhost.durable.names import escape_key, unescape_key
+from devhost.durable.client import ArgumentError, DurableClient
+from devhost.durable.engine import DurableEngine
+from devhost.durable.http_handlers import (
+    get_status,
+    list_instances,
+    purge_filter,
+    purge_one,
+    raise_event,
+    restart,
+    rewind,
+    start,
+    suspend_resume_terminate,
+)
+from devhost.durable.http_io import BodyTooLarge, InvalidJson, error_response
+from devhost.durable.http_params import Query
+from devhost.durable.tracking import InvalidContinuationToken
 
 PREFIXES = ("/durabletask", "/runtime/webhooks/durabletask")
 ENGINE_KEY: web.AppKey[DurableEngine] = web.AppKey("durable_engine", DurableEngine)
+SETTINGS_KEY: web.AppKey[dict[str, Any]] = web.AppKey("durable_api_settings", dict)
+DEFAULT_BASE_URL = "http://127.0.0.1:7071"
+DEFAULT_MAX_BODY = 100 * 1024 * 1024  # the Functions host's default request body limit
+log = logging.getLogger("devhost.durable")
+
+Handler = Callable[[], Awaitable[web.StreamResponse]]
 
 
 def client_binding_json(base_url: str, hub: str, connection: str = "Storage") -> str:
@@ -52,245 +73,110 @@ def client_binding_json(base_url: str, hub: str, connection: str = "Storage") ->
     )
 
 
-def _json_or_text(value: str | None) -> Any:
-    if value is None or value == "":
+def _route(request: web.Request, ctx: Context) -> Handler | None:
+    """HandleRequestAsync's route table (L298-435); None means 404."""
+    seg = request.match_info["tail"].strip("/").split("/")
+    method, head, n = request.method, seg[0].lower(), len(seg)
+    if head == "orchestrators" and n in (2, 3) and seg[1]:
+        post = method == "POST"
+        return (lambda: start(ctx, seg[1], seg[2] if n == 3 else "")) if post else None
+    if head != "instances":
         return None
+    routes: dict[tuple[str, str], Handler] = {}
+    if n == 1 or (n == 2 and not seg[1]):
+        routes = {
+            ("GET", ""): lambda: list_instances(ctx),
+            ("DELETE", ""): lambda: purge_filter(ctx),
+        }
+    elif n == 2:
+        routes = {
+            ("GET", ""): lambda: get_status(ctx, seg[1]),
+            ("DELETE", ""): lambda: purge_one(ctx, seg[1]),
+        }
+    elif n == 3:
+        op = seg[2].lower()
+        routes = {
+            ("POST", "terminate"): lambda: suspend_resume_terminate(ctx, seg[1], op),
+            ("POST", "suspend"): lambda: suspend_resume_terminate(ctx, seg[1], op),
+            ("POST", "resume"): lambda: suspend_resume_terminate(ctx, seg[1], op),
+            ("POST", "restart"): lambda: restart(ctx, seg[1]),
+            ("POST", "rewind"): lambda: rewind(ctx, seg[1]),
+        }
+        return routes.get((method, op))
+    elif n == 4 and seg[2].lower() == "raiseevent" and seg[3]:
+        routes = {("POST", ""): lambda: raise_event(ctx, seg[1], seg[3])}
+    return routes.get((method, ""))
+
+
+def _local_url(request: web.Request) -> str:
+    """Without a configured base URL: the address the connection came in on (never the Host
+    header, which a client controls)."""
+    sock = request.transport.get_extra_info("sockname") if request.transport else None
+    if not sock:
+        return DEFAULT_BASE_URL
+    host, port = str(sock[0]), int(sock[1])
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - describing, not binding
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class Context:
+    """One request as the handlers see it."""
+
+    def __init__(self, request: web.Request) -> None:
+        self.request = request
+        self.engine = request.app[ENGINE_KEY]
+        self.client: DurableClient = self.engine.client
+        settings = request.app[SETTINGS_KEY]
+        self.base_url: str = settings["base_url"] or _local_url(request)
+        self.max_body: int = settings["max_body"]
+        self.connection: str = settings["connection"]
+        self.query = Query(request.query)
+
+
+def _failure(request: web.Request, exc: Exception) -> web.Response:
+    """The status and body the extension gives for an exception (L438-449)."""
+    if isinstance(exc, BodyTooLarge):
+        return error_response(413, str(exc))
+    if isinstance(exc, InvalidJson):
+        return error_response(400, "Invalid JSON content", exc.__cause__ or exc, exc.dotnet_type)
+    if isinstance(exc, ArgumentError):
+        return error_response(400, "One or more of the arguments submitted is incorrect", exc)
+    type_name = ""
+    if isinstance(exc, InvalidContinuationToken):  # Convert.FromBase64String
+        type_name = "System.FormatException"
+    else:
+        log.warning("Durable HTTP API %s %s failed: %r", request.method, request.path, exc)
+    return error_response(500, "Something went wrong while processing your request", exc, type_name)
+
+
+async def dispatch(request: web.Request) -> web.StreamResponse:
+    ctx = Context(request)
+    handler = _route(request, ctx)
+    if handler is None:
+        return web.Response(status=404)
     try:
-        return json.loads(value)
-    except ValueError:
-        return value
+        return await handler()
+    except Exception as exc:  # the extension's catch-all: never a devhost traceback
+        return _failure(request, exc)
 
 
-def _time(value: Any) -> str | None:
-    return iso(value) if isinstance(value, datetime) else value
-
-
-def status_json(
-    inst: Instance, *, show_input: bool = True, history: bool = False, history_output: bool = False
-) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "name": inst.name,
-        "instanceId": inst.instance_id,
-        "runtimeStatus": inst.status,
-        "input": _json_or_text(inst.input) if show_input else None,
-        "customStatus": _json_or_text(inst.custom_status),
-        "output": _json_or_text(inst.output),
-        "createdTime": _time(inst.created),
-        "lastUpdatedTime": _time(inst.updated),
-    }
-    if history:
-        events = []
-        for ev in inst.history:
-            if ev["EventType"] in (EventType.OrchestratorStarted, EventType.OrchestratorCompleted):
-                continue
-            pub = public_event(ev)
-            if not history_output:
-                pub.pop("Result", None)
-            events.append(pub)
-        out["history"] = events
-        out["historyEvents"] = events
-    return out
-
-
-def _flag(request: web.Request, name: str) -> bool:
-    return request.query.get(name, "").lower() == "true"
-
-
-def _status_url(request: web.Request, instance_id: str) -> str:
-    return f"{request.scheme}://{request.host}/runtime/webhooks/durabletask/instances/{quote(instance_id)}"
-
-
-def _management(request: web.Request, instance_id: str) -> dict[str, str]:
-    base = _status_url(request, instance_id)
-    return {
-        "id": instance_id,
-        "statusQueryGetUri": base,
-        "sendEventPostUri": f"{base}/raiseEvent/{{eventName}}",
-        "terminatePostUri": f"{base}/terminate?reason={{text}}",
-        "purgeHistoryDeleteUri": base,
-        "suspendPostUri": f"{base}/suspend?reason={{text}}",
-        "resumePostUri": f"{base}/resume?reason={{text}}",
-    }
-
-
-def _payload(raw: str) -> str | None:
-    """JSON text of the payload. The Python SDK double-encodes (the body is a JSON string
-    holding JSON text); other clients send the JSON itself."""
-    if not raw:
-        return None
-    try:
-        decoded = json.loads(raw)
-    except ValueError:
-        return json.dumps(raw)
-    if isinstance(decoded, str):
-        try:
-            json.loads(decoded)
-            return decoded
-        except ValueError:
-            return raw
-    return raw
-
-
-async def start(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE_KEY]
-    input_text = _payload(await request.text())
-    try:
-        instance_id = await engine.start_new(
-            request.match_info["function"], request.match_info.get("instance") or None, input_text
-        )
-    except UnknownOrchestrator as exc:
-        return web.json_response(
-            {
-                "Message": "One or more of the arguments submitted is incorrect",
-                "ExceptionMessage": str(exc),
-            },
-            status=400,
-        )
-    except OrchestrationConflict as exc:
-        return web.json_response({"Message": str(exc), "ExceptionMessage": str(exc)}, status=409)
-    body = _management(request, instance_id)
-    return web.json_response(body, status=202, headers={"Location": body["statusQueryGetUri"]})
-
-
-async def get_status(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE_KEY]
-    instance_id = request.match_info["instance"]
-    want_history = _flag(request, "showHistory")
-    inst = await engine.read(instance_id, history=want_history)
-    if inst is None:
-        return web.Response(status=404)
-    body = status_json(
-        inst,
-        show_input=request.query.get("showInput", "true").lower() != "false",
-        history=want_history,
-        history_output=_flag(request, "showHistoryOutput"),
-    )
-    if inst.status in TERMINAL:
-        return web.json_response(body, status=200)
-    return web.json_response(
-        body, status=202, headers={"Location": _status_url(request, instance_id)}
-    )
-
-
-def _query_filter(request: web.Request) -> str | None:
-    parts = []
-    statuses = [s for s in request.query.get("runtimeStatus", "").split(",") if s]
-    if statuses:
-        parts.append("(" + " or ".join(f"RuntimeStatus eq '{_odata(s)}'" for s in statuses) + ")")
-    if request.query.get("createdTimeFrom"):
-        parts.append(f"CreatedTime ge datetime'{_odata(request.query['createdTimeFrom'])}'")
-    if request.query.get("createdTimeTo"):
-        parts.append(f"CreatedTime le datetime'{_odata(request.query['createdTimeTo'])}'")
-    prefix = request.query.get("instanceIdPrefix")
-    if prefix:
-        key = _odata(escape_key(prefix))
-        parts.append(f"PartitionKey ge '{key}' and PartitionKey lt '{key}\uffff'")
-    return " and ".join(parts) or None
-
-
-def _odata(value: str) -> str:
-    return value.replace("'", "''")
-
-
-async def list_instances(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE_KEY]
-    top = min(int(request.query.get("top", "100") or 100), 1000)
-    token = request.headers.get("x-ms-continuation-token") or None
-    rows, nxt = await engine.query_instances(_query_filter(request), top, token)
-    show_input = _flag(request, "showInput")
-    body = [
-        status_json(Instance.from_row(unescape_key(r["PartitionKey"]), r), show_input=show_input)
-        for r in rows
-    ]
-    headers = {"x-ms-continuation-token": nxt} if nxt else {}
-    return web.json_response(body, status=200, headers=headers)
-
-
-async def _control(request: web.Request, kind: EventType, **fields: Any) -> web.Response:
-    engine = request.app[ENGINE_KEY]
-    instance_id = request.match_info["instance"]
-    inst = await engine.read(instance_id)
-    if inst is None:
-        return web.Response(status=404)
-    if inst.status in TERMINAL:
-        return web.Response(status=410)
-    if kind is EventType.ExecutionResumed and inst.status != "Suspended":
-        return web.Response(status=202)
-    await engine.send_event(instance_id, event(kind, **fields))
-    return web.Response(status=202)
-
-
-async def raise_event(request: web.Request) -> web.Response:
-    return await _control(
-        request,
-        EventType.EventRaised,
-        Name=request.match_info["event"],
-        Input=_payload(await request.text()),
-    )
-
-
-async def terminate(request: web.Request) -> web.Response:
-    return await _control(request, EventType.ExecutionTerminated, Input=request.query.get("reason"))
-
-
-async def suspend(request: web.Request) -> web.Response:
-    return await _control(request, EventType.ExecutionSuspended, Reason=request.query.get("reason"))
-
-
-async def resume(request: web.Request) -> web.Response:
-    return await _control(request, EventType.ExecutionResumed, Reason=request.query.get("reason"))
-
-
-async def restart(request: web.Request) -> web.Response:
-    """Start the instance again with its original input (same id unless asked otherwise)."""
-    engine = request.app[ENGINE_KEY]
-    inst = await engine.read(request.match_info["instance"])
-    if inst is None:
-        return web.Response(status=404)
-    new_id = None if _flag(request, "restartWithNewInstanceId") else inst.instance_id
-    try:
-        instance_id = await engine.start_new(inst.name, new_id, inst.input)
-    except OrchestrationConflict as exc:
-        return web.json_response({"Message": str(exc)}, status=409)
-    return web.json_response(_management(request, instance_id), status=202)
-
-
-async def purge(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE_KEY]
-    deleted = await engine.purge(request.match_info["instance"])
-    if not deleted:
-        return web.Response(status=404)
-    return web.json_response({"instancesDeleted": deleted}, status=200)
-
-
-async def purge_many(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE_KEY]
-    deleted, token = 0, None
-    query = _query_filter(request)
-    while True:
-        rows, token = await engine.query_instances(query, 500, token)
-        for r in rows:
-            deleted += await engine.purge(unescape_key(r["PartitionKey"]))
-        if not token:
-            break
-    if not deleted:
-        return web.Response(status=404)
-    return web.json_response({"instancesDeleted": deleted}, status=200)
-
-
-def add_routes(app: web.Application, engine: DurableEngine) -> None:
+def add_routes(
+    app: web.Application,
+    engine: DurableEngine,
+    *,
+    base_url: str | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
+    connection: str = "Storage",
+) -> None:
+    """Serve the API under both prefixes. `base_url` (the host's own URL) builds Location headers
+    and management URLs (without it: the listening address); a request's Host header never
+    does. Bodies above `max_body` bytes are refused with 413."""
     app[ENGINE_KEY] = engine
-    for p in PREFIXES:
-        app.router.add_post(p + "/orchestrators/{function}", start)
-        app.router.add_post(p + "/orchestrators/{function}/{instance}", start)
-        app.router.add_get(p + "/instances/", list_instances)
-        app.router.add_get(p + "/instances", list_instances)
-        app.router.add_delete(p + "/instances/", purge_many)
-        app.router.add_delete(p + "/instances", purge_many)
-        app.router.add_get(p + "/instances/{instance}", get_status)
-        app.router.add_delete(p + "/instances/{instance}", purge)
-        app.router.add_post(p + "/instances/{instance}/raiseEvent/{event}", raise_event)
-        app.router.add_post(p + "/instances/{instance}/terminate", terminate)
-        app.router.add_post(p + "/instances/{instance}/suspend", suspend)
-        app.router.add_post(p + "/instances/{instance}/resume", resume)
-        app.router.add_post(p + "/instances/{instance}/restart", restart)
+    app[SETTINGS_KEY] = {
+        "base_url": base_url.rstrip("/") if base_url else None,
+        "max_body": max_body,
+        "connection": connection,
+    }
+    for prefix in PREFIXES:
+        app.router.add_route("*", prefix + r"/{tail:[\s\S]*}", dispatch)

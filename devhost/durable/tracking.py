@@ -82,6 +82,10 @@ class TrackingStore:
                 row[field] = ""
         return row
 
+    async def load_large(self, row: Row) -> Row:
+        """Download the row's offloaded properties (for rows read with `reload=False`)."""
+        return await self._reload(row)
+
     async def _reload(self, row: Row) -> Row:
         for field in LARGE_FIELDS:
             blob = row.get(f"{field}BlobName")
@@ -91,9 +95,12 @@ class TrackingStore:
         return row
 
     # --- instances ----------------------------------------------------------------------
-    async def read_instance(self, instance_id: str) -> Row | None:
+    async def read_instance(self, instance_id: str, select: list[str] | None = None) -> Row | None:
+        """The instance row; with `select`, only those columns (large properties outside the
+        selection are not downloaded)."""
+        kwargs: dict[str, Any] = {"select": select} if select else {}
         try:
-            row = await self.instances.get_entity(names.escape_key(instance_id), "")
+            row = await self.instances.get_entity(names.escape_key(instance_id), "", **kwargs)
         except ResourceNotFoundError:
             return None
         return await self._reload(dict(row))
@@ -133,10 +140,19 @@ class TrackingStore:
             await self.instances.delete_entity(names.escape_key(instance_id), "")
 
     async def query_instances(
-        self, query: str | None, top: int, token: str | None
+        self,
+        query: str | None,
+        top: int,
+        token: str | None,
+        select: list[str] | None = None,
+        *,
+        reload: bool = True,
     ) -> tuple[list[Row], str | None]:
-        """One page of instance rows and the opaque token of the next page."""
+        """One page of instance rows and the opaque token of the next page (only the `select`
+        columns when given; with `reload=False` large properties stay as `{Field}BlobName`)."""
         kwargs: dict[str, Any] = {"results_per_page": top}
+        if select:
+            kwargs["select"] = select
         pages = (
             self.instances.query_entities(query, **kwargs)
             if query
@@ -148,11 +164,26 @@ class TrackingStore:
             raise InvalidContinuationToken(str(exc)) from exc
         pager: Any = pages.by_page(continuation_token=cont)  # AsyncItemPaged's pager
         async for page in pager:
-            rows = [await self._reload(dict(r)) async for r in page]
+            rows = [await self._reload(dict(r)) if reload else dict(r) async for r in page]
             nxt = pager.continuation_token
             encoded = base64.b64encode(json.dumps(nxt).encode()).decode() if nxt else None
             return rows, encoded
         return [], None
+
+    async def delete_large_messages(self, instance_id: str) -> int:
+        """Delete the instance's blobs in `{hub}-largemessages` (prefix: the escaped id), as
+        MessageManager.DeleteLargeMessageBlobs does on purge."""
+        container = self.messages.container
+        prefix = names.escape_key(instance_id) + "/"
+        deleted = 0
+        try:
+            async for blob in container.list_blobs(name_starts_with=prefix):
+                with contextlib.suppress(ResourceNotFoundError):
+                    await container.delete_blob(blob.name)
+                    deleted += 1
+        except ResourceNotFoundError:  # no container yet
+            return deleted
+        return deleted
 
     # --- history ------------------------------------------------------------------------
     async def read_history(self, instance_id: str) -> tuple[str | None, list[Event]]:
