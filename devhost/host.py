@@ -111,7 +111,7 @@ class Host:
 
     async def run(self, stop: asyncio.Event) -> None:
         app = web.Application(client_max_size=100 * 1024 * 1024)
-        add_routes(app, self.engine)
+        add_routes(app, self.engine, base_url=self.base_url)
         add_http_triggers(app, self.runner)
         add_wake_route(app, self.engine)
         check_port_free(self.options.host, self.options.port)

@@ -1,15 +1,16 @@
 """Re-run failed orchestrations once the cause is fixed (e.g. the database is back).
 
 `python -m devhost restart-failed` lists Failed instances through the Durable HTTP API and
-starts each again under the same instance id with its original input — what the SDK's
-`client.restart(id, restart_with_new_instance_id=False)` does. Starting an id whose instance
-is Failed overwrites it (as in the real extension), and the store's idempotent insert keeps
-this at one row per blob version even if a failed attempt had already written its row.
+restarts each under the same instance id with its original input through the API's own
+restart operation (`POST instances/{id}/restart?restartWithNewInstanceId=false`, what the SDK's
+`client.restart(id, restart_with_new_instance_id=False)` calls), so it works unchanged against
+a deployed app. Restarting a Failed instance overwrites it (DurableClient.RestartAsync), and the
+store's idempotent insert keeps this at one row per blob version even if a failed attempt had
+already written its row.
 """
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -35,11 +36,10 @@ def restart_failed(base_url: str, function_name: str | None = None) -> list[Rest
         if function_name and name != function_name:
             continue
         iid = inst["instanceId"]
-        body = json.dumps(inst.get("input"))  # the SDK double-encodes
         url = (
-            f"{base_url}{API_PATH}/orchestrators/{urllib.parse.quote(name)}/"
-            f"{urllib.parse.quote(iid, safe='')}"
+            f"{base_url}{API_PATH}/instances/{urllib.parse.quote(iid, safe='')}/restart"
+            "?restartWithNewInstanceId=false"
         )
-        request_json(url, "POST", body)
+        request_json(url, "POST")
         restarted.append(Restarted(instance_id=iid, name=name))
     return restarted

@@ -190,16 +190,6 @@ class MessageManager:
         data = await (await self.container.download_blob(name)).readall()
         return gzip.decompress(data).decode("utf-8")
 
-    async def delete_prefix(self, prefix: str) -> int:
-        """Delete every blob under `{prefix}/` (MessageManager.DeleteLargeMessageBlobs)."""
-        names = [b.name async for b in self.container.list_blobs(name_starts_with=prefix + "/")]
-        for name in names:
-            try:
-                await self.container.delete_blob(name)
-            except ResourceNotFoundError:
-                continue
-        return len(names)
-
     async def encode(self, msg: Message) -> str:
         body = msg.to_body()
         text = json.dumps(body)
