@@ -48,9 +48,10 @@ def cmd_start(args: argparse.Namespace) -> int:
                     poll_interval=args.poll_interval,
                     workers=getattr(args, "workers", 0),
                     storage_wait=getattr(args, "storage_wait", STORAGE_WAIT),
+                    key=getattr(args, "key", None) or os.environ.get("DEVHOST_KEY") or None,
                 )
             )
-        except ConfigError as exc:
+        except (ConfigError, StartupError) as exc:
             print(f"devhost: {exc}", file=sys.stderr)
             return 2
 
@@ -181,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=int(os.environ.get("DEVHOST_WORKERS", "0")),
         help="extra processes that run activities (like FUNCTIONS_WORKER_PROCESS_COUNT)",
+    )
+    p.add_argument(
+        "--key",
+        help="key required as ?code= or x-functions-key on the Durable webhooks, admin routes "
+        "and non-anonymous httpTrigger functions (default: $DEVHOST_KEY); needed to listen "
+        "on a non-loopback address",
     )
     p.add_argument(
         "--storage-wait",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from devhost.auth import check_bind, key_middleware
 from devhost.blobtrigger import BlobTriggerListener, target_from_binding
 from devhost.config import HostConfig, load_config
 from devhost.durable.engine import DurableEngine
@@ -36,6 +37,7 @@ class HostOptions:
     poll_interval: float = 1.0
     workers: int = 0  # extra processes that run activities (FUNCTIONS_WORKER_PROCESS_COUNT - 1)
     storage_wait: float = STORAGE_WAIT  # seconds to wait for storage at start
+    key: str | None = None  # required on webhooks/admin when set; needed off loopback
 
 
 class Host:
@@ -48,7 +50,10 @@ class Host:
         self.functions = {f.name: f for f in loaded if not f.disabled}
         self.disabled = sorted(f.name for f in loaded if f.disabled)
         self.invoker = Invoker(self.functions, options.concurrency)
-        local = "127.0.0.1" if options.host in ("0.0.0.0", "") else options.host  # noqa: S104
+        check_bind(options.host, options.key)
+        shown = options.host if options.host not in ("", "::") else "0.0.0.0"  # noqa: S104
+        self.listen_url = f"http://{shown}:{options.port}"
+        local = "127.0.0.1" if shown == "0.0.0.0" else options.host  # noqa: S104
         self.base_url = f"http://{local}:{options.port}"
         storage = self.config.settings.get("AzureWebJobsStorage")
         if not storage:
@@ -59,7 +64,7 @@ class Host:
         self.runner = HostRunner(
             self.functions,
             self.invoker,
-            client_binding_json(self.base_url, self.config.hub_name),
+            client_binding_json(self.base_url, self.config.hub_name, code=options.key),
         )
         self.engine = DurableEngine(
             storage,
@@ -94,8 +99,10 @@ class Host:
         hub = self.config.hub_name
         lines += [
             "",
-            f"Durable task hub: {hub}; HTTP on {self.base_url} "
-            f"(Durable API at {self.base_url}/runtime/webhooks/durabletask)",
+            f"Durable task hub: {hub}; HTTP on {self.listen_url} "
+            f"(Durable API at {self.base_url}/runtime/webhooks/durabletask"
+            + ("; key required" if self.options.key else "")
+            + ")",
             "Not as in Azure: " + SINGLE_OWNER_NOTE.format(n=PARTITIONS, hub=hub),
             "",
         ]
@@ -110,9 +117,11 @@ class Host:
             self.invoker.close()
 
     async def run(self, stop: asyncio.Event) -> None:
-        app = web.Application(client_max_size=100 * 1024 * 1024)
-        add_routes(app, self.engine, base_url=self.base_url)
-        add_http_triggers(app, self.runner)
+        app = web.Application(
+            client_max_size=100 * 1024 * 1024, middlewares=[key_middleware(self.options.key)]
+        )
+        add_routes(app, self.engine, base_url=self.base_url, code=self.options.key)
+        add_http_triggers(app, self.runner, self.options.key)
         add_wake_route(app, self.engine)
         check_port_free(self.options.host, self.options.port)
         await wait_for_storage(self.storage, self.options.storage_wait)

@@ -10,20 +10,24 @@ import azure.functions as func
 from aiohttp import web
 from azure.functions import meta
 
+from devhost.auth import require_key
 from devhost.contracts import FunctionInvocationError
 from devhost.loader import FunctionSpec
 from devhost.runner import HostRunner
 
 
-def add_http_triggers(app: web.Application, runner: HostRunner) -> None:
+def add_http_triggers(app: web.Application, runner: HostRunner, key: str | None = None) -> None:
     for spec in runner.functions.values():
         if spec.trigger.type != "httpTrigger":
             continue
         route = str(spec.trigger.raw.get("route") or spec.name)
         route = re.sub(r"\{(\w+)(:[^}?]*)?\??\}", r"{\1}", route).strip("/")
         methods = [m.upper() for m in spec.trigger.raw.get("methods") or ["GET", "POST"]]
+        handler = _http_handler(runner, spec)
+        if str(spec.trigger.raw.get("authLevel", "function")).lower() != "anonymous":
+            handler = require_key(key, handler)
         for m in methods:
-            app.router.add_route(m, f"/api/{route}", _http_handler(runner, spec))
+            app.router.add_route(m, f"/api/{route}", handler)
 
 
 def _http_handler(runner: HostRunner, spec: FunctionSpec) -> Any:

@@ -28,6 +28,7 @@ from devhost.durable.http_handlers import (
 )
 from devhost.durable.http_io import BodyTooLarge, InvalidJson, error_response
 from devhost.durable.http_params import Query
+from devhost.durable.http_status import url_encode
 from devhost.durable.tracking import InvalidContinuationToken
 
 PREFIXES = ("/durabletask", "/runtime/webhooks/durabletask")
@@ -40,10 +41,15 @@ log = logging.getLogger("devhost.durable")
 Handler = Callable[[], Awaitable[web.StreamResponse]]
 
 
-def client_binding_json(base_url: str, hub: str, connection: str = "Storage") -> str:
-    """The string a durableClient binding receives (DurableOrchestrationClient parses it)."""
+def client_binding_json(
+    base_url: str, hub: str, connection: str = "Storage", code: str | None = None
+) -> str:
+    """The string a durableClient binding receives (DurableOrchestrationClient parses it);
+    with a key, every webhook URL carries `code=` as in Azure (the system key)."""
     hook = f"{base_url}/runtime/webhooks/durabletask"
     query = f"taskHub={hub}&connection={connection}"
+    if code:
+        query += f"&code={url_encode(code)}"
     inst = f"{hook}/instances/INSTANCEID"
     create = f"{hook}/orchestrators/{{functionName}}[/{{instanceId}}]"
     wait = "timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}"
@@ -131,6 +137,7 @@ class Context:
         self.base_url: str = settings["base_url"] or _local_url(request)
         self.max_body: int = settings["max_body"]
         self.connection: str = settings["connection"]
+        self.code: str | None = settings["code"]
         self.query = Query(request.query)
 
 
@@ -168,6 +175,7 @@ def add_routes(
     base_url: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     connection: str = "Storage",
+    code: str | None = None,
 ) -> None:
     """Serve the API under both prefixes. `base_url` (the host's own URL) builds Location headers
     and management URLs (without it: the listening address); a request's Host header never
@@ -177,6 +185,7 @@ def add_routes(
         "base_url": base_url.rstrip("/") if base_url else None,
         "max_body": max_body,
         "connection": connection,
+        "code": code,
     }
     for prefix in PREFIXES:
         app.router.add_route("*", prefix + r"/{tail:[\s\S]*}", dispatch)

@@ -52,7 +52,7 @@ _EVENTS = {
 # --- responses --------------------------------------------------------------------------
 def check_status(ctx: Context, instance_id: str) -> web.Response:
     """CreateCheckStatusResponseMessage (L1211-1240): 202, Location, Retry-After: 10."""
-    body = management_payload(ctx.base_url, instance_id, ctx.engine.hub, ctx.connection)
+    body = management_payload(ctx.base_url, instance_id, ctx.engine.hub, ctx.connection, ctx.code)
     headers = {"Location": body["statusQueryGetUri"], "Retry-After": "10"}
     return json_response(body, status=202, headers=headers)
 

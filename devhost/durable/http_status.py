@@ -179,11 +179,13 @@ def url_encode(value: str) -> str:
 
 
 def management_payload(
-    base_url: str, instance_id: str, hub: str, connection: str = "Storage"
+    base_url: str, instance_id: str, hub: str, connection: str = "Storage", code: str | None = None
 ) -> dict[str, str]:
     """CreateCheckStatusResponseMessage's body (HttpApiHandler.cs L1164-1240)."""
     prefix = f"{base_url}/runtime/webhooks/durabletask/instances/{url_encode(instance_id)}"
     query = f"taskHub={url_encode(hub)}&connection={url_encode(connection)}"
+    if code:
+        query += f"&code={url_encode(code)}"
     return {
         "id": instance_id,
         "statusQueryGetUri": f"{prefix}?{query}",
