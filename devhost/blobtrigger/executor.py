@@ -105,7 +105,15 @@ class BlobTriggerExecutor:
             log.error("Dropping malformed blob trigger message: %r", msg.content)
             await acct.queue.delete_message(msg)
             return
-        if w is None:  # function removed or renamed since the message was queued
+        if w is None:
+            # BlobQueueTriggerExecutor.ExecuteAsync: a function this host does not have
+            # (removed or renamed since the message was queued) is logged, then the message
+            # is completed. Host ids are per app, so another app's messages never get here.
+            log.warning(
+                "Blob trigger message %s for blob '%s' names function '%s', which this host "
+                "does not have; ignoring it (FunctionNotFound)",
+                msg.id, body.get("BlobName"), body.get("FunctionId"),
+            )  # fmt: skip
             await acct.queue.delete_message(msg)
             return
         t = w.target
