@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from devhost.auth import check_bind, key_middleware
+from devhost.bindings import BindingIO
 from devhost.blobtrigger import BlobTriggerListener, target_from_binding
 from devhost.config import HostConfig, load_config
 from devhost.durable.engine import DurableEngine
@@ -65,6 +66,7 @@ class Host:
             self.functions,
             self.invoker,
             client_binding_json(self.base_url, self.config.hub_name, code=options.key),
+            BindingIO(self.config.settings, self.config.host_json),
         )
         self.engine = DurableEngine(
             storage,

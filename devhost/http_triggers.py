@@ -49,8 +49,9 @@ def _http_handler(runner: HostRunner, spec: FunctionSpec) -> Any:
             spec.trigger.name: meta.Datum(type="http", value=value),
             **runner.common_inputs(spec),
         }
+        binding_data = {**request.query, **request.match_info}
         try:
-            result = await runner.invoker.invoke(spec.name, data, {}, "HTTP request")
+            result = await runner.invoke(spec, data, {}, "HTTP request", binding_data)
         except FunctionInvocationError:
             return web.Response(status=500)
         out = result.value

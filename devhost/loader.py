@@ -129,6 +129,7 @@ def _validate(spec: FunctionSpec, settings: dict[str, str]) -> None:
         ):
             conn = b.raw.get("connection") or "AzureWebJobsStorage"
             raise LoadError(f"function '{spec.name}': connection setting '{conn}' is not set")
+        _validate_storage_binding(spec, b)
         if b.name == "$return":
             continue
         if b.direction == "in" and b.name not in params:
@@ -148,6 +149,29 @@ def _validate(spec: FunctionSpec, settings: dict[str, str]) -> None:
             raise LoadError(
                 f"function '{spec.name}': parameter '{p}' has no binding in function.json"
             )
+
+
+def _validate_storage_binding(spec: FunctionSpec, b: Binding) -> None:
+    """Blob in/out and queue out are bound by devhost (devhost.bindings); other directions
+    fail at start naming the function and binding instead of passing None silently."""
+    if b.type == "blob":
+        if b.direction not in ("in", "out"):
+            raise LoadError(
+                f"function '{spec.name}': blob binding '{b.name}' with direction "
+                f"'{b.direction}' is not supported by devhost (use in or out)"
+            )
+        if "/" not in str(b.raw.get("path", "")):
+            raise LoadError(
+                f"function '{spec.name}': blob binding '{b.name}' needs a path 'container/blob'"
+            )
+    if b.type == "queue":
+        if b.direction != "out":
+            raise LoadError(
+                f"function '{spec.name}': queue binding '{b.name}' must be an output "
+                "(direction out); queueTrigger is not supported by devhost"
+            )
+        if not b.raw.get("queueName"):
+            raise LoadError(f"function '{spec.name}': queue binding '{b.name}' has no queueName")
 
 
 def load_function(app_dir: Path, folder: Path, settings: dict[str, str]) -> FunctionSpec:

@@ -8,18 +8,26 @@ import json
 
 from azure.functions import meta
 
+from devhost.bindings import BindingIO
 from devhost.contracts import BlobTriggerEvent, FunctionInvocationError
-from devhost.invoker import Invoker
+from devhost.invoker import Invoker, Result
 from devhost.loader import CLIENT_TYPES, FunctionSpec
 
 
 class HostRunner:
     """Runs the loaded functions for the engine (FunctionRunner) and the blob trigger."""
 
-    def __init__(self, functions: dict[str, FunctionSpec], invoker: Invoker, client_json: str):
+    def __init__(
+        self,
+        functions: dict[str, FunctionSpec],
+        invoker: Invoker,
+        client_json: str,
+        io: BindingIO | None = None,
+    ):
         self.functions = functions
         self.invoker = invoker
         self._client_json = client_json  # the durableClient input datum's JSON
+        self.io = io  # blob input/output and queue output bindings
 
     def trigger_type(self, function_name: str) -> str | None:
         spec = self.functions.get(function_name)
@@ -41,13 +49,36 @@ class HostRunner:
         result = await self.invoker.invoke(function_name, data, {}, "OrchestratorEpisode")
         return str(self.invoker.encode_return(spec, result.value).value)
 
+    async def invoke(
+        self,
+        spec: FunctionSpec,
+        data: dict[str, meta.Datum],
+        trigger_metadata: dict[str, meta.Datum],
+        reason: str,
+        binding_data: dict[str, str],
+    ) -> Result:
+        """One invocation with its input bindings read first and output bindings written after
+        success; a binding that cannot be read or written fails the invocation."""
+        if self.io is not None:
+            try:
+                data = {**data, **await self.io.inputs(spec, binding_data)}
+            except Exception as exc:
+                raise FunctionInvocationError(spec.name, str(exc), type(exc).__name__) from exc
+        result = await self.invoker.invoke(spec.name, data, trigger_metadata, reason)
+        if self.io is not None:
+            try:
+                await self.io.write_outputs(spec, result.outputs, result.value, binding_data)
+            except Exception as exc:
+                raise FunctionInvocationError(spec.name, str(exc), type(exc).__name__) from exc
+        return result
+
     async def run_activity(self, function_name: str, input_json: str | None) -> str:
         spec = self._spec(function_name, "activityTrigger")
         data = {
             spec.trigger.name: meta.Datum(type="json", value=input_json or "null"),
             **self.common_inputs(spec),
         }
-        result = await self.invoker.invoke(function_name, data, {}, "ActivityTask")
+        result = await self.invoke(spec, data, {}, "ActivityTask", {})
         return str(self.invoker.encode_return(spec, result.value).value)
 
     async def run_entity(self, function_name: str, batch_json: str) -> str:
@@ -79,7 +110,8 @@ class HostRunner:
             spec.trigger.name: meta.Datum(type="bytes", value=ev.content),
             **self.common_inputs(spec),
         }
-        await self.invoker.invoke(spec.name, data, tm, f"New blob detected: {full}")
+        binding_data = {"BlobTrigger": full, "Uri": ev.uri, **ev.binding_data}
+        await self.invoke(spec, data, tm, f"New blob detected: {full}", binding_data)
 
 
 async def close_sdk_session() -> None:

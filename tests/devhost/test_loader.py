@@ -61,6 +61,13 @@ ACTIVITY = {"name": "x", "type": "activityTrigger", "direction": "in"}
              "'not_installed_pkg'"),
         ({"Boom": ({"bindings": [ACTIVITY]}, "raise RuntimeError('bad config')\n")},
          {}, "function 'Boom': importing __app__.Boom failed: RuntimeError: bad config"),
+        ({"QIn": ({"bindings": [ACTIVITY, {"name": "q", "type": "queue", "direction": "in",
+                                           "queueName": "x"}]}, "def main(x, q): pass")},
+         {}, "function 'QIn': queue binding 'q' must be an output"),
+        ({"BlobIO": ({"bindings": [ACTIVITY, {"name": "b", "type": "blob",
+                                              "direction": "inout", "path": "c/x"}]},
+                     "def main(x, b): pass")},
+         {}, "function 'BlobIO': blob binding 'b' with direction 'inout' is not supported"),
     ],
 )  # fmt: skip
 def test_invalid_apps_fail_at_start_naming_the_function(
