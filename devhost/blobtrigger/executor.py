@@ -19,7 +19,6 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.storage.queue import QueueMessage
 
 from devhost.blobtrigger.properties import blob_properties_dict
-from devhost.blobtrigger.receipts import receipt_name
 from devhost.blobtrigger.targets import POISON_QUEUE, AccountClients, WatchedContainer
 from devhost.contracts import BlobHandler, BlobTriggerEvent, BlobTriggerTarget
 from devhost.queuepump import keep_invisible
@@ -118,24 +117,17 @@ class BlobTriggerExecutor:
             return
         t = w.target
         blob = w.container.get_blob_client(name)
-        rname = receipt_name(self.host_id, t.function_id, etag, t.container, name)
-        # A receipt this process created and has not completed needs no read.
-        if rname not in acct.claimed:
-            receipt = await acct.receipts.read(rname)
-            if receipt.exists and receipt.complete:
-                await acct.queue.delete_message(msg)
-                return
-            if not receipt.exists:
-                await acct.receipts.try_create_incomplete(rname)
         try:
-            # If-Match: a blob overwritten since has its own message; one download call
-            # returns both the content and the properties the binding needs.
+            # If-Match: a blob deleted or overwritten since is ignored, as
+            # BlobQueueTriggerExecutor does (a new version has its own receipt and message);
+            # one download returns both the content and the properties the binding needs.
             downloader = await blob.download_blob(
                 etag=etag, match_condition=MatchConditions.IfNotModified
             )
             content = await downloader.readall()
         except (ResourceNotFoundError, ResourceModifiedError):
-            await self._complete(acct, rname)
+            log.info("Blob '%s/%s' (%s) no longer exists in that version; ignored", t.container,
+                     name, etag)  # fmt: skip
             await acct.queue.delete_message(msg)
             return
         props = downloader.properties
@@ -165,12 +157,7 @@ class BlobTriggerExecutor:
             return
         finally:
             await _stop(renewal)
-        await self._complete(acct, rname)
         await acct.queue.delete_message(msg)
-
-    async def _complete(self, acct: AccountClients, rname: str, *, poisoned: bool = False) -> None:
-        await acct.receipts.mark_complete(rname, poisoned=poisoned)
-        acct.claimed.discard(rname)
 
     async def _failed(  # noqa: PLR0917
         self,
@@ -184,11 +171,6 @@ class BlobTriggerExecutor:
         attempt = msg.dequeue_count or 1
         if attempt >= self.options.poison_threshold:
             await acct.poison.send_message(msg.content)
-            await self._complete(
-                acct,
-                receipt_name(self.host_id, t.function_id, etag, t.container, name),
-                poisoned=True,
-            )
             await acct.queue.delete_message(msg)
             log.error(
                 "Blob '%s/%s' is poison: '%s' failed %d times (last error: %s); "

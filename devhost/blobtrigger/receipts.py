@@ -1,8 +1,12 @@
 """Blob receipts and scan cursors in `azure-webjobs-hosts`, laid out like the real host's.
 
 A receipt `blobreceipts/{hostId}/{functionId}/{"ETag"}/{container}/{blob}` records that a blob
-version was handed to a function; metadata `Incomplete=true` while the work is queued or running.
-The scan cursor `blobscaninfo/{hostId}/{account}/{container}/scanInfo` holds `{"LatestScan": ...}`.
+version was queued for a function (BlobReceiptManager.cs, BlobReceipt.cs): it is created with
+metadata `Incomplete=Incomplete` (only the key's presence matters), and the key is removed, under
+a 30 s lease, as soon as the trigger message is enqueued (BlobTriggerExecutor.ExecuteAsync) --
+not when the function finishes: from then on the queue message carries the work (retries,
+poison). The scan cursor `blobscaninfo/{hostId}/{account}/{container}/scanInfo` holds
+`{"LatestScan": ...}`.
 """
 
 from __future__ import annotations
@@ -13,13 +17,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.storage.blob.aio import ContainerClient
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob.aio import BlobLeaseClient, ContainerClient
 
 from devhost.blobtrigger.properties import quoted_etag
 
 HOSTS_CONTAINER = "azure-webjobs-hosts"
 INCOMPLETE = "Incomplete"
+LEASE_SECONDS = 30  # BlobReceiptManager.LeasePeriod
 
 
 def receipt_name(host_id: str, function_id: str, etag: str, container: str, blob: str) -> str:
@@ -51,26 +61,41 @@ class ReceiptStore:
             props = await self.hosts.get_blob_client(name).get_blob_properties()
         except ResourceNotFoundError:
             return Receipt(exists=False, complete=False)
-        return Receipt(exists=True, complete=(props.metadata or {}).get(INCOMPLETE) != "true")
+        keys = {k.lower() for k in (props.metadata or {})}
+        return Receipt(exists=True, complete=INCOMPLETE.lower() not in keys)
 
     async def try_create_incomplete(self, name: str) -> bool:
         """Create the receipt only if absent (If-None-Match: *); False when another got it."""
         self.calls += 1
         try:
             await self.hosts.get_blob_client(name).upload_blob(
-                b"", metadata={INCOMPLETE: "true"}, match_condition=MatchConditions.IfMissing
+                b"", metadata={INCOMPLETE: INCOMPLETE}, match_condition=MatchConditions.IfMissing
             )
         except (ResourceExistsError, ResourceModifiedError):
             return False
         return True
 
-    async def mark_complete(self, name: str, *, poisoned: bool = False) -> None:
-        """Clear Incomplete. A poisoned version is closed too (marked Poisoned=true), so a
-        restart's rescan does not run it again; the poison queue message is its record."""
+    async def try_acquire_lease(self, name: str) -> str | None:
+        """A 30 s lease on the receipt, or None when another holds it or it is gone."""
         self.calls += 1
-        await self.hosts.get_blob_client(name).set_blob_metadata(
-            {"Poisoned": "true"} if poisoned else {}
-        )
+        try:
+            lease = await self.hosts.get_blob_client(name).acquire_lease(LEASE_SECONDS)
+        except (ResourceExistsError, ResourceNotFoundError, HttpResponseError) as exc:
+            if getattr(exc, "status_code", None) in (404, 409):
+                return None
+            raise
+        return str(lease.id)
+
+    async def mark_complete(self, name: str, lease_id: str) -> None:
+        """Remove `Incomplete` (under the lease); a receipt that is gone needs nothing."""
+        self.calls += 1
+        with contextlib.suppress(ResourceNotFoundError):
+            await self.hosts.get_blob_client(name).set_blob_metadata({}, lease=lease_id)
+
+    async def release_lease(self, name: str, lease_id: str) -> None:
+        self.calls += 1
+        with contextlib.suppress(ResourceNotFoundError, ResourceExistsError):
+            await BlobLeaseClient(self.hosts.get_blob_client(name), lease_id).release()
 
     async def read_cursor(self, name: str) -> datetime | None:
         try:

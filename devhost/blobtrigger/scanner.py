@@ -76,27 +76,35 @@ class ContainerScanner:
         return enqueued
 
     async def _claim(self, name: str, etag: str) -> bool:
+        """BlobTriggerExecutor.ExecuteAsync: receipt (incomplete), lease, enqueue, complete.
+
+        Create first (If-None-Match: *): for a new version that is one round trip instead of a
+        read then a create. An existing incomplete receipt (a crash between create and
+        enqueue) is taken over under the lease and re-read, as the real host does."""
         w, t = self.watched, self.watched.target
+        receipts = w.account.receipts
         rname = receipt_name(self.host_id, t.function_id, etag, t.container, name)
-        # Create first (If-None-Match: *): a new version costs one round trip. An existing
-        # receipt that is still incomplete (left by a crash, or created by a request whose
-        # reply was lost and whose SDK retry then saw 409) is queued again: a duplicate
-        # message is harmless, processing re-checks the receipt and the function dedupes.
-        if await w.account.receipts.try_create_incomplete(rname):
-            w.account.claimed.add(rname)
-        else:
-            receipt = await w.account.receipts.read(rname)
-            if receipt.exists and receipt.complete:
+        created = await receipts.try_create_incomplete(rname)
+        if not created and (await receipts.read(rname)).complete:
+            return False
+        lease = await receipts.try_acquire_lease(rname)
+        if lease is None:
+            return False  # another host is enqueuing it
+        try:
+            if not created and (await receipts.read(rname)).complete:
                 return False
-        message = {
-            "Type": "BlobTrigger",
-            "FunctionId": t.function_id,
-            "BlobType": "BlockBlob",
-            "ContainerName": t.container,
-            "BlobName": name,
-            "ETag": etag,
-        }
-        await w.account.queue.send_message(json.dumps(message).encode())
+            message = {
+                "Type": "BlobTrigger",
+                "FunctionId": t.function_id,
+                "BlobType": "BlockBlob",
+                "ContainerName": t.container,
+                "BlobName": name,
+                "ETag": etag,
+            }
+            await w.account.queue.send_message(json.dumps(message).encode())
+            await receipts.mark_complete(rname, lease)
+        finally:
+            await receipts.release_lease(rname, lease)
         log.info("New blob detected: %s/%s (%s) -> %s", t.container, name, etag, t.function_name)
         return True
 

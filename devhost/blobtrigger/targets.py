@@ -4,7 +4,7 @@ storage clients each account gives them (one trigger queue and one poison queue 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
@@ -69,9 +69,6 @@ class AccountClients:
     poison: QueueClient
     receipts: ReceiptStore
     poller: BackoffPoller  # the trigger queue's pace; the scanner wakes it after enqueuing
-    # Receipts this process created (incomplete, queued) and has not completed yet: the
-    # executor needs no receipt read for them.
-    claimed: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)

@@ -154,11 +154,12 @@ def test_failures_retry_then_poison_with_the_real_message_shape(azurite: Azurite
         "BlobName": "bad.gif",
         "ETag": etag,
     } in msgs
-    # The receipt is closed as poisoned and a restarted listener does not fire it again.
+    # The receipt was completed when the message was enqueued (BlobTriggerExecutor.cs), so
+    # a restarted listener does not fire it again; the poison queue holds the record.
     hosts = BlobServiceClient.from_connection_string(azurite.connection_string)
     r = receipt_name(host_id, "Host.Functions.Probe", etag, container, "bad.gif")
     meta = hosts.get_container_client(HOSTS_CONTAINER).get_blob_client(r).get_blob_properties()
-    assert meta.metadata == {"Poisoned": "true"}
+    assert meta.metadata == {}
     again = Recorder()
     run_listener(azurite, container, host_id, again, until=lambda: False, timeout=2)
     assert again.attempts == {}
@@ -176,6 +177,13 @@ def test_work_left_by_a_crash_is_finished_by_the_next_listener(azurite: Azurite)
         visibility_timeout=2,
     )  # fmt: skip
     assert blocked.attempts == {"stuck.png": 1} and blocked.events == []
+    # BlobTriggerExecutor.ExecuteAsync completes the receipt right after enqueuing, not when
+    # the function finishes: the queue message is what carries the unfinished work.
+    hosts = BlobServiceClient.from_connection_string(azurite.connection_string)
+    r = receipt_name(host_id, "Host.Functions.Probe", cc.get_blob_client("stuck.png")
+                     .get_blob_properties().etag, container, "stuck.png")  # fmt: skip
+    meta = hosts.get_container_client(HOSTS_CONTAINER).get_blob_client(r).get_blob_properties()
+    assert meta.metadata == {}
 
     resumed = Recorder()
     run_listener(azurite, container, host_id, resumed, until=lambda: bool(resumed.events))
@@ -206,3 +214,32 @@ def test_processed_blobs_cost_no_receipt_work_on_later_polls(azurite: Azurite) -
     assert [e.blob_name for e in later.events] == ["new.png"]
     calls = sum(a.receipts.calls for a in listener._accounts.values())
     assert calls <= 10, f"{calls} receipt calls for 1 new blob among 300 processed ones"
+
+
+def test_receipt_metadata_is_the_real_hosts(azurite: Azurite) -> None:
+    # BlobReceipt.cs: Incomplete is marked by the key's presence, value "Incomplete"
+    # (ToMetadata); any receipt with the key reads as incomplete (FromMetadata).
+    import asyncio as aio  # noqa: PLC0415
+
+    from azure.storage.blob.aio import BlobServiceClient as AsyncBlobService  # noqa: PLC0415
+
+    from devhost.blobtrigger.receipts import ReceiptStore  # noqa: PLC0415
+
+    async def go() -> None:
+        async with AsyncBlobService.from_connection_string(azurite.connection_string) as svc:
+            store = ReceiptStore(svc.get_container_client(HOSTS_CONTAINER))
+            await store.ensure_container()
+            name = f"blobreceipts/t/{names()[0]}/x"
+            assert await store.try_create_incomplete(name)
+            props = await svc.get_blob_client(HOSTS_CONTAINER, name).get_blob_properties()
+            assert props.metadata == {"Incomplete": "Incomplete"}
+            assert not (await store.read(name)).complete
+            assert not await store.try_create_incomplete(name)  # If-None-Match: *
+            lease = await store.try_acquire_lease(name)
+            assert lease is not None
+            assert await store.try_acquire_lease(name) is None  # someone else holds it
+            await store.mark_complete(name, lease)
+            await store.release_lease(name, lease)
+            assert (await store.read(name)).complete
+
+    aio.run(go())
