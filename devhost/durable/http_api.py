@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
-from devhost.durable.client import ArgumentError, DurableClient
+from devhost.durable.client import ArgumentError
 from devhost.durable.engine import DurableEngine
+from devhost.durable.http_context import ENGINE_KEY, SETTINGS_KEY, Context
 from devhost.durable.http_handlers import (
     get_status,
     list_instances,
@@ -27,14 +27,10 @@ from devhost.durable.http_handlers import (
     suspend_resume_terminate,
 )
 from devhost.durable.http_io import BodyTooLarge, InvalidJson, error_response
-from devhost.durable.http_params import Query
 from devhost.durable.http_status import url_encode
 from devhost.durable.tracking import InvalidContinuationToken
 
 PREFIXES = ("/durabletask", "/runtime/webhooks/durabletask")
-ENGINE_KEY: web.AppKey[DurableEngine] = web.AppKey("durable_engine", DurableEngine)
-SETTINGS_KEY: web.AppKey[dict[str, Any]] = web.AppKey("durable_api_settings", dict)
-DEFAULT_BASE_URL = "http://127.0.0.1:7071"
 DEFAULT_MAX_BODY = 100 * 1024 * 1024  # the Functions host's default request body limit
 log = logging.getLogger("devhost.durable")
 
@@ -112,33 +108,6 @@ def _route(request: web.Request, ctx: Context) -> Handler | None:
     elif n == 4 and seg[2].lower() == "raiseevent" and seg[3]:
         routes = {("POST", ""): lambda: raise_event(ctx, seg[1], seg[3])}
     return routes.get((method, ""))
-
-
-def _local_url(request: web.Request) -> str:
-    """Without a configured base URL: the address the connection came in on (never the Host
-    header, which a client controls)."""
-    sock = request.transport.get_extra_info("sockname") if request.transport else None
-    if not sock:
-        return DEFAULT_BASE_URL
-    host, port = str(sock[0]), int(sock[1])
-    if host in ("0.0.0.0", "::"):  # noqa: S104 - describing, not binding
-        host = "127.0.0.1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-class Context:
-    """One request as the handlers see it."""
-
-    def __init__(self, request: web.Request) -> None:
-        self.request = request
-        self.engine = request.app[ENGINE_KEY]
-        self.client: DurableClient = self.engine.client
-        settings = request.app[SETTINGS_KEY]
-        self.base_url: str = settings["base_url"] or _local_url(request)
-        self.max_body: int = settings["max_body"]
-        self.connection: str = settings["connection"]
-        self.code: str | None = settings["code"]
-        self.query = Query(request.query)
 
 
 def _failure(request: web.Request, exc: Exception) -> web.Response:

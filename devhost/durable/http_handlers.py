@@ -37,7 +37,7 @@ from devhost.durable.names import escape_key
 from devhost.durable.status import TERMINAL
 
 if TYPE_CHECKING:
-    from devhost.durable.http_api import Context
+    from devhost.durable.http_context import Context
     from devhost.durable.instance import Instance
 
 MAX_TIMESPAN_SECONDS = 922_337_203_685  # TimeSpan.MaxValue
