@@ -1,0 +1,170 @@
+"""Every command the README shows, run as a user would run it: in a fresh copy of the checkout,
+from a subprocess, reading only what a person would read (exit codes and output).
+
+The copy shares the repository's installed `.venv` and `node_modules` (what `make install`
+leaves behind), so `make` finds everything installed and goes straight to the command.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devhost.azurite import free_port, port_open
+from devhost.process import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+# Every command in the README's ```bash blocks, and where it is exercised.
+COVERED = {
+    "make demo": "test_make_demo_prints_the_rows",
+    "make test": ".ci/run (CI runs exactly this command)",
+    "make start": "test_local_session_from_the_readme",
+    ".venv/bin/python -m devhost upload samples/": "test_local_session_from_the_readme",
+    ".venv/bin/python -m devhost status": "test_local_session_from_the_readme",
+    ".venv/bin/python -m imagemeta.db rows": "test_local_session_from_the_readme",
+    ".venv/bin/python -m imagemeta.db migrate": "test_local_session_from_the_readme",
+    # Core Tools: `func` cannot be installed on these machines (its CDN is unreachable).
+    "sudo apt-get install unixodbc libsqliteodbc": "scripts/bootstrap.sh (same packages)",
+    "npx azurite --skipApiVersionCheck --location data/azurite &": "devhost.azurite (same flags)",
+    "python3.11 -m venv .venv && .venv/bin/pip install -r requirements.txt": "scripts/bootstrap.sh",
+    "func start": "not runnable here: Core Tools cannot be installed (README says so)",
+    "export SQL_ADMIN_LOGIN=imagemetaadmin SQL_ADMIN_PASSWORD='<a strong password>'": (
+        "tests/deploy"
+    ),
+    "infra/deploy.sh": "tests/deploy/test_deploy_script.py",
+    "infra/deploy.sh --yes": "tests/deploy/test_deploy_script.py",
+}
+
+
+def readme_commands() -> list[str]:
+    text = (REPO_ROOT / "README.md").read_text()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            command = line.split("  #")[0].split(" # ")[0].strip()
+            if command and not command.startswith("#"):
+                commands.append(command)
+    return commands
+
+
+def test_every_readme_command_is_covered() -> None:
+    missing = [c for c in readme_commands() if c not in COVERED]
+    assert missing == [], "README commands no test runs: " + repr(missing)
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Iterator[Path]:
+    """A fresh copy of the tracked files, with the installed .venv and node_modules."""
+    root = tmp_path / "checkout"
+    files = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True)
+        .stdout.decode()
+        .split("\0")
+    )
+    for rel in filter(None, files):
+        src = REPO_ROOT / rel
+        if src.is_file():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / rel)
+    for shared in (".venv", "node_modules"):
+        (root / shared).symlink_to(REPO_ROOT / shared)
+    yield root
+
+
+def run(
+    cwd: Path, *argv: str, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, **env},
+    )  # fmt: skip
+
+
+def azurite_ports_free() -> bool:
+    return not any(port_open(p) for p in (10000, 10001, 10002))
+
+
+def test_make_demo_prints_the_rows(checkout: Path) -> None:
+    assert azurite_ports_free(), "another Azurite holds 10000-10002"
+    result = run(checkout, "make", "demo", timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "ImageMetadata rows:" in result.stdout
+    images = [p for p in (checkout / "samples").rglob("*") if p.is_file()]
+    assert images
+    assert "Rejected files" in result.stdout
+
+
+def test_local_session_from_the_readme(checkout: Path) -> None:
+    assert azurite_ports_free(), "another Azurite holds 10000-10002"
+    port = free_port()
+    log = (checkout / "start.log").open("w")
+    start = subprocess.Popen(
+        ["make", "start"], cwd=checkout, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "DEVHOST_PORT": str(port)}, start_new_session=True,
+    )  # fmt: skip
+    py = str(checkout / ".venv" / "bin" / "python")
+    try:
+        deadline = time.monotonic() + 120
+        while "Host started" not in (checkout / "start.log").read_text():
+            assert start.poll() is None, (checkout / "start.log").read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        text = (checkout / "start.log").read_text()
+        assert "applied: 0001_create_image_metadata" in text  # make start migrates first
+
+        upload = run(checkout, py, "-m", "devhost", "upload", "samples/")
+        assert upload.returncode == 0, upload.stderr
+        uploaded = re.findall(r"uploaded images-input/(\S+)", upload.stdout)
+        assert uploaded
+
+        images = [
+            n for n in uploaded if Path(n).suffix.lower() in (".jpg", ".jpeg", ".png", ".gif")
+        ]
+        deadline = time.monotonic() + 120
+        while True:
+            status = run(checkout, py, "-m", "devhost", "status")
+            assert status.returncode == 0, status.stderr
+            done = status.stdout.count("Completed")
+            if (
+                done >= len(images)
+                and "Running" not in status.stdout
+                and "Pending" not in status.stdout
+            ):
+                break
+            assert time.monotonic() < deadline, status.stdout
+            time.sleep(1)
+
+        rows = run(checkout, py, "-m", "imagemeta.db", "rows")
+        assert rows.returncode == 0, rows.stderr
+        stored = [n for n in images if n in rows.stdout]
+        assert stored, rows.stdout
+
+        instance = re.search(r"\b(img-[0-9a-f]{32})\b", status.stdout)
+        assert instance, status.stdout
+        one = run(checkout, py, "-m", "devhost", "status", instance.group(1))
+        assert one.returncode == 0, one.stderr
+        assert "ExtractMetadata" in one.stdout
+
+        again = run(
+            checkout, py, "-m", "devhost", "restart-failed", "--url", f"http://127.0.0.1:{port}"
+        )
+        assert again.returncode == 0, again.stderr
+        assert '"restarted": 0' in again.stdout or "restarted 0" in again.stdout.lower()
+    finally:
+        os.killpg(start.pid, signal.SIGINT)
+        try:
+            start.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(start.pid, signal.SIGKILL)
+        log.close()
+    assert azurite_ports_free() or sys.platform != "linux"
