@@ -4,6 +4,7 @@ later is waited for, as the real host keeps retrying storage while it starts."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -112,3 +113,31 @@ def test_storage_that_comes_up_later_is_waited_for(tmp_path: Path) -> None:
         proc.wait(20)
         server.stop()
         log.close()
+
+
+def test_disabled_function_is_listed_as_disabled_and_not_run(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    # `func start` lists a function disabled by AzureWebJobs.<name>.Disabled and does not run it;
+    # it is still loaded and validated (an invalid disabled function fails start-up too).
+    port = free_port()
+    log = tmp_path / "devhost.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devhost", "start", "--app-dir", str(APP), "--port", str(port),
+             "--storage-connection-string", azurite.connection_string],
+            cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "AzureWebJobs.Hello.Disabled": "true"},
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while "Host started" not in log.read_text():
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    text = log.read_text()
+    assert "Hello: disabled (AzureWebJobs.Hello.Disabled)" in text
+    assert "Hello: activityTrigger" not in text
