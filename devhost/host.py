@@ -249,6 +249,9 @@ class Host:
         add_routes(app, self.engine)
         self._http_routes(app)
         app.router.add_post("/admin/devhost/wake", self._wake)
+        from devhost.monitor.wiring import add_host_routes  # noqa: PLC0415 - issue 13
+
+        add_host_routes(app, self)  # /monitor, / -> /monitor, /admin/functions, /admin/host
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         # Creates the task hub before the API can be called.
