@@ -70,8 +70,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     config = load_config(Path(args.app_dir).resolve(), args.storage_connection_string)
     return asyncio.run(
         print_status(
-            config.settings["AzureWebJobsStorage"], config.hub_name, args.instance, args.top
-        )
+            config.settings["AzureWebJobsStorage"], config.hub_name, args.instance, args.top,
+            status=args.status, outcome=args.outcome, watch=args.watch, interval=args.interval,
+        )  # fmt: skip
     )
 
 
@@ -174,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     app_opts(p)
     p.add_argument("instance", nargs="?")
     p.add_argument("--top", type=int, default=50)
+    p.add_argument("--status", help="only these runtime statuses (comma list: Failed,Running)")
+    p.add_argument("--outcome", help="only these outcomes (stored,duplicate,rejected,failed)")
+    p.add_argument("--watch", action="store_true", help="follow the backlog: done/total, ETA")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between --watch polls")
     p.set_defaults(run=cmd_status)
 
     p = sub.add_parser("upload", help="upload files or folders to a container")

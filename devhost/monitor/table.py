@@ -15,6 +15,14 @@ COLUMNS = ["PartitionKey", "Name", "RuntimeStatus", "CreatedTime", "LastUpdatedT
 _UNESCAPE = {"^": "^", "0": "/", "1": "\\", "2": "#", "3": "?"}
 
 
+def escape_key(instance_id: str) -> str:
+    """DurableTask.AzureStorage's KeySanitation: `^` `/` `\\` `#` `?` become `^^` `^0` ...."""
+    out = instance_id.replace("^", "^^")
+    for char, code in (("/", "0"), ("\\", "1"), ("#", "2"), ("?", "3")):
+        out = out.replace(char, "^" + code)
+    return out
+
+
 def unescape_key(key: str) -> str:
     """DurableTask.AzureStorage's KeySanitation, reversed (`^0` -> `/`, `^^` -> `^`, ...)."""
     if "^" not in key:

@@ -72,7 +72,10 @@ class _Builder:
         elif kind == "TimerFired":
             created = next((t for t in self.timers if t.get("FireAt") == ev.get("FireAt")), None)
             start = parse_time(created.get("Timestamp")) if created else None
-            self.out.append(_entry("timer", "retry delay", start, ts))
+            fire_at = parse_time(ev.get("FireAt"))
+            # The delay asked for runs to FireAt; the event's own time is when it was handled.
+            end = fire_at if fire_at is not None and (start is None or fire_at >= start) else ts
+            self.out.append(_entry("timer", "retry delay", start, end))
         elif kind == "EventRaised":
             entry = _entry("event", f"Event {ev.get('Name', '')}", ts, ts)
             entry["result"] = parse_payload(ev.get("Input"))
