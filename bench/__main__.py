@@ -238,12 +238,17 @@ def main() -> int:
         "--workers", type=int, default=0, help="devhost activity worker processes (--workers)"
     )
     parser.add_argument(
-        "--only", default="floor,pipeline,sizes,scaling", help="comma-separated sections to run"
+        "--only",
+        default="floor,pipeline,sizes,scaling,monitor",
+        help="comma-separated sections to run",
     )
+    parser.add_argument("--monitor-instances", type=int, default=10_000)
+    parser.add_argument("--monitor-overhead-images", type=int, default=600)
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     args = parser.parse_args()
     if args.quick:
         args.floor_sizes, args.pipeline_sizes, args.scaling_sizes = "100", "100", "100"
+        args.monitor_instances, args.monitor_overhead_images = 1000, 100
     sections = set(args.only.split(","))
     ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -263,6 +268,12 @@ def main() -> int:
             )
         if "scaling" in sections:
             report["scaling"] = bench_scaling(azurite, ints(args.scaling_sizes), work)
+        if "monitor" in sections:
+            from bench.monitor import bench_monitor  # noqa: PLC0415
+
+            report["monitor"] = bench_monitor(
+                work, args.monitor_instances, args.monitor_overhead_images
+            )
     floors = {f["images"]: f["floor"]["images_per_s"] for f in report.get("floor", [])}
     for b in report.get("pipeline", {}).get("queued", []):
         if b["images"] in floors:

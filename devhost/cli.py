@@ -70,9 +70,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     config = load_config(Path(args.app_dir).resolve(), args.storage_connection_string)
     return asyncio.run(
         print_status(
-            config.settings["AzureWebJobsStorage"], config.hub_name, args.instance, args.top,
-            status=args.status, outcome=args.outcome, watch=args.watch, interval=args.interval,
-        )  # fmt: skip
+            config.settings["AzureWebJobsStorage"],
+            config.hub_name,
+            args.instance,
+            args.top,
+            status=args.status,
+            outcome=args.outcome,
+            watch=args.watch,
+            interval=args.interval,
+        )
     )
 
 

@@ -124,19 +124,37 @@ def summary_from_status(item: dict[str, Any]) -> Summary:
 
 
 class RemoteSource(ApiSource):
-    """A deployed app: only its Durable HTTP API (+ optionally its SQL database)."""
+    """A deployed app: only its Durable HTTP API (+ optionally its SQL database).
 
-    margin = 5.0  # seconds of overlap between incremental windows (clock skew, late writes)
+    The list API filters by creation time, not update time, so a poll reads the instances
+    created since the last one, and re-reads the still-active ones: one by one when there are
+    few (an old instance stuck Running must not widen every window), else as one window from
+    the oldest of them."""
+
+    margin = 5.0  # seconds of overlap between windows (clock skew, late writes)
+    few = 64
 
     async def _refresh(self, index: InstanceIndex, full: bool) -> None:
         if full or not len(index):
-            items = await self.api.list_all(showInput="true")
-        else:
-            cached = list(index.items.values())
-            newest = max(s.created for s in cached)
-            active = [s.created for s in cached if s.active]
-            since = min([newest, *active]) - self.margin
-            items = await self.api.list_all(showInput="true", createdTimeFrom=iso_utc(since))
+            for item in await self.api.list_all(showInput="true"):
+                index.upsert(summary_from_status(item))
+            return
+        cached = list(index.items.values())
+        newest = max(s.created for s in cached)
+        active = [s for s in cached if s.active and s.created < newest - self.margin]
+        since = newest - self.margin
+        if len(active) > self.few:
+            since = min(since, *(s.created for s in active)) - self.margin
+            active = []
+        items = await self.api.list_all(showInput="true", createdTimeFrom=iso_utc(since))
+        gate = asyncio.Semaphore(8)
+
+        async def one(instance_id: str) -> dict[str, Any] | None:
+            async with gate:
+                return await self.api.status(instance_id, history=False)
+
+        fetched = await asyncio.gather(*(one(s.instance_id) for s in active))
+        items.extend(f for f in fetched if f is not None)
         for item in items:
             index.upsert(summary_from_status(item))
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from devhost.monitor.chromium import ARGS, CHROMIUM
 from devhost.monitor.outcome import outcome_of
 from tests.monitor.conftest import FAILED, REJECTED, XSS_NAME, Hub, instance_of
 
@@ -23,11 +24,6 @@ pytestmark = pytest.mark.e2e
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 SHOTS = os.environ.get("MONITOR_SCREENSHOTS")  # a folder (docs/) to keep the screenshots in
 
 
@@ -36,7 +32,7 @@ def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (scripts/bootstrap.sh installs it)")
     with playwright_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=list(ARGS))
         yield b
         b.close()
 
