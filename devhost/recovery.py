@@ -20,6 +20,8 @@ from typing import Any
 class Restarted:
     instance_id: str
     name: str
+    blob: str | None = None  # the image the instance is about (from its input)
+    reason: str | None = None  # why it failed
 
 
 def _request(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, Any, Any]:
@@ -46,18 +48,28 @@ def failed_instances(base_url: str) -> list[dict[str, Any]]:
             return [i for i in out if i.get("runtimeStatus") == "Failed"]
 
 
-def restart_failed(base_url: str, function_name: str | None = None) -> list[Restarted]:
+def restart_failed(
+    base_url: str, function_name: str | None = None, *, dry_run: bool = False
+) -> list[Restarted]:
+    """Restart every Failed instance (or, with dry_run, only list what would be restarted)."""
+    from devhost.monitor.outcome import blob_name, outcome_of  # noqa: PLC0415
+
     restarted: list[Restarted] = []
     for inst in failed_instances(base_url):
         name = inst["name"]
         if function_name and name != function_name:
             continue
         iid = inst["instanceId"]
+        blob = blob_name(inst.get("input"), inst.get("output"))
+        reason = outcome_of("Failed", inst.get("output"))[1]
+        if dry_run:
+            restarted.append(Restarted(iid, name, blob, reason))
+            continue
         body = json.dumps(json.dumps(inst.get("input"))).encode()  # the SDK double-encodes
         url = (
             f"{base_url}/durabletask/orchestrators/{urllib.parse.quote(name)}/"
             f"{urllib.parse.quote(iid, safe='')}"
         )
         _request(url, "POST", body)
-        restarted.append(Restarted(instance_id=iid, name=name))
+        restarted.append(Restarted(iid, name, blob, reason))
     return restarted

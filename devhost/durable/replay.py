@@ -264,7 +264,10 @@ class Replayer:
         inst.history.append(
             event(EventType.ExecutionCompleted, OrchestrationStatus=status, Result=output)
         )
-        log.info("Orchestration '%s' (%s) %s", inst.name, inst.instance_id, status.lower())
+        from devhost.monitor.outcome import finish_log_line  # noqa: PLC0415 - issue 13
+
+        # Names the blob and the reason: "Orchestration 'X' (id) failed: blob a.png: <reason>"
+        log.info("%s", finish_log_line(inst.name, inst.instance_id, status, inst.input, output))
         parent = inst.parent
         if not parent:
             return

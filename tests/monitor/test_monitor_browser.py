@@ -88,6 +88,35 @@ def test_overview_shows_the_hub_counts(hub: Hub, page: Any) -> None:
         page.screenshot(path=str(Path(SHOTS) / "monitor-overview.png"), full_page=True)
 
 
+def test_cli_status_restart_dry_run_and_the_host_failure_line(hub: Hub) -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from devhost.process import REPO_ROOT  # noqa: PLC0415
+
+    cs = hub.pipeline.azurite.connection_string
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "devhost", *a], cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=120, check=True,
+    ).stdout  # fmt: skip
+    out = run("status", "--storage-connection-string", cs, "--outcome", "failed")
+    assert "Runtime status" in out and "Outcome" in out and "Reason" in out  # header rows
+    assert f"{FAILED} of {FAILED} matching" in out
+    for name in hub.failed:
+        assert name in out
+    assert "database is locked" in out
+    expected = _expected(hub)
+    assert f"{expected['total']} instance(s)" in out  # hub-wide, not only the rows shown
+    out = run("status", "--storage-connection-string", cs, "--top", "5")
+    assert f"5 of {expected['total']} matching" in out
+    out = run("restart-failed", "--url", hub.base_url, "--dry-run")
+    assert out.count("would restart locked/") == FAILED
+    assert '{"wouldRestart": 4}' in out
+    log = hub.pipeline.devhost.log_tail(1_000_000)
+    assert "failed: blob locked/0.png: StoreMetadata: TransientStoreError" in log
+    assert "completed: blob corrupt/00.jpg: rejected: " in log
+
+
 def test_filter_by_status_and_name(hub: Hub, page: Any) -> None:
     page.goto(hub.base_url + "/monitor#instances")
     page.wait_for_selector("#instance-rows tr")
