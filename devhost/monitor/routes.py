@@ -23,6 +23,7 @@ from devhost.monitor.timeline import build_timeline, parse_time
 
 STATIC = Path(__file__).resolve().parent / "static"
 SOURCE_KEY: web.AppKey[MonitorSource] = web.AppKey("monitor_source", MonitorSource)
+PREFETCH_KEY: web.AppKey[asyncio.Task[None]] = web.AppKey("monitor_prefetch")
 CSRF_HEADER = "X-Devhost-Monitor"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -207,7 +208,21 @@ def add_monitor_routes(app: web.Application, source: MonitorSource) -> None:
     app.router.add_post("/monitor/api/instances/{id}/{action}", act)
     app.router.add_post("/monitor/api/restart-failed", restart_failed)
 
-    async def _close(_: web.Application) -> None:
+    async def _prefetch() -> None:
+        """Build the index while the host starts, so the first page load is a warm one."""
+        for _ in range(30):  # the task hub may not exist yet
+            try:
+                await source.index()
+                return
+            except Exception:
+                await asyncio.sleep(1.0)
+
+    async def _start(app: web.Application) -> None:
+        app[PREFETCH_KEY] = asyncio.create_task(_prefetch())
+
+    async def _close(app: web.Application) -> None:
+        app[PREFETCH_KEY].cancel()
         await source.close()
 
+    app.on_startup.append(_start)
     app.on_cleanup.append(_close)
