@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -27,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psutil
 from azure.data.tables import TableServiceClient
 
 from bench.images import small_image
@@ -168,30 +170,43 @@ def bench_render(work: Path, n: int = 10_000) -> dict[str, Any]:
     return out
 
 
+def browser_cpu_seconds() -> float:
+    """CPU of the Chromium processes (and Playwright's driver) this process started."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "chrom" in child.name() or "node" in child.name():
+                total += sum(child.cpu_times()[:2])
+    return total
+
+
 def _poll_cost(browser: Any, host: DevhostProcess, azurite: Azurite, span: float = 20.0
                ) -> dict[str, float]:  # fmt: skip
-    """CPU that open, auto-refreshing pages (overview + instance list) cost devhost and Azurite
-    on this 10,000-instance hub, against the same span with no page open."""
+    """CPU that open, auto-refreshing pages (overview + instance list) cost devhost, Azurite
+    and the browser on this 10,000-instance hub, against the same span with no page open."""
     pids = [host.process.pid if host.process else None,
             azurite.process.pid if azurite.process else None]  # fmt: skip
 
-    def cpu_ms_per_s() -> float:
-        before = sum(cpu_seconds(p) for p in pids)
+    def cpu_ms_per_s() -> tuple[float, float]:
+        before, b0 = sum(cpu_seconds(p) for p in pids), browser_cpu_seconds()
         time.sleep(span)
-        return (sum(cpu_seconds(p) for p in pids) - before) * 1000 / span
+        after, b1 = sum(cpu_seconds(p) for p in pids), browser_cpu_seconds()
+        return (after - before) * 1000 / span, (b1 - b0) * 1000 / span
 
-    idle = cpu_ms_per_s()
+    idle, browser_idle = cpu_ms_per_s()
     context = browser.new_context()
     for url in ("/monitor", "/monitor#instances"):
         context.new_page().goto(host.base_url + url)
     time.sleep(6)
-    watched = cpu_ms_per_s()
+    watched, browser_watched = cpu_ms_per_s()
     context.close()
     cores = os.cpu_count() or 1
+    extra = (watched - idle) + (browser_watched - browser_idle)
     return {
         "idle_cpu_ms_per_s": round(idle, 1),
         "with_pages_cpu_ms_per_s": round(watched, 1),
-        "share_of_machine_pct": round((watched - idle) / (cores * 1000) * 100, 2),
+        "browser_cpu_ms_per_s": round(browser_watched - browser_idle, 1),
+        "share_of_machine_pct": round(extra / (cores * 1000) * 100, 2),
     }
 
 
@@ -256,6 +271,9 @@ def _pipeline_run(work: Path, tag: str, n: int, watch: Callable[[str], Any] | No
         azurite.stop()
 
 
+BROWSER_CPU: list[float] = []  # seconds of Chromium CPU while a page watched a run
+
+
 @contextmanager
 def _open_page(base_url: str) -> Iterator[None]:
     with _browser() as b:
@@ -263,31 +281,35 @@ def _open_page(base_url: str) -> Iterator[None]:
         overview.goto(base_url + "/monitor")
         listing = b.new_page()
         listing.goto(base_url + "/monitor#instances")
+        before = browser_cpu_seconds()
         yield
+        BROWSER_CPU.append(browser_cpu_seconds() - before)
 
 
-def bench_overhead(work: Path, n: int = 600, rounds: int = 2) -> dict[str, Any]:
-    """Alternating runs (without, with, with, without, ...) to spread machine noise."""
+def bench_overhead(work: Path, n: int = 600, rounds: int = 3) -> dict[str, Any]:
+    """Alternating runs (without, with, with, without, ...) to spread machine noise; medians.
+    The page's browser CPU during the runs is measured too (it competes for the same cores)."""
     without: list[float] = []
     with_page: list[float] = []
-    cpu: dict[str, list[float]] = {"without": [], "with": []}  # devhost + Azurite ms/image
+    browser_ms: list[float] = []  # Chromium CPU per image while the page watched the run
     for r in range(rounds):
         order = [None, _open_page] if r % 2 == 0 else [_open_page, None]
         for watch in order:
             tag = f"overhead-{r}-{'page' if watch else 'none'}"
             res = _pipeline_run(work, tag, n, watch)
             (with_page if watch else without).append(res.images_per_s)
-            ms = res.devhost_cpu_ms_per_image + res.azurite_cpu_ms_per_image
-            cpu["with" if watch else "without"].append(ms)
+            if watch:
+                browser_ms.append(BROWSER_CPU[-1] * 1000 / n)
             print(f"monitor overhead N={n} {'with page   ' if watch else 'without page'}: "
-                  f"{res.images_per_s:.1f} img/s, devhost+Azurite CPU {ms:.1f} ms/img")  # fmt: skip
-    a, b = statistics.mean(without), statistics.mean(with_page)
+                  f"{res.images_per_s:.1f} img/s")  # fmt: skip
+    a, b = statistics.median(without), statistics.median(with_page)
     return {
         "images": n,
         "without_page_img_s": without,
         "with_page_img_s": with_page,
         "cost_pct": round((a - b) / a * 100, 1),
-        "cpu_ms_per_image": cpu,
+        "noise_pct": round((max(without) - min(without)) / a * 100, 1),
+        "browser_cpu_ms_per_image": browser_ms,
     }
 
 
@@ -295,7 +317,7 @@ def bench_monitor(work: Path, n: int = 10_000, overhead_n: int = 600) -> dict[st
     render = bench_render(work, n)
     r = render["remote"]
     first = render.get("browser_overview_cold_ms", render.get("overview_cold_ms", 0))
-    print(f"monitor N={n}: overview first load {first:.0f} ms (whole table read), then "
+    print(f"monitor N={n}: overview first load {first:.0f} ms (right after start), then "
           f"{render['overview_warm_ms']:.0f} ms (API); list page {render['list_page_ms']:.0f} ms, "
           f"sorted by duration {render['list_sorted_by_duration_ms']:.0f} ms")  # fmt: skip
     if "browser_overview_ms" in render:
@@ -305,13 +327,20 @@ def bench_monitor(work: Path, n: int = 10_000, overhead_n: int = 600) -> dict[st
     if "poll_cost" in render:
         c = render["poll_cost"]
         print(f"monitor N={n}: two open auto-refreshing pages cost devhost+Azurite "
-              f"{c['with_pages_cpu_ms_per_s'] - c['idle_cpu_ms_per_s']:.0f} ms CPU per second "
+              f"{c['with_pages_cpu_ms_per_s'] - c['idle_cpu_ms_per_s']:.0f} ms and Chromium "
+              f"{c['browser_cpu_ms_per_s']:.0f} ms of CPU per second "
               f"({c['share_of_machine_pct']:.1f}% of the machine)")  # fmt: skip
     r_first = r.get("browser_overview_cold_ms", r.get("overview_cold_ms", 0))
     print(f"monitor N={n} over the HTTP API only (deployed mode): first load {r_first:.0f} ms, "
           f"then {r['overview_warm_ms']:.0f} ms")  # fmt: skip
+    if not Path(CHROMIUM).exists():
+        print("monitor: no /usr/bin/chromium (scripts/bootstrap.sh installs it): page cost skipped")
+        return {"render": render}
     overhead = bench_overhead(work, overhead_n)
-    print(f"monitor: open auto-refreshing page costs the pipeline {overhead['cost_pct']:.1f}% "
-          f"({statistics.mean(overhead['without_page_img_s']):.1f} -> "
-          f"{statistics.mean(overhead['with_page_img_s']):.1f} img/s)")  # fmt: skip
+    browser = statistics.median(overhead["browser_cpu_ms_per_image"])
+    print(f"monitor: pipeline with an open auto-refreshing page: median "
+          f"{statistics.median(overhead['without_page_img_s']):.1f} -> "
+          f"{statistics.median(overhead['with_page_img_s']):.1f} img/s "
+          f"({overhead['cost_pct']:.1f}%; runs without the page differ by "
+          f"{overhead['noise_pct']:.0f}%); Chromium used {browser:.2f} ms CPU/image")  # fmt: skip
     return {"render": render, "overhead": overhead}
