@@ -175,7 +175,8 @@ def browser_cpu_seconds() -> float:
     total = 0.0
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            if "chrom" in child.name() or "node" in child.name():
+            # Chromium and Playwright's node driver; not Azurite, also a node child of ours
+            if "chrom" in child.name() or "playwright" in " ".join(child.cmdline()):
                 total += sum(child.cpu_times()[:2])
     return total
 

@@ -122,14 +122,17 @@ async function renderOverview() {
 }
 async function restartAllFailed() {
   clearTimeout(timer);
-  const dry = await postJson("/restart-failed", { dryRun: true });
+  let dry;
+  try { dry = await postJson("/restart-failed", { dryRun: true }); } catch (e) { message(e.message, true); return; }
   const dlg = el("dialog", { id: "restart-dialog" },
     el("h2", {}, `Restart ${dry.instances.length} failed instance(s)?`),
     el("ul", {}, dry.instances.map(i => el("li", {}, el("b", {}, i.blob || i.instanceId), " — ", i.reason || ""))),
     el("button", { id: "restart-confirm", disabled: dry.instances.length ? null : true, onclick: async () => {
       dlg.close();
-      const res = await postJson("/restart-failed", { dryRun: false });
-      message(`restarted ${res.instances.filter(i => i.ok).length} of ${res.instances.length}`);
+      try {
+        const res = await postJson("/restart-failed", { dryRun: false });
+        message(`restarted ${res.instances.filter(i => i.ok).length} of ${res.instances.length}`);
+      } catch (e) { message(e.message, true); }
       route();
     } }, "Restart them"),
     el("button", { onclick: () => { dlg.close(); route(); } }, "Cancel"));
