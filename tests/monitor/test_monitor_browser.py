@@ -152,6 +152,18 @@ def test_detail_shows_each_retry_and_a_readable_failure(hub: Hub, page: Any) -> 
         page.screenshot(path=str(Path(SHOTS) / "monitor-detail.png"), full_page=True)
 
 
+def test_rows_view_counts_by_format_and_links_to_instances(hub: Hub, page: Any) -> None:
+    rows = hub.pipeline.rows()
+    page.goto(hub.base_url + "/monitor#rows")
+    page.wait_for_selector("#rows-total")
+    assert _text(page, "#rows-total .n") == str(len(rows))
+    assert _text(page, "#rows-format-PNG .n") == str(sum(r["Format"] == "PNG" for r in rows))
+    newest = max((r for r in rows if r["FileName"].startswith("good/")), key=lambda r: r["Id"])
+    page.locator("table.rows a", has_text=newest["FileName"]).click()
+    expect(page.locator("#page-info")).to_contain_text("· 1 matching")
+    assert page.locator("#instance-rows td.blob").all_inner_texts() == [newest["FileName"]]
+
+
 def test_markup_in_a_blob_name_is_text(hub: Hub, page: Any) -> None:
     page.goto(hub.base_url + "/monitor#instances?q=" + urllib.request.quote("<img"))
     expect(page.locator("#page-info")).to_contain_text("· 1 matching")
