@@ -249,13 +249,16 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        default="floor,pipeline,sizes,scaling,hostile,trigger",
+        default="floor,pipeline,sizes,scaling,hostile,trigger,monitor",
         help="comma-separated sections to run",
     )
+    parser.add_argument("--monitor-instances", type=int, default=10_000)
+    parser.add_argument("--monitor-overhead-images", type=int, default=600)
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     args = parser.parse_args()
     if args.quick:
         args.floor_sizes, args.pipeline_sizes, args.scaling_sizes = "100", "100", "100"
+        args.monitor_instances, args.monitor_overhead_images = 1000, 100
     sections = set(args.only.split(","))
     ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -282,6 +285,12 @@ def main() -> int:
         report["trigger"] = bench_trigger(ints(args.trigger_sizes))
     if "trigger-devhost" in sections:  # not in the defaults: uploads a 2 GB blob
         report["trigger_devhost"] = bench_trigger_devhost(work, ints(args.trigger_sizes))
+    if "monitor" in sections:
+        from bench.monitor import bench_monitor  # noqa: PLC0415
+
+        report["monitor"] = bench_monitor(
+            work, args.monitor_instances, args.monitor_overhead_images
+        )
     floors = {f["images"]: f["floor"]["images_per_s"] for f in report.get("floor", [])}
     for b in report.get("pipeline", {}).get("queued", []):
         if b["images"] in floors:

@@ -83,16 +83,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 2
     return asyncio.run(
         print_status(
-            config.settings["AzureWebJobsStorage"], config.hub_name, args.instance, args.top
+            config.settings["AzureWebJobsStorage"],
+            config.hub_name,
+            args.instance,
+            args.top,
+            status=args.status,
+            outcome=args.outcome,
+            watch=args.watch,
+            interval=args.interval,
         )
     )
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
-    from azure.core.exceptions import ResourceExistsError  # noqa: PLC0415
-    from azure.storage.blob import BlobServiceClient  # noqa: PLC0415
-
     from devhost.config import load_config  # noqa: PLC0415
+    from devhost.uploads import upload  # noqa: PLC0415
 
     app_dir = Path(args.app_dir).resolve()
     name = args.container or _trigger_container(app_dir)
@@ -102,23 +107,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         )
         return 2
     config = load_config(app_dir, args.storage_connection_string)
-    service = BlobServiceClient.from_connection_string(config.settings["AzureWebJobsStorage"])
-    container = service.get_container_client(name)
-    with contextlib.suppress(ResourceExistsError):
-        container.create_container()  # private
-    count = 0
-    for given in args.paths:
-        root = Path(given)
-        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
-        for path in files:
-            rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
-            blob = f"{args.prefix.strip('/')}/{rel}" if args.prefix else rel
-            with path.open("rb") as fh:
-                etag = container.get_blob_client(blob).upload_blob(fh, overwrite=True)["etag"]
-            size = path.stat().st_size
-            print(f"uploaded {container.container_name}/{blob} ({size} bytes, ETag {etag})")
-            count += 1
-    print(f"{count} file(s) uploaded")
+    upload(config.settings["AzureWebJobsStorage"], name, args.paths, args.prefix)
     return 0
 
 
@@ -138,11 +127,26 @@ def _trigger_container(app_dir: Path) -> str | None:
 def cmd_restart_failed(args: argparse.Namespace) -> int:
     from devhost.recovery import restart_failed  # noqa: PLC0415
 
-    restarted = restart_failed(args.url.rstrip("/"), args.function)
+    restarted = restart_failed(args.url.rstrip("/"), args.function, dry_run=args.dry_run)
+    verb = "would restart" if args.dry_run else "restarted"
     for r in restarted:
-        print(f"restarted {r.name} {r.instance_id}")
-    print(json.dumps({"restarted": len(restarted)}))
+        print(f"{verb} {r.blob or '?'}  ({r.name} {r.instance_id}): {r.reason or ''}")
+    print(json.dumps({"wouldRestart" if args.dry_run else "restarted": len(restarted)}))
     return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from devhost.monitor.__main__ import run  # noqa: PLC0415
+
+    return run(args)
+
+
+def _add_monitor_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from devhost.monitor.__main__ import add_arguments  # noqa: PLC0415
+
+    p = sub.add_parser("monitor", help="the monitor page against a deployed app's HTTP API")
+    add_arguments(p)
+    p.set_defaults(run=cmd_monitor)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     app_opts(p)
     p.add_argument("instance", nargs="?")
     p.add_argument("--top", type=int, default=50)
+    p.add_argument("--status", help="only these runtime statuses (comma list: Failed,Running)")
+    p.add_argument("--outcome", help="only these outcomes (stored,duplicate,rejected,failed)")
+    p.add_argument("--watch", action="store_true", help="follow the backlog: done/total, ETA")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between --watch polls")
     p.set_defaults(run=cmd_status)
 
     p = sub.add_parser("upload", help="upload files or folders to a container")
@@ -224,7 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restart-failed", help="start Failed orchestrations again (same id/input)")
     p.add_argument("--url", default="http://127.0.0.1:7071", help="devhost base URL")
     p.add_argument("--function", help="only this orchestrator")
+    p.add_argument("--dry-run", action="store_true", help="list what would be restarted")
     p.set_defaults(run=cmd_restart_failed)
+
+    _add_monitor_parser(sub)
     return parser
 
 

@@ -127,6 +127,9 @@ class Host:
         add_wake_route(app, self.engine)
         check_port_free(self.options.host, self.options.port)
         await wait_for_storage(self.storage, self.options.storage_wait)
+        from devhost.monitor.wiring import add_host_routes  # noqa: PLC0415 - issue 13
+
+        add_host_routes(app, self)  # /monitor, / -> /monitor, /admin/functions, /admin/host
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         # Creates the task hub before the API can be called.

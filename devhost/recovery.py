@@ -22,6 +22,8 @@ from devhost.durable_api_client import API_PATH, iter_instances, request_json
 class Restarted:
     instance_id: str
     name: str
+    blob: str | None = None  # the image the instance is about (from its input)
+    reason: str | None = None  # why it failed
 
 
 def failed_instances(base_url: str) -> list[dict[str, Any]]:
@@ -29,17 +31,27 @@ def failed_instances(base_url: str) -> list[dict[str, Any]]:
     return [i for i in found if i.get("runtimeStatus") == "Failed"]
 
 
-def restart_failed(base_url: str, function_name: str | None = None) -> list[Restarted]:
+def restart_failed(
+    base_url: str, function_name: str | None = None, *, dry_run: bool = False
+) -> list[Restarted]:
+    """Restart every Failed instance (or, with dry_run, only list what would be restarted)."""
+    from devhost.monitor.outcome import blob_name, outcome_of  # noqa: PLC0415
+
     restarted: list[Restarted] = []
     for inst in failed_instances(base_url):
         name = inst["name"]
         if function_name and name != function_name:
             continue
         iid = inst["instanceId"]
+        blob = blob_name(inst.get("input"), inst.get("output"))
+        reason = outcome_of("Failed", inst.get("output"))[1]
+        if dry_run:
+            restarted.append(Restarted(iid, name, blob, reason))
+            continue
         url = (
             f"{base_url}{API_PATH}/instances/{urllib.parse.quote(iid, safe='')}/restart"
             "?restartWithNewInstanceId=false"
         )
         request_json(url, "POST")
-        restarted.append(Restarted(instance_id=iid, name=name))
+        restarted.append(Restarted(iid, name, blob, reason))
     return restarted

@@ -14,10 +14,12 @@ ls /usr/lib/*-linux-gnu/odbc/libsqlite3odbc.so >/dev/null 2>&1 || need_apt+=(lib
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)  # make lint: infra/deploy.sh
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)  # the monitor's browser tests (Playwright)
 if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "bootstrap: apt-get install ${need_apt[*]}"
+  echo "bootstrap: [1/3] apt-get install ${need_apt[*]} (a few minutes on a fresh machine)"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q -o Dpkg::Progress-Fancy=0 \
+    "${need_apt[@]}" | { grep -E '^(Unpacking|Setting up) ' | sed 's/^/  apt: /' || true; }
 fi
 
 PY=${PYTHON:-python3}
@@ -28,13 +30,15 @@ fi
 stamp=.venv/.requirements.sha
 want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "bootstrap: pip install -r requirements-dev.txt"
+  echo "bootstrap: [2/3] pip install -r requirements-dev.txt"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements-dev.txt
+  # One line per package, so a slow install shows where it is.
+  .venv/bin/python -m pip install -r requirements-dev.txt --progress-bar off \
+    | { grep -E '^(Collecting|Successfully installed)' | sed 's/^/  pip: /' || true; }
   echo "$want" > "$stamp"
 fi
 
 if [ ! -x node_modules/.bin/azurite ]; then
-  echo "bootstrap: npm install (azurite)"
+  echo "bootstrap: [3/3] npm install (azurite)"
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
 fi

@@ -84,12 +84,16 @@ def _wait_for(
 ) -> dict[Upload, dict[str, Any]]:
     wanted = {(u.blob_name, u.etag): u for u in uploads}
     deadline = time.monotonic() + timeout
+    reported = -1
     while True:
         done: dict[Upload, dict[str, Any]] = {}
         for inst in host.list_instances():
             key = _instance_key(inst)
             if key in wanted and inst.get("runtimeStatus") in TERMINAL:
                 done[wanted[key]] = inst
+        if len(done) != reported:
+            reported = len(done)
+            print(f"demo: {reported}/{len(wanted)} orchestrations finished", flush=True)
         if len(done) == len(wanted):
             return done
         if time.monotonic() > deadline:
@@ -122,7 +126,8 @@ def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
             uploads = _upload_samples(service, app_dir / "samples")
             images = [u for u in uploads if Path(u.blob_name).suffix.lower() in IMAGE_EXTENSIONS]
             skipped = [u.blob_name for u in uploads if u not in images]
-            print(f"demo: waiting for {len(images)} orchestrations")
+            print(f"demo: waiting for {len(images)} orchestrations "
+                  f"(watch them at {host.base_url}/monitor)")  # fmt: skip
             results = _wait_for(host, images, timeout)
         finally:
             host.stop()

@@ -21,6 +21,7 @@ from devhost.durable.replay import Replayer
 from devhost.durable.sessions import Admission, SessionManager, Verdict, group_by_instance
 from devhost.durable.status import ACTIVE, TERMINAL, RuntimeStatus
 from devhost.durable.tracking import TrackingStore
+from devhost.monitor.outcome import finish_log_line
 from devhost.queuepump import BackoffPoller
 
 log = logging.getLogger("devhost.durable")
@@ -119,6 +120,14 @@ class OrchestrationDispatcher:
 
         if inst is not None and new_events:
             cp = await self.replayer.run(inst, new_events)
+            if inst.status in TERMINAL:
+                # Names the blob and the reason: "Orchestration 'X' (id) failed: blob a.png: ..."
+                log.info(
+                    "%s",
+                    finish_log_line(
+                        inst.name, inst.instance_id, inst.status, inst.input, inst.output
+                    ),
+                )
             await asyncio.gather(*(self.queues.send(out) for out in cp.messages))
             for child in cp.starts:
                 if child.instance_id == inst.instance_id:

@@ -264,7 +264,6 @@ class Replayer:
         inst.history.append(
             event(EventType.ExecutionCompleted, OrchestrationStatus=status, Result=output)
         )
-        log.info("Orchestration '%s' (%s) %s", inst.name, inst.instance_id, status.lower())
         parent = inst.parent
         if not parent:
             return

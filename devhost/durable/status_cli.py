@@ -1,46 +1,197 @@
-"""`python -m devhost status`: read the task hub tables directly (devhost need not run)."""
+"""`python -m devhost status`: the task hub at a glance, read from its tables (devhost need not
+run). Hub-wide counts by runtime status and pipeline outcome, then the newest instances with
+their blob, outcome and reason; `--status`/`--outcome` filter; `--watch` follows the current
+backlog live (done/total, rate, ETA); `status <id>` shows one instance's history timeline."""
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
+import time
+from typing import Any
 
-from devhost.durable.events import EventType, public_event
-from devhost.durable.instance import Instance
-from devhost.durable.names import unescape_key
-from devhost.durable.tracking import open_tracking
+from azure.data.tables.aio import TableClient
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from devhost.monitor.index import InstanceIndex, Query, backlog
+from devhost.monitor.outcome import blob_name, failure_text, outcome_of
+from devhost.monitor.table import TableInstances, escape_key, unescape_key
+from devhost.monitor.timeline import build_timeline
+
+STYLE = {"stored": "green", "duplicate": "magenta", "rejected": "yellow", "failed": "red",
+         "terminated": "grey50", "running": "blue", "Completed": "green", "Failed": "red",
+         "Running": "blue", "Pending": "blue", "Terminated": "grey50"}  # fmt: skip
 
 
-async def print_status(connection_string: str, hub: str, instance_id: str | None, top: int) -> int:
-    async with open_tracking(connection_string, hub) as store:
-        if instance_id:
-            row = await store.read_instance(instance_id)
-            if row is None:
-                print(f"no instance {instance_id} in task hub {hub}")
-                return 1
-            inst = Instance.from_row(instance_id, row)
-            print(f"{inst.instance_id}  {inst.name}  {inst.status}")
-            print(f"  input:  {inst.input}")
-            print(f"  output: {inst.output}")
-            print(f"  custom: {inst.custom_status}")
-            _, history = await store.read_history(instance_id)
-            for ev in history:
-                if ev["EventType"] in (
-                    EventType.OrchestratorStarted,
-                    EventType.OrchestratorCompleted,
-                ):
-                    continue
-                pub = public_event(ev)
-                kind, ts = pub.pop("EventType"), pub.pop("Timestamp", "")
-                print(f"  {ts}  {kind:<34} {json.dumps(pub)[:160]}")
-            return 0
-        rows, _ = await store.query_instances(None, top, None)
-        counts: dict[str, int] = {}
-        for r in rows:
-            status = str(r.get("RuntimeStatus"))
-            counts[status] = counts.get(status, 0) + 1
-            print(
-                f"{unescape_key(r['PartitionKey']):<40} {r.get('Name', ''):<24} {status:<10} "
-                f"{r.get('LastUpdatedTime')}"
+def _fmt_ms(ms: Any) -> str:
+    if not isinstance(ms, int | float):
+        return ""
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def _styled(value: str) -> Text:
+    return Text(value, style=STYLE.get(value, ""))
+
+
+def counts_table(index: InstanceIndex, hub: str) -> Table:
+    view = index.overview()
+    table = Table(title=f"Task hub {hub}: {view['total']} instance(s)", title_justify="left")
+    table.add_column("Runtime status")
+    table.add_column("Count", justify="right")
+    table.add_column("Outcome")
+    table.add_column("Count", justify="right")
+    statuses = sorted(view["byStatus"].items())
+    outcomes = list(view["byOutcome"].items())
+    for i in range(max(len(statuses), len(outcomes))):
+        s = statuses[i] if i < len(statuses) else ("", "")
+        o = outcomes[i] if i < len(outcomes) else ("", "")
+        table.add_row(_styled(s[0]), str(s[1]), _styled(o[0]), str(o[1]))
+    return table
+
+
+def instances_table(index: InstanceIndex, query: Query) -> Table:
+    page = index.select(query)
+    table = Table(caption=f"{len(page['items'])} of {page['total']} matching, newest first")
+    table.add_column("Instance", overflow="fold", min_width=12)
+    table.add_column("Blob", overflow="fold", min_width=12)
+    for col in ("Status", "Outcome"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("Reason", overflow="fold", ratio=2)
+    table.add_column("Created (UTC)", no_wrap=True)
+    table.add_column("Duration", no_wrap=True, justify="right")
+    for item in page["items"]:
+        table.add_row(
+            Text(item["instanceId"]),
+            Text(item["blob"] or ""),  # Text: a name like "[red]x" is shown, not styled
+            _styled(item["runtimeStatus"]),
+            _styled(item["outcome"]),
+            Text(item["reason"] or ""),
+            item["createdTime"][5:19].replace("T", " "),
+            _fmt_ms(item["durationMs"]),
+        )
+    return table
+
+
+async def _history(connection_string: str, hub: str, instance_id: str) -> dict[str, Any] | None:
+    key = escape_key(instance_id).replace("'", "''")
+    async with TableClient.from_connection_string(connection_string, f"{hub}Instances") as t:
+        rows = [r async for r in t.query_entities(f"PartitionKey eq '{key}'")]
+    if not rows:
+        return None
+    row = rows[0]
+    events: list[dict[str, Any]] = []
+    async with TableClient.from_connection_string(connection_string, f"{hub}History") as t:
+        async for ev in t.query_entities(f"PartitionKey eq '{key}'"):
+            if ev.get("RowKey") == "sentinel" or not ev.get("EventType"):
+                continue
+            stamp = ev.get("_Timestamp")
+            events.append(
+                {k: v for k, v in ev.items() if not k.startswith(("_", "odata", "Partition"))}
+                | {"Timestamp": stamp.isoformat() if stamp is not None else None}
             )
-        print(f"task hub {hub}: {len(rows)} instance(s) shown " + json.dumps(counts))
-        return 0
+    events.sort(key=lambda e: str(e.get("RowKey", "")))
+    return {
+        "instanceId": unescape_key(str(row["PartitionKey"])),
+        "name": row.get("Name"),
+        "runtimeStatus": row.get("RuntimeStatus"),
+        "input": row.get("Input"),
+        "output": row.get("Output"),
+        "customStatus": row.get("CustomStatus"),
+        "historyEvents": events,
+    }
+
+
+async def _print_instance(console: Console, cs: str, hub: str, instance_id: str) -> int:
+    status = await _history(cs, hub, instance_id)
+    if status is None:
+        console.print(f"no instance {instance_id} in task hub {hub}")
+        return 1
+    runtime = str(status["runtimeStatus"])
+    outcome, reason = outcome_of(runtime, status["output"])
+    console.print(f"[bold]{instance_id}[/]  {status['name']}  {runtime}  {outcome}", markup=True)
+    console.print(f"  blob:   {blob_name(status['input'], status['output'])}", markup=False)
+    if reason:
+        console.print(f"  reason: {reason}", markup=False)
+    console.print(f"  input:  {status['input']}", markup=False)
+    console.print(f"  output: {status['output'] if runtime != 'Failed' else ''}", markup=False)
+    if runtime == "Failed":
+        console.print(failure_text(status["output"]), markup=False)
+    table = Table("Offset", "Step", "Duration", "Result")
+    for e in build_timeline(status)["entries"]:
+        step = e["label"] + (f" #{e['attempt']}" if e.get("attempt") else "")
+        table.add_row(
+            _fmt_ms(e["startOffset"]),
+            Text(step),
+            _fmt_ms(e["durationMs"]),
+            Text("failed: " + e["reason"] if e.get("reason") else ("ok" if e.get("ok") else "")),
+        )
+    console.print(table)
+    return 0
+
+
+async def _watch(
+    console: Console, source: TableInstances, index: InstanceIndex, interval: float
+) -> None:
+    since: float | None = None
+    fields = "{task.fields[rate]}/s  ETA {task.fields[eta]}  {task.fields[outcomes]}"
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn(fields))  # fmt: skip
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("backlog", total=None, rate="0", eta="—", outcomes="")
+        while True:
+            newest = await source.scan(index, since)
+            if newest is not None:
+                since = newest - 2.0
+            b = backlog(list(index.items.values()), time.time())
+            view = index.overview()["byOutcome"]
+            eta = b["etaSeconds"]
+            progress.update(
+                task,
+                total=b["total"] or None,
+                completed=b["done"],
+                rate=f"{b['rate']:.1f}",
+                eta="—" if eta is None else f"{eta:.0f} s",
+                outcomes=" ".join(f"{k} {v}" for k, v in view.items()),
+            )
+            if b["total"] and not b["active"]:
+                return
+            await asyncio.sleep(interval)
+
+
+async def print_status(
+    connection_string: str,
+    hub: str,
+    instance_id: str | None,
+    top: int,
+    *,
+    status: str | None = None,
+    outcome: str | None = None,
+    watch: bool = False,
+    interval: float = 2.0,
+) -> int:
+    console = Console()
+    if not console.is_terminal:  # piped or captured: keep whole lines rather than folding
+        console = Console(width=max(console.width, 200))
+    if instance_id:
+        return await _print_instance(console, connection_string, hub, instance_id)
+    source = TableInstances(connection_string, hub)
+    index = InstanceIndex()
+    try:
+        if watch:
+            with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+                await _watch(console, source, index, interval)
+        else:
+            await source.scan(index, None)
+    finally:
+        await source.close()
+    console.print(counts_table(index, hub))
+    query = Query(
+        statuses=frozenset(s for s in (status or "").split(",") if s),
+        outcomes=frozenset(o for o in (outcome or "").split(",") if o),
+        size=top,
+    )
+    console.print(instances_table(index, query))
+    return 0

@@ -1,0 +1,163 @@
+"""Core Tools parity: the host's admin routes a developer uses by hand.
+
+- `POST /admin/functions/{name}` with `{"input": "..."}` runs a non-HTTP function once, like
+  the host's AdminController: 202 Accepted and the invocation runs in the background; 404 for an
+  unknown function. For a blobTrigger function `input` is a blob path `container/name`; for an
+  activityTrigger function it is the activity's JSON input.
+- `GET /admin/host/status`: the host's `HostStatus` shape (`id`, `state`, `version`,
+  `versionDetails`, `processUptime` in milliseconds).
+
+The host plugs in through `AdminBackend`; `HostAdminBackend` adapts devhost's Host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiohttp import web
+
+log = logging.getLogger("devhost")
+
+VERSION = "4.0.0-devhost"
+BACKEND_KEY: web.AppKey[AdminBackend] = web.AppKey("admin_backend")
+_TASKS: set[asyncio.Task[None]] = set()
+
+
+class UnsupportedTrigger(Exception):
+    pass
+
+
+class AdminBackend(Protocol):
+    host_id: str
+    started: float  # time.time() when the host process started
+
+    def trigger_type(self, function_name: str) -> str | None: ...
+
+    async def invoke_by_hand(self, function_name: str, input_text: str) -> None:
+        """Run the function once with this trigger input; raise to report a failure."""
+        ...
+
+
+_IMPORTED = time.time()  # devhost imports this module while starting
+
+
+def _process_start() -> float:
+    """When this process started (Linux /proc), else when this module was imported."""
+    try:
+        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        btime = [x for x in Path("/proc/stat").read_text().splitlines() if x.startswith("btime")]
+        return float(btime[0].split()[1]) + int(stat[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return _IMPORTED
+
+
+async def host_status(request: web.Request) -> web.Response:
+    backend = request.app[BACKEND_KEY]
+    return web.json_response(
+        {
+            "id": backend.host_id,
+            "state": "Running",
+            "version": VERSION,
+            "versionDetails": "devhost: a local Functions host for Python v1 apps",
+            "processUptime": int((time.time() - backend.started) * 1000),
+        }
+    )
+
+
+async def invoke(request: web.Request) -> web.Response:
+    origin = request.headers.get("Origin")
+    if origin and origin != f"{request.scheme}://{request.host}":
+        return web.json_response({"error": "cross-site request refused"}, status=403)
+    backend = request.app[BACKEND_KEY]
+    name = request.match_info["name"]
+    trigger = backend.trigger_type(name)
+    if trigger is None:
+        return web.Response(status=404)
+    if trigger in ("httpTrigger", "orchestrationTrigger", "entityTrigger"):
+        return web.json_response(
+            {"error": f"{name} has a {trigger}: call it over HTTP or the Durable API"},
+            status=400,
+        )
+    try:
+        body = json.loads(await request.text() or "{}")
+    except ValueError:
+        return web.json_response({"error": 'body must be JSON: {"input": "..."}'}, status=400)
+    value = body.get("input") if isinstance(body, dict) else None
+    text = value if isinstance(value, str) else json.dumps(value)
+
+    async def run() -> None:
+        try:
+            await backend.invoke_by_hand(name, text)
+        except Exception as exc:
+            log.warning("Manual invocation of %s failed: %s", name, exc)
+
+    task = asyncio.create_task(run())
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+    return web.Response(status=202)
+
+
+def add_admin_routes(app: web.Application, backend: AdminBackend) -> None:
+    app[BACKEND_KEY] = backend
+    app.router.add_get("/admin/host/status", host_status)
+    app.router.add_post("/admin/functions/{name}", invoke)
+
+
+class HostAdminBackend:
+    """`AdminBackend` over devhost's Host: blob paths become a BlobTriggerEvent for
+    `host.handle_blob`; activities go through `host.run_activity`."""
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+        self.host_id = str(host.config.host_id)
+        self.started = _process_start()
+
+    def trigger_type(self, function_name: str) -> str | None:
+        result = self.host.trigger_type(function_name)
+        return None if result is None else str(result)
+
+    async def invoke_by_hand(self, function_name: str, input_text: str) -> None:
+        trigger = self.trigger_type(function_name)
+        if trigger == "activityTrigger":
+            await self.host.run_activity(function_name, input_text)
+        elif trigger == "blobTrigger":
+            await self.host.handle_blob(await self._blob_event(function_name, input_text))
+        else:
+            raise UnsupportedTrigger(f"{function_name}: {trigger} cannot be run by hand")
+
+    async def _blob_event(self, function_name: str, path: str) -> Any:
+        from azure.storage.blob.aio import BlobClient  # noqa: PLC0415
+
+        from devhost.blobtrigger import (  # noqa: PLC0415
+            blob_properties_dict,
+            parse_blob_path,
+            target_from_binding,
+        )
+        from devhost.contracts import BlobTriggerEvent  # noqa: PLC0415
+
+        spec = self.host.functions[function_name]
+        target = target_from_binding(spec.name, spec.trigger.raw, self.host.config.settings)
+        container, _, blob = path.strip("/").partition("/")
+        if not blob:
+            raise ValueError(f"input must be a blob path 'container/name', not {path!r}")
+        client = BlobClient.from_connection_string(target.connection_string, container, blob)
+        async with client:
+            downloader = await client.download_blob()
+            content = await downloader.readall()
+            props = downloader.properties
+        return BlobTriggerEvent(
+            target=target,
+            blob_name=blob,
+            uri=client.url,
+            etag=str(props.etag),
+            content=content,
+            properties=blob_properties_dict(props),
+            metadata=dict(props.metadata or {}),
+            binding_data=parse_blob_path(f"{container}/{target.blob_pattern}").match(blob) or {},
+        )

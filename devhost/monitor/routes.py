@@ -1,0 +1,228 @@
+"""The monitor's page and JSON endpoints under /monitor, on any aiohttp application.
+
+POSTs change state, so they are refused unless they carry `X-Devhost-Monitor: 1` (a custom
+header a cross-site form or a simple fetch cannot send without a CORS preflight, which is never
+granted) and, when the browser says where they come from (`Origin`, `Sec-Fetch-Site`), come
+from this same origin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from devhost.monitor.index import SORT_KEYS, Query
+from devhost.monitor.outcome import blob_name, failure_text, outcome_of
+from devhost.monitor.sources import ACTIONS, MonitorSource
+from devhost.monitor.timeline import build_timeline, parse_time
+
+STATIC = Path(__file__).resolve().parent / "static"
+SOURCE_KEY: web.AppKey[MonitorSource] = web.AppKey("monitor_source", MonitorSource)
+PREFETCH_KEY: web.AppKey[asyncio.Task[None]] = web.AppKey("monitor_prefetch")
+CSRF_HEADER = "X-Devhost-Monitor"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def same_origin_post(request: web.Request) -> bool:
+    if request.headers.get(CSRF_HEADER) != "1":
+        return False
+    origin = request.headers.get("Origin")
+    if origin and origin != f"{request.scheme}://{request.host}":
+        return False
+    site = request.headers.get("Sec-Fetch-Site")
+    return not site or site in ("same-origin", "none")
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, headers={"Cache-Control": "no-store"})
+
+
+async def page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
+
+
+async def to_monitor(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/monitor")
+
+
+async def overview(request: web.Request) -> web.Response:
+    source = request.app[SOURCE_KEY]
+    started = time.perf_counter()
+    index = await source.index()
+    body = index.overview()
+    try:
+        body["poison"] = await source.poison_count()
+    except Exception:
+        body["poison"] = None
+    body["source"] = source.label
+    body["computeMs"] = round((time.perf_counter() - started) * 1000, 1)
+    return _json(body)
+
+
+def _set(value: str) -> frozenset[str]:
+    return frozenset(v for v in value.split(",") if v)
+
+
+def _time(value: str) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value) / 1000.0  # epoch milliseconds
+    except ValueError:
+        return parse_time(value)
+
+
+async def instances(request: web.Request) -> web.Response:
+    q = request.query
+    try:
+        query = Query(
+            statuses=_set(q.get("status", "")),
+            outcomes=_set(q.get("outcome", "")),
+            created_from=_time(q.get("from", "")),
+            created_to=_time(q.get("to", "")),
+            text=q.get("q", "").strip(),
+            sort=q.get("sort", "created") if q.get("sort") in SORT_KEYS else "created",
+            descending=q.get("order", "desc") != "asc",
+            page=int(q.get("page", "0") or 0),
+            size=int(q.get("size", "50") or 50),
+        )
+    except ValueError:
+        return _json({"error": "bad query"}, 400)
+    index = await request.app[SOURCE_KEY].index()
+    return _json(index.select(query))
+
+
+async def instance(request: web.Request) -> web.Response:
+    status = await request.app[SOURCE_KEY].status(request.match_info["id"])
+    if status is None:
+        return _json({"error": "no such instance"}, 404)
+    runtime = str(status.get("runtimeStatus") or "")
+    outcome, reason = outcome_of(runtime, status.get("output"))
+    body = {
+        "instanceId": status.get("instanceId"),
+        "name": status.get("name"),
+        "runtimeStatus": runtime,
+        "createdTime": status.get("createdTime"),
+        "lastUpdatedTime": status.get("lastUpdatedTime"),
+        "input": _decoded(status.get("input")),
+        "output": _decoded(status.get("output")),
+        "customStatus": _decoded(status.get("customStatus")),
+        "blob": blob_name(status.get("input"), status.get("output"), status.get("customStatus")),
+        "outcome": outcome,
+        "reason": reason,
+        "failure": failure_text(status.get("output")) if runtime == "Failed" else None,
+        "timeline": build_timeline(status),
+    }
+    return _json(body)
+
+
+def _decoded(value: Any) -> Any:
+    from devhost.monitor.outcome import parse_payload  # noqa: PLC0415
+
+    return parse_payload(value)
+
+
+async def rows(request: web.Request) -> web.Response:
+    limit = int(request.query.get("limit", "50") or 50)
+    name = request.query.get("name")
+    try:
+        body = await request.app[SOURCE_KEY].rows(limit, name)
+    except Exception as exc:
+        return _json({"error": f"SQL: {exc}"}, 502)
+    if body is None:
+        return _json({"error": "no SQL connection string configured"}, 404)
+    return _json(body)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = json.loads(await request.text() or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+async def act(request: web.Request) -> web.Response:
+    if not same_origin_post(request):
+        return _json({"error": "cross-site request refused"}, 403)
+    action = request.match_info["action"]
+    if action not in ACTIONS:
+        return _json({"error": f"unknown action {action}"}, 404)
+    data = await _body(request)
+    if action == "raiseEvent" and not data.get("name"):
+        return _json({"error": "event name required"}, 400)
+    code = await request.app[SOURCE_KEY].act(
+        request.match_info["id"],
+        action,
+        reason=data.get("reason") or "terminated from the monitor",
+        name=data.get("name"),
+        data=data.get("data"),
+    )
+    return _json({"action": action, "httpStatus": code, "ok": code < 300}, 200)
+
+
+async def restart_failed(request: web.Request) -> web.Response:
+    if not same_origin_post(request):
+        return _json({"error": "cross-site request refused"}, 403)
+    data = await _body(request)
+    source = request.app[SOURCE_KEY]
+    failed = (await source.index()).failed()
+    listed = [{"instanceId": s.instance_id, "blob": s.blob, "reason": s.reason} for s in failed]
+    if data.get("dryRun", True):
+        return _json({"dryRun": True, "instances": listed})
+    gate = asyncio.Semaphore(8)
+
+    async def one(item: dict[str, Any]) -> dict[str, Any]:
+        async with gate:
+            code = await source.act(str(item["instanceId"]), "restart")
+        return item | {"httpStatus": code, "ok": code < 300}
+
+    results = await asyncio.gather(*(one(i) for i in listed))
+    return _json({"dryRun": False, "instances": results})
+
+
+def add_monitor_routes(app: web.Application, source: MonitorSource) -> None:
+    """GET /monitor (the page; `/` redirects to it), /monitor/static/*, /monitor/api/*."""
+    app[SOURCE_KEY] = source
+    app.router.add_get("/", to_monitor)
+    app.router.add_get("/monitor", page)
+    app.router.add_get("/monitor/", page)
+    app.router.add_static("/monitor/static/", STATIC, append_version=False)
+    app.router.add_get("/monitor/api/overview", overview)
+    app.router.add_get("/monitor/api/instances", instances)
+    app.router.add_get("/monitor/api/instances/{id}", instance)
+    app.router.add_get("/monitor/api/rows", rows)
+    app.router.add_post("/monitor/api/instances/{id}/{action}", act)
+    app.router.add_post("/monitor/api/restart-failed", restart_failed)
+
+    async def _prefetch() -> None:
+        """Build the index while the host starts, so the first page load is a warm one."""
+        for _ in range(30):  # the task hub may not exist yet
+            try:
+                await source.index()
+                return
+            except Exception:
+                await asyncio.sleep(1.0)
+
+    async def _start(app: web.Application) -> None:
+        app[PREFETCH_KEY] = asyncio.create_task(_prefetch())
+
+    async def _close(app: web.Application) -> None:
+        app[PREFETCH_KEY].cancel()
+        await source.close()
+
+    app.on_startup.append(_start)
+    app.on_cleanup.append(_close)

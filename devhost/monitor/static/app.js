@@ -1,0 +1,285 @@
+// Pipeline monitor: plain DOM, no library. Every value from the server goes in through
+// textContent or attributes set one by one, never as HTML.
+"use strict";
+
+const API = "/monitor/api";
+const COLORS = { stored: "#2e7d32", duplicate: "#6a1b9a", rejected: "#ef6c00", failed: "#c62828",
+  terminated: "#455a64", running: "#1565c0" };
+const STATUSES = ["Pending", "Running", "Completed", "Failed", "Terminated", "Suspended"];
+const OUTCOMES = ["stored", "duplicate", "rejected", "failed", "terminated", "running"];
+let timer = null;
+let state = { status: "", outcome: "", q: "", from: "", to: "", sort: "created", order: "desc", page: 0 };
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "class") node.className = v;
+    else if (k === "style") node.style.cssText = v; // CSSOM: allowed by the page's CSP
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+function svg(tag, attrs) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+  return node;
+}
+function badge(kind, value) { return el("span", { class: `badge ${kind}-${value}` }, value || ""); }
+function fmtTime(iso) { return iso ? new Date(iso).toLocaleString() : ""; }
+function fmtMs(ms) {
+  if (ms === null || ms === undefined) return "";
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
+}
+function pretty(v) { return typeof v === "string" ? v : JSON.stringify(v, null, 2); }
+function message(text, isError) {
+  const box = document.getElementById("message");
+  box.textContent = text; box.className = isError ? "error" : ""; box.hidden = !text;
+}
+async function getJson(path) {
+  const resp = await fetch(API + path, { headers: { Accept: "application/json" } });
+  const body = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new Error(body.error || `HTTP ${resp.status}`);
+  return body;
+}
+async function postJson(path, body) {
+  const resp = await fetch(API + path, { method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-Devhost-Monitor": "1" },
+    body: JSON.stringify(body || {}) });
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new Error(data.error || `HTTP ${resp.status}`);
+  return data;
+}
+function view(...children) {
+  const main = document.getElementById("view");
+  main.replaceChildren(...children.flat().filter(c => c !== null && c !== undefined));
+}
+function schedule(fn, ms) {
+  clearTimeout(timer);
+  timer = setTimeout(() => { if (document.getElementById("auto-refresh").checked) fn(); else schedule(fn, ms); }, ms);
+}
+function instanceLink(item) {
+  return el("a", { href: `#instance/${encodeURIComponent(item.instanceId)}`, class: "blob-link" },
+    item.blob || item.instanceId);
+}
+
+// --- overview -------------------------------------------------------------------------
+function card(label, n, id) { return el("div", { class: "card", id }, el("div", { class: "n" }, n), el("div", { class: "k" }, label)); }
+function chart(tp) {
+  const series = tp.series || {};
+  const keys = Object.keys(series);
+  const n = keys.length ? series[keys[0]].length : 0;
+  const totals = Array.from({ length: n }, (_, i) => keys.reduce((a, k) => a + series[k][i], 0));
+  const max = Math.max(1, ...totals);
+  const box = svg("svg", { class: "chart", viewBox: `0 0 ${Math.max(n, 1) * 10} 100`, preserveAspectRatio: "none", role: "img" });
+  for (let i = 0; i < n; i++) {
+    let y = 100;
+    for (const k of keys) {
+      const h = (series[k][i] / max) * 95;
+      if (h <= 0) continue;
+      y -= h;
+      const r = svg("rect", { x: i * 10 + 1, y, width: 8, height: h, fill: COLORS[k] || "#999" });
+      const t = svg("title", {}); t.textContent = `${k}: ${series[k][i]}`; r.append(t);
+      box.append(r);
+    }
+  }
+  const legend = el("div", { class: "legend" }, keys.map(k => el("span", {}, el("i", { style: `background:${COLORS[k] || "#999"}` }), k)));
+  const per = tp.bucketSeconds >= 60 ? `${tp.bucketSeconds / 60} min` : `${tp.bucketSeconds} s`;
+  return [box, legend, el("div", { class: "muted" }, `finished instances per ${per} (peak ${max}), since ${fmtTime(tp.start)}`)];
+}
+async function renderOverview() {
+  let o;
+  try { o = await getJson("/overview"); } catch (e) { message(e.message, true); return schedule(renderOverview, 5000); }
+  document.getElementById("source").textContent = o.source;
+  const b = o.backlog;
+  const pct = b.total ? Math.round((100 * b.done) / b.total) : 0;
+  const eta = b.etaSeconds === null || b.etaSeconds === undefined ? "—" : fmtMs(b.etaSeconds * 1000);
+  view(
+    el("div", { class: "cards", id: "status-cards" }, card("instances", o.total, "count-total"),
+      STATUSES.filter(s => o.byStatus[s]).map(s => card(s, o.byStatus[s], `count-status-${s}`))),
+    el("div", { class: "cards", id: "outcome-cards" },
+      Object.entries(o.byOutcome).map(([k, v]) => card(k, v, `count-outcome-${k}`)),
+      card("poison queue", o.poison === null ? "n/a" : o.poison, "count-poison")),
+    el("section", { id: "backlog" }, el("h2", {}, "Current backlog"),
+      el("div", { class: "progress" }, el("div", { style: `width:${pct}%` })),
+      el("div", {}, `${b.done} / ${b.total} done (${pct}%), ${b.active} in progress · ${b.rate}/s · ETA ${eta}`)),
+    el("section", {}, el("h2", {}, "Throughput"), chart(o.throughput)),
+    el("section", { id: "latest-failures" }, el("h2", {}, "Latest failures and rejections"),
+      o.latestFailures.length ? el("table", {}, el("thead", {}, el("tr", {}, ["Blob", "Outcome", "Reason", "Updated"].map(h => el("th", {}, h)))),
+        el("tbody", {}, o.latestFailures.map(f => el("tr", {}, el("td", { class: "blob" }, instanceLink(f)),
+          el("td", {}, badge("o", f.outcome)), el("td", { class: "reason" }, f.reason || ""), el("td", {}, fmtTime(f.lastUpdatedTime))))))
+        : el("p", { class: "muted" }, "none"),
+      el("p", {}, el("button", { id: "restart-all-failed", onclick: restartAllFailed }, "Restart all failed…"))));
+  document.getElementById("footer").textContent = `${o.total} instances · computed in ${o.computeMs} ms · ${new Date().toLocaleTimeString()}`;
+  schedule(renderOverview, 5000);
+}
+async function restartAllFailed() {
+  clearTimeout(timer);
+  let dry;
+  try { dry = await postJson("/restart-failed", { dryRun: true }); } catch (e) { message(e.message, true); return; }
+  const dlg = el("dialog", { id: "restart-dialog" },
+    el("h2", {}, `Restart ${dry.instances.length} failed instance(s)?`),
+    el("ul", {}, dry.instances.map(i => el("li", {}, el("b", {}, i.blob || i.instanceId), " — ", i.reason || ""))),
+    el("button", { id: "restart-confirm", disabled: dry.instances.length ? null : true, onclick: async () => {
+      dlg.close();
+      try {
+        const res = await postJson("/restart-failed", { dryRun: false });
+        message(`restarted ${res.instances.filter(i => i.ok).length} of ${res.instances.length}`);
+      } catch (e) { message(e.message, true); }
+      route();
+    } }, "Restart them"),
+    el("button", { onclick: () => { dlg.close(); route(); } }, "Cancel"));
+  document.body.append(dlg); dlg.showModal();
+  dlg.addEventListener("close", () => dlg.remove());
+}
+
+// --- instances ------------------------------------------------------------------------
+function select(id, label, values, current) {
+  return el("label", {}, label, el("select", { id, name: id }, el("option", { value: "" }, "any"),
+    values.map(v => el("option", { value: v, selected: v === current }, v))));
+}
+function instancesQuery() {
+  const p = new URLSearchParams({ sort: state.sort, order: state.order, page: state.page, size: 50 });
+  if (state.status) p.set("status", state.status);
+  if (state.outcome) p.set("outcome", state.outcome);
+  if (state.q) p.set("q", state.q);
+  if (state.from) p.set("from", String(new Date(state.from).getTime()));
+  if (state.to) p.set("to", String(new Date(state.to).getTime()));
+  return p.toString();
+}
+async function renderInstances(keepForm) {
+  let data;
+  try { data = await getJson(`/instances?${instancesQuery()}`); } catch (e) { message(e.message, true); return; }
+  const cols = [["blob", "Blob"], ["status", "Status"], ["outcome", "Outcome"], [null, "Reason"], ["created", "Created"], ["duration", "Duration"]];
+  const head = el("tr", {}, cols.map(([key, label]) => el("th", {
+    class: key ? `sortable ${state.sort === key ? "sorted-" + state.order : ""}` : "",
+    onclick: key ? () => { state.order = state.sort === key && state.order === "desc" ? "asc" : "desc"; state.sort = key; state.page = 0; renderInstances(true); } : null,
+  }, label)));
+  const body = el("tbody", { id: "instance-rows" }, data.items.map(i => el("tr", { class: "clickable", "data-id": i.instanceId,
+    onclick: (ev) => { if (ev.target.tagName !== "A") location.hash = `#instance/${encodeURIComponent(i.instanceId)}`; } },
+    el("td", { class: "blob" }, instanceLink(i)), el("td", {}, badge("s", i.runtimeStatus)), el("td", {}, badge("o", i.outcome)),
+    el("td", { class: "reason" }, i.reason || ""), el("td", {}, fmtTime(i.createdTime)), el("td", {}, fmtMs(i.durationMs)))));
+  const pages = Math.max(1, Math.ceil(data.total / data.size));
+  const table = el("section", { id: "instances" }, el("table", {}, el("thead", {}, head), body),
+    el("div", { class: "pager" },
+      el("button", { id: "prev-page", disabled: state.page <= 0 || null, onclick: () => { state.page--; renderInstances(true); } }, "‹ Prev"),
+      el("span", { id: "page-info" }, `page ${data.page + 1} of ${pages} · ${data.total} matching`),
+      el("button", { id: "next-page", disabled: state.page + 1 >= pages || null, onclick: () => { state.page++; renderInstances(true); } }, "Next ›")));
+  const existing = document.getElementById("filters");
+  if (keepForm && existing) {
+    document.getElementById("instances").replaceWith(table);
+  } else {
+    const form = el("form", { class: "filters", id: "filters", onsubmit: (ev) => { ev.preventDefault(); readFilters(); } },
+      select("f-status", "Status", STATUSES, state.status), select("f-outcome", "Outcome", OUTCOMES, state.outcome),
+      el("label", {}, "Created from", el("input", { type: "datetime-local", id: "f-from", value: state.from })),
+      el("label", {}, "to", el("input", { type: "datetime-local", id: "f-to", value: state.to })),
+      el("label", {}, "Name or id contains", el("input", { type: "search", id: "f-q", value: state.q })),
+      el("button", { type: "submit", id: "apply-filters" }, "Apply"));
+    for (const id of ["f-status", "f-outcome", "f-from", "f-to"]) form.querySelector(`#${id}`).addEventListener("change", readFilters);
+    view(form, table);
+  }
+  document.getElementById("footer").textContent = `updated ${new Date().toLocaleTimeString()}`;
+  schedule(() => renderInstances(true), 5000);
+}
+function readFilters() {
+  state.status = document.getElementById("f-status").value;
+  state.outcome = document.getElementById("f-outcome").value;
+  state.from = document.getElementById("f-from").value;
+  state.to = document.getElementById("f-to").value;
+  state.q = document.getElementById("f-q").value.trim();
+  state.page = 0;
+  renderInstances(true);
+}
+
+// --- instance detail ------------------------------------------------------------------
+function timeline(t) {
+  const span = Math.max(1, t.spanMs);
+  return el("div", { class: "timeline", id: "timeline" }, t.entries.map(e => {
+    const left = ((e.startOffset ?? 0) / span) * 100;
+    const width = e.durationMs ? (e.durationMs / span) * 100 : 0;
+    const cls = e.kind === "timer" ? "timer" : e.kind === "activity" ? (e.ok ? "" : "failed") : "point";
+    const label = e.kind === "activity" ? `${e.label} #${e.attempt}${e.ok ? "" : " failed"}` : e.label;
+    const extra = [];
+    if (e.reason) extra.push(el("details", {}, el("summary", {}, e.reason.split("\n")[0]), el("pre", {}, e.details ? `${e.reason}\n\n${e.details}` : e.reason)));
+    else if (e.result !== undefined && e.result !== null) extra.push(el("details", {}, el("summary", {}, "result"), el("pre", {}, pretty(e.result))));
+    return el("div", { class: `row ${e.kind}`, "data-kind": e.kind, "data-ok": e.ok === false ? "false" : "true" },
+      el("span", {}, label), el("span", { class: "muted" }, e.kind === "timer" ? `wait ${fmtMs(e.durationMs)}` : fmtMs(e.durationMs)),
+      el("div", { class: "track" }, el("div", { class: `bar ${cls}`, style: `left:${left.toFixed(2)}%;width:${width.toFixed(2)}%` })),
+      ...extra);
+  }));
+}
+async function act(id, action, body, confirmText) {
+  if (confirmText && !window.confirm(confirmText)) return;
+  try {
+    const r = await postJson(`/instances/${encodeURIComponent(id)}/${action}`, body);
+    message(`${action}: ${r.ok ? "accepted" : "refused"} (HTTP ${r.httpStatus})`, !r.ok);
+  } catch (e) { message(`${action}: ${e.message}`, true); }
+  if (action === "purge") location.hash = "#instances"; else renderDetail(id);
+}
+async function renderDetail(id) {
+  let d;
+  try { d = await getJson(`/instances/${encodeURIComponent(id)}`); } catch (e) { message(e.message, true); return; }
+  const name = d.blob || d.instanceId;
+  const actions = el("div", { class: "actions" },
+    el("button", { id: "act-restart", onclick: () => act(id, "restart", {}, `Restart ${name}?`) }, "Restart"),
+    el("button", { id: "act-terminate", class: "danger", onclick: () => { const reason = window.prompt(`Terminate ${name}? Reason:`, "terminated from the monitor"); if (reason !== null) act(id, "terminate", { reason }); } }, "Terminate"),
+    el("button", { id: "act-purge", class: "danger", onclick: () => act(id, "purge", {}, `Purge ${name} and its history?`) }, "Purge"),
+    el("button", { id: "act-raise", onclick: () => { const ev = window.prompt("Event name:"); if (!ev) return; const raw = window.prompt("Event data (JSON):", "null"); let data = null; try { data = JSON.parse(raw || "null"); } catch { data = raw; } act(id, "raiseEvent", { name: ev, data }, `Raise ${ev} on ${name}?`); } }, "Raise event"));
+  const rowsBox = el("div", { id: "detail-rows" });
+  view(el("section", { id: "detail" }, el("h2", { id: "detail-blob" }, name),
+    el("dl", { class: "kv" },
+      el("dt", {}, "Instance"), el("dd", { id: "detail-id" }, d.instanceId), el("dt", {}, "Orchestrator"), el("dd", {}, d.name),
+      el("dt", {}, "Status"), el("dd", { id: "detail-status" }, badge("s", d.runtimeStatus)),
+      el("dt", {}, "Outcome"), el("dd", { id: "detail-outcome" }, badge("o", d.outcome)),
+      el("dt", {}, "Reason"), el("dd", { id: "detail-reason" }, d.reason || ""),
+      el("dt", {}, "Created"), el("dd", {}, fmtTime(d.createdTime)), el("dt", {}, "Updated"), el("dd", {}, fmtTime(d.lastUpdatedTime))),
+    actions),
+    d.failure ? el("section", { id: "failure" }, el("h2", {}, "Failure"), el("pre", {}, d.failure)) : null,
+    el("section", {}, el("h2", {}, `History (${fmtMs(d.timeline.spanMs)})`), timeline(d.timeline)),
+    el("section", {}, el("h2", {}, "Row in ImageMetadata"), rowsBox),
+    el("section", {}, el("h2", {}, "Input"), el("pre", { id: "detail-input" }, pretty(d.input)),
+      el("h2", {}, "Output"), el("pre", { id: "detail-output" }, pretty(d.output)),
+      el("h2", {}, "Custom status"), el("pre", {}, pretty(d.customStatus))));
+  if (d.blob) getJson(`/rows?name=${encodeURIComponent(d.blob)}`).then(r => rowsBox.replaceChildren(rowsTable(r.rows)),
+    e => rowsBox.replaceChildren(el("p", { class: "muted" }, e.message)));
+  if (!["Completed", "Failed", "Terminated"].includes(d.runtimeStatus)) schedule(() => renderDetail(id), 3000);
+}
+
+// --- rows -----------------------------------------------------------------------------
+function rowsTable(rows) {
+  if (!rows.length) return el("p", { class: "muted" }, "no row");
+  const cols = Object.keys(rows[0]);
+  return el("table", { class: "rows" }, el("thead", {}, el("tr", {}, cols.map(c => el("th", {}, c)))),
+    el("tbody", {}, rows.map(r => el("tr", {}, cols.map(c => el("td", {}, c === "FileName"
+      ? el("a", { href: `#instances?q=${encodeURIComponent(r[c])}` }, r[c]) : r[c]))))));
+}
+async function renderRows() {
+  let r;
+  try { r = await getJson("/rows?limit=50"); } catch (e) { view(el("p", { class: "muted" }, e.message)); return; }
+  view(el("div", { class: "cards" }, card("rows", r.total, "rows-total"), Object.entries(r.byFormat).map(([f, n]) => card(f, n, `rows-format-${f}`))),
+    el("section", {}, el("h2", {}, "Latest rows"), rowsTable(r.rows)));
+  schedule(renderRows, 5000);
+}
+
+function route() {
+  clearTimeout(timer);
+  const hash = location.hash || "#overview";
+  const [path, query] = hash.slice(1).split("?");
+  for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("active", a.getAttribute("href") === `#${path.split("/")[0]}`);
+  if (path.startsWith("instance/")) return renderDetail(decodeURIComponent(path.slice(9)));
+  if (path === "instances") {
+    if (query) { const p = new URLSearchParams(query); state = { ...state, q: p.get("q") || "", status: p.get("status") || "", outcome: p.get("outcome") || "", page: 0 }; }
+    return renderInstances(false);
+  }
+  if (path === "rows") return renderRows();
+  return renderOverview();
+}
+window.addEventListener("hashchange", () => { message(""); route(); });
+document.addEventListener("DOMContentLoaded", route);

@@ -1,0 +1,26 @@
+"""Mounting the monitor and the admin routes on devhost's own HTTP server (one call)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from devhost.admin import HostAdminBackend, add_admin_routes
+from devhost.monitor.routes import add_monitor_routes
+from devhost.monitor.sources import LocalSource
+
+
+def add_host_routes(app: web.Application, host: Any) -> None:
+    """`/monitor` (+ `/` redirect) over the host's task hub, `/admin/functions/{name}` and
+    `/admin/host/status`. `host` needs base_url, config (settings, hub_name, host_id),
+    functions, trigger_type, handle_blob and run_activity."""
+    settings = host.config.settings
+    source = LocalSource(
+        host.base_url,
+        settings["AzureWebJobsStorage"],
+        host.config.hub_name,
+        settings.get("SqlConnectionString") or None,
+    )
+    add_monitor_routes(app, source)
+    add_admin_routes(app, HostAdminBackend(host))

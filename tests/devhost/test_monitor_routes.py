@@ -1,0 +1,143 @@
+"""The monitor's and the admin routes over fake backends (no storage): redirect, page headers,
+JSON views, CSRF refusals, restart-all-failed dry run, host status shape, manual runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from devhost.admin import add_admin_routes
+from devhost.monitor.index import InstanceIndex, Summary
+from devhost.monitor.routes import add_monitor_routes
+
+
+class FakeSource:
+    label = "fake"
+
+    def __init__(self) -> None:
+        self.idx = InstanceIndex()
+        self.actions: list[tuple[str, str]] = []
+        for i, (status, out) in enumerate(
+            [("Completed", {"status": "stored"}), ("Completed", {"status": "rejected",
+              "reason": "bad"}), ("Failed", "Activity function 'StoreMetadata' failed: boom"),
+             ("Running", None)]
+        ):  # fmt: skip
+            self.idx.upsert(Summary.build(instance_id=f"i{i}", name="O", status=status,
+                created=1000.0 + i, updated=1001.0 + i, input_value={"name": f"b{i}.png"},
+                output_value=out))  # fmt: skip
+
+    async def index(self) -> InstanceIndex:
+        return self.idx
+
+    async def status(self, instance_id: str) -> dict[str, Any] | None:
+        return None
+
+    async def act(self, instance_id: str, action: str, **args: Any) -> int:
+        self.actions.append((instance_id, action))
+        return 202
+
+    async def rows(self, limit: int, name: str | None = None) -> dict[str, Any] | None:
+        return None
+
+    async def poison_count(self) -> int | None:
+        return 3
+
+    async def close(self) -> None:
+        pass
+
+
+class FakeBackend:
+    host_id = "myhost"
+    started = 0.0
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def trigger_type(self, function_name: str) -> str | None:
+        return {"Blob": "blobTrigger", "Orch": "orchestrationTrigger"}.get(function_name)
+
+    async def invoke_by_hand(self, function_name: str, input_text: str) -> None:
+        self.calls.append((function_name, input_text))
+
+
+def _run(test: Callable[[TestClient[Any, Any], FakeSource, FakeBackend], Awaitable[None]]) -> None:
+    async def main() -> None:
+        source, backend = FakeSource(), FakeBackend()
+        app = web.Application()
+        add_monitor_routes(app, source)
+        add_admin_routes(app, backend)
+        async with TestClient(TestServer(app)) as client:
+            await test(client, source, backend)
+
+    asyncio.run(main())
+
+
+def test_page_redirect_and_security_headers() -> None:
+    async def t(client: TestClient[Any, Any], source: FakeSource, _: FakeBackend) -> None:
+        resp = await client.get("/", allow_redirects=False)
+        assert resp.status == 302 and resp.headers["Location"] == "/monitor"
+        resp = await client.get("/monitor")
+        assert resp.status == 200
+        assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+        assert "app.js" in await resp.text()
+        assert (await client.get("/monitor/static/app.js")).status == 200
+
+    _run(t)
+
+
+def test_overview_and_filtered_list() -> None:
+    async def t(client: TestClient[Any, Any], source: FakeSource, _: FakeBackend) -> None:
+        view = await (await client.get("/monitor/api/overview")).json()
+        assert view["total"] == 4 and view["poison"] == 3
+        assert view["byOutcome"]["stored"] == 1 and view["byOutcome"]["failed"] == 1
+        page = await (await client.get("/monitor/api/instances?outcome=rejected")).json()
+        assert [(i["blob"], i["reason"]) for i in page["items"]] == [("b1.png", "bad")]
+        page = await (await client.get("/monitor/api/instances?status=Failed")).json()
+        assert page["items"][0]["reason"] == "StoreMetadata: boom"
+
+    _run(t)
+
+
+def test_posts_need_the_header_and_the_same_origin() -> None:
+    async def t(client: TestClient[Any, Any], source: FakeSource, _: FakeBackend) -> None:
+        url = "/monitor/api/instances/i2/restart"
+        assert (await client.post(url, data="{}")).status == 403
+        foreign = {"X-Devhost-Monitor": "1", "Origin": "http://evil.example"}
+        assert (await client.post(url, data="{}", headers=foreign)).status == 403
+        cross = {"X-Devhost-Monitor": "1", "Sec-Fetch-Site": "cross-site"}
+        assert (await client.post(url, data="{}", headers=cross)).status == 403
+        assert source.actions == []
+        origin = str(client.make_url("")).rstrip("/")
+        ok = {"X-Devhost-Monitor": "1", "Origin": origin, "Sec-Fetch-Site": "same-origin"}
+        resp = await client.post(url, data="{}", headers=ok)
+        assert resp.status == 200 and (await resp.json())["ok"]
+        assert source.actions == [("i2", "restart")]
+        dry = await client.post("/monitor/api/restart-failed", data="{}", headers=ok)
+        assert [i["blob"] for i in (await dry.json())["instances"]] == ["b2.png"]
+        assert source.actions == [("i2", "restart")]  # a dry run changes nothing
+        body = json.dumps({"dryRun": False})
+        done = await (await client.post("/monitor/api/restart-failed", data=body,
+                                        headers=ok)).json()  # fmt: skip
+        assert done["instances"][0]["ok"] and len(source.actions) == 2
+
+    _run(t)
+
+
+def test_admin_routes() -> None:
+    async def t(client: TestClient[Any, Any], _: FakeSource, backend: FakeBackend) -> None:
+        status = await (await client.get("/admin/host/status")).json()
+        assert status["id"] == "myhost" and status["state"] == "Running"
+        assert {"version", "processUptime"} <= status.keys()
+        body = json.dumps({"input": "images-input/a.png"})
+        assert (await client.post("/admin/functions/Nope", data=body)).status == 404
+        assert (await client.post("/admin/functions/Orch", data=body)).status == 400
+        assert (await client.post("/admin/functions/Blob", data=body)).status == 202
+        await asyncio.sleep(0.05)
+        assert backend.calls == [("Blob", "images-input/a.png")]
+
+    _run(t)

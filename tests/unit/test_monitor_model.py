@@ -1,0 +1,130 @@
+"""The monitor's pure parts: outcomes from what the HTTP API returns, the index's counts,
+backlog and paging, and the history timeline from the real extension's `historyEvents`."""
+
+from __future__ import annotations
+
+import json
+
+from devhost.monitor.index import InstanceIndex, Query, Summary
+from devhost.monitor.outcome import blob_name, finish_log_line, outcome_of, parse_payload
+from devhost.monitor.table import escape_key, unescape_key
+from devhost.monitor.timeline import build_timeline, parse_time
+
+REF = {"container": "images-input", "name": "cats/1.png", "etag": '"0x1"'}
+FAILURE = (
+    "Orchestrator function 'OrchestratorFunction' failed: Activity function 'StoreMetadata' "
+    "failed: TransientStoreError: database is locked \n Traceback (most recent call last):\n..."
+)
+
+
+def test_input_as_azure_stores_it_double_encoded_json_text() -> None:
+    assert parse_payload(json.dumps(json.dumps(REF))) == REF
+    assert parse_payload(json.dumps(REF)) == REF
+    assert parse_payload(REF) == REF
+    assert parse_payload("plain words") == "plain words"
+    assert blob_name(json.dumps(json.dumps(REF))) == "cats/1.png"
+    assert blob_name(None, {"blob": "x.png", "status": "stored"}) == "x.png"
+
+
+def test_outcomes_and_reasons() -> None:
+    assert outcome_of("Completed", {"status": "stored"}) == ("stored", None)
+    assert outcome_of("Completed", json.dumps({"status": "duplicate"})) == ("duplicate", None)
+    assert outcome_of("Completed", {"status": "rejected", "reason": "not an image"}) == (
+        "rejected",
+        "not an image",
+    )
+    assert outcome_of("Failed", FAILURE) == (
+        "failed",
+        "StoreMetadata: TransientStoreError: database is locked",
+    )
+    assert outcome_of("Running", None) == ("running", None)
+    line = finish_log_line("OrchestratorFunction", "abc", "Failed", json.dumps(REF), FAILURE)
+    assert line == (
+        "Orchestration 'OrchestratorFunction' (abc) failed: blob cats/1.png: "
+        "StoreMetadata: TransientStoreError: database is locked"
+    )
+
+
+def test_keys_round_trip() -> None:
+    for iid in ("a/b", "x^0?#\\y", "plain"):
+        assert unescape_key(escape_key(iid)) == iid
+    assert escape_key("a/b^") == "a^0b^^"
+
+
+def _summary(i: int, status: str, output: object, created: float, updated: float) -> Summary:
+    return Summary.build(
+        instance_id=f"id{i}",
+        name="Orch",
+        status=status,
+        created=created,
+        updated=updated,
+        input_value={"name": f"n{i}.png"},
+        output_value=output,
+    )
+
+
+def test_index_counts_backlog_and_paging() -> None:
+    index = InstanceIndex()
+    now = 10_000.0
+    for i in range(10):  # an old, finished batch
+        index.upsert(_summary(i, "Completed", {"status": "stored"}, 100 + i, 101 + i))
+    for i in range(10, 40):  # the current batch: 20 done in the last minute, 10 running
+        done = i < 30
+        status = "Completed" if done else "Running"
+        out = {"status": "rejected", "reason": "bad"} if i % 10 == 0 else {"status": "stored"}
+        index.upsert(_summary(i, status, out if done else None, now - 50, now - 40 + i))
+    view = index.overview(now)
+    assert view["total"] == 40
+    assert view["byStatus"] == {"Completed": 30, "Running": 10}
+    assert view["byOutcome"]["rejected"] == 2 and view["byOutcome"]["running"] == 10
+    b = view["backlog"]
+    assert (b["total"], b["done"], b["active"]) == (30, 20, 10)
+    assert abs(b["rate"] - 20 / 60) < 0.01 and abs(b["etaSeconds"] - 30) < 1
+    page = index.select(Query(outcomes=frozenset({"rejected"})), now)
+    assert page["total"] == 2 and {i["blob"] for i in page["items"]} == {"n10.png", "n20.png"}
+    page = index.select(Query(text="N3", sort="blob", descending=False, size=5, page=1), now)
+    assert page["total"] == 11 and [i["blob"] for i in page["items"]] == [
+        f"n{i}.png" for i in (34, 35, 36, 37, 38)
+    ]
+
+
+def test_timeline_from_the_extension_history_shape() -> None:
+    # What HttpApiHandler/DurableClient serve: string EventTypes, TaskScheduled merged.
+    status = {
+        "historyEvents": [
+            {"EventType": "ExecutionStarted", "FunctionName": "Orch",
+             "Timestamp": "2026-01-01T00:00:00.0000000Z"},
+            {"EventType": "TaskCompleted", "FunctionName": "ExtractMetadata",
+             "ScheduledTime": "2026-01-01T00:00:00.1000000Z",
+             "Timestamp": "2026-01-01T00:00:00.3000000Z", "Result": '{"rejected": false}'},
+            {"EventType": "TaskFailed", "FunctionName": "StoreMetadata",
+             "ScheduledTime": "2026-01-01T00:00:00.4000000Z",
+             "Timestamp": "2026-01-01T00:00:02.4000000Z",
+             "Reason": "Activity function 'StoreMetadata' failed: locked", "Details": "tb"},
+            {"EventType": "TimerCreated", "FireAt": "2026-01-01T00:00:07.4000000Z",
+             "Timestamp": "2026-01-01T00:00:02.4000000Z"},
+            {"EventType": "TimerFired", "FireAt": "2026-01-01T00:00:07.4000000Z",
+             "Timestamp": "2026-01-01T00:00:07.5000000Z"},
+            {"EventType": "TaskCompleted", "FunctionName": "StoreMetadata",
+             "ScheduledTime": "2026-01-01T00:00:07.6000000Z",
+             "Timestamp": "2026-01-01T00:00:07.7000000Z", "Result": '"stored"'},
+            {"EventType": "ExecutionCompleted", "OrchestrationStatus": "Completed",
+             "Timestamp": "2026-01-01T00:00:07.8000000Z"},
+        ]
+    }  # fmt: skip
+    t = build_timeline(status)
+    kinds = [(e["kind"], e["label"], e.get("attempt")) for e in t["entries"]]
+    assert kinds == [
+        ("start", "Started Orch", None),
+        ("activity", "ExtractMetadata", 1),
+        ("activity", "StoreMetadata", 1),
+        ("timer", "retry delay", None),
+        ("activity", "StoreMetadata", 2),
+        ("end", "Completed", None),
+    ]
+    store1 = t["entries"][2]
+    assert store1["ok"] is False and store1["durationMs"] == 2000 and store1["details"] == "tb"
+    assert t["entries"][3]["durationMs"] == 5000
+    assert t["entries"][4]["result"] == "stored"
+    assert t["spanMs"] == 7800
+    assert parse_time("2026-01-01T00:00:00.1234567Z") == parse_time("2026-01-01T00:00:00.123456Z")
