@@ -110,24 +110,25 @@ def add_admin_routes(app: web.Application, backend: AdminBackend) -> None:
 
 
 class HostAdminBackend:
-    """`AdminBackend` over devhost's Host: blob paths become a BlobTriggerEvent for
-    `host.handle_blob`; activities go through `host.run_activity`."""
+    """`AdminBackend` over devhost's Host: blob paths become a BlobTriggerEvent for the runner's
+    `handle_blob`; activities go through its `run_activity`."""
 
     def __init__(self, host: Any) -> None:
         self.host = host
+        self.runner = host.runner
         self.host_id = str(host.config.host_id)
         self.started = _process_start()
 
     def trigger_type(self, function_name: str) -> str | None:
-        result = self.host.trigger_type(function_name)
+        result = self.runner.trigger_type(function_name)
         return None if result is None else str(result)
 
     async def invoke_by_hand(self, function_name: str, input_text: str) -> None:
         trigger = self.trigger_type(function_name)
         if trigger == "activityTrigger":
-            await self.host.run_activity(function_name, input_text)
+            await self.runner.run_activity(function_name, input_text)
         elif trigger == "blobTrigger":
-            await self.host.handle_blob(await self._blob_event(function_name, input_text))
+            await self.runner.handle_blob(await self._blob_event(function_name, input_text))
         else:
             raise UnsupportedTrigger(f"{function_name}: {trigger} cannot be run by hand")
 

@@ -14,7 +14,7 @@ from devhost.monitor.sources import LocalSource
 def add_host_routes(app: web.Application, host: Any) -> None:
     """`/monitor` (+ `/` redirect) over the host's task hub, `/admin/functions/{name}` and
     `/admin/host/status`. `host` needs base_url, config (settings, hub_name, host_id),
-    functions, trigger_type, handle_blob and run_activity."""
+    functions and runner (trigger_type, handle_blob, run_activity)."""
     settings = host.config.settings
     source = LocalSource(
         host.base_url,

@@ -49,7 +49,8 @@ COVERED = {
 def readme_commands() -> list[str]:
     text = (REPO_ROOT / "README.md").read_text()
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+    for raw in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        block = raw.replace("\\\n", " ")  # join continuation lines
         for line in block.splitlines():
             command = line.split("  #")[0].split(" # ")[0].strip()
             if command and not command.startswith("#"):
@@ -57,8 +58,19 @@ def readme_commands() -> list[str]:
     return commands
 
 
+# Commands that name a deployed app: run against a local devhost by the suite named here.
+COVERED_PREFIXES = {
+    "python -m devhost monitor --url https://": "tests/monitor (the standalone monitor, "
+    "pointed at devhost's Durable HTTP API with a key, as at a deployed app)",
+}
+
+
 def test_every_readme_command_is_covered() -> None:
-    missing = [c for c in readme_commands() if c not in COVERED]
+    missing = [
+        c
+        for c in readme_commands()
+        if c not in COVERED and not any(c.startswith(p) for p in COVERED_PREFIXES)
+    ]
     assert missing == [], "README commands no test runs: " + repr(missing)
 
 
