@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 
 from devhost.blobtrigger.properties import quoted_etag
 from devhost.blobtrigger.receipts import receipt_name, scan_info_name
@@ -26,6 +27,12 @@ from devhost.blobtrigger.targets import WatchedContainer
 from devhost.sdkshortcuts import list_blobs
 
 log = logging.getLogger("devhost.blobtrigger")
+
+
+class Claim(Enum):
+    ENQUEUED = "enqueued"
+    DONE = "done"  # a complete receipt: this version was queued before
+    RETRY = "retry"  # the receipt is leased by another holder
 
 
 @dataclass
@@ -37,6 +44,10 @@ class ContainerScanner:
     cursor: datetime | None = None
     cursor_loaded: bool = False
     handled: set[tuple[str, str]] = field(default_factory=set)  # (name, etag) seen this session
+    # Versions whose receipt lease another holder had (e.g. a host killed mid-claim, its 30 s
+    # lease not yet expired): tried again on every scan whatever the cursor says, as the real
+    # scan strategy re-queues executions that did not succeed.
+    retry: set[tuple[str, str]] = field(default_factory=set)
     listing_s: float = 0.0  # duration of the last container listing
 
     async def scan_once(self) -> int:
@@ -55,7 +66,8 @@ class ContainerScanner:
             if latest is None or lm > latest:
                 latest = lm
             key = (blob.name, quoted_etag(blob.etag))
-            if key in self.handled or (self.cursor is not None and lm < self.cursor):
+            behind = self.cursor is not None and lm < self.cursor and key not in self.retry
+            if key in self.handled or behind:
                 continue
             binding = w.path.match(blob.name)
             if binding is None:
@@ -65,9 +77,14 @@ class ContainerScanner:
         self.listing_s = time.monotonic() - started
         enqueued = 0
         for name, etag, _binding in candidates:
-            if await self._claim(name, etag):
-                enqueued += 1
+            outcome = await self._claim(name, etag)
+            if outcome is Claim.RETRY:
+                self.retry.add((name, etag))
+                continue
+            self.retry.discard((name, etag))
             self.handled.add((name, etag))
+            if outcome is Claim.ENQUEUED:
+                enqueued += 1
         if enqueued:
             w.account.poller.wake()
         if latest is not None and latest != self.cursor:
@@ -75,7 +92,7 @@ class ContainerScanner:
             self.cursor = latest
         return enqueued
 
-    async def _claim(self, name: str, etag: str) -> bool:
+    async def _claim(self, name: str, etag: str) -> Claim:
         """BlobTriggerExecutor.ExecuteAsync: receipt (incomplete), lease, enqueue, complete.
 
         Create first (If-None-Match: *): for a new version that is one round trip instead of a
@@ -86,13 +103,13 @@ class ContainerScanner:
         rname = receipt_name(self.host_id, t.function_id, etag, t.container, name)
         created = await receipts.try_create_incomplete(rname)
         if not created and (await receipts.read(rname)).complete:
-            return False
+            return Claim.DONE
         lease = await receipts.try_acquire_lease(rname)
         if lease is None:
-            return False  # another host is enqueuing it
+            return Claim.RETRY  # another holder has the lease: try again on a later scan
         try:
             if not created and (await receipts.read(rname)).complete:
-                return False
+                return Claim.DONE
             message = {
                 "Type": "BlobTrigger",
                 "FunctionId": t.function_id,
@@ -106,7 +123,7 @@ class ContainerScanner:
         finally:
             await receipts.release_lease(rname, lease)
         log.info("New blob detected: %s/%s (%s) -> %s", t.container, name, etag, t.function_name)
-        return True
+        return Claim.ENQUEUED
 
 
 async def scan_loop(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
@@ -243,3 +245,31 @@ def test_receipt_metadata_is_the_real_hosts(azurite: Azurite) -> None:
             assert (await store.read(name)).complete
 
     aio.run(go())
+
+
+def test_receipt_leased_by_a_dead_host_is_retried_after_the_lease_expires(
+    azurite: Azurite,
+) -> None:
+    # A host killed between taking the receipt's lease and enqueuing leaves an incomplete,
+    # leased receipt; BlobTriggerExecutor returns "not succeeded" and the scan strategy tries
+    # the blob again later (ScanBlobScanLogHybridPollingStrategy), even though its scan cursor
+    # has moved on. Found by the repeated-SIGKILL test: the blob was never processed.
+    from devhost.blobtrigger.receipts import INCOMPLETE  # noqa: PLC0415
+
+    container, host_id = names()
+    svc = BlobServiceClient.from_connection_string(azurite.connection_string)
+    cc = svc.create_container(container)
+    etag = cc.get_blob_client("held.png").upload_blob(b"h")["etag"]
+    hosts = svc.get_container_client(HOSTS_CONTAINER)
+    with contextlib.suppress(ResourceExistsError):
+        hosts.create_container()
+    receipt = hosts.get_blob_client(
+        receipt_name(host_id, "Host.Functions.Probe", etag, container, "held.png")
+    )
+    receipt.upload_blob(b"", metadata={INCOMPLETE: INCOMPLETE})
+    receipt.acquire_lease(lease_duration=15)  # the dead host's lease
+    rec = Recorder()
+    started = time.monotonic()
+    run_listener(azurite, container, host_id, rec, until=lambda: bool(rec.events), timeout=40)
+    assert [e.blob_name for e in rec.events] == ["held.png"]
+    assert time.monotonic() - started >= 10  # only once the lease had expired
