@@ -39,6 +39,7 @@ from bench.pipeline import (
     upload_all,
     wait_all,
 )
+from bench.sections import bench_ledger, bench_protocol, summary
 from devhost.azurite import Azurite
 from devhost.process import REPO_ROOT, DevhostProcess
 from imagemeta import db
@@ -240,6 +241,7 @@ def main() -> int:
     parser.add_argument("--floor-sizes", default="200,1000,5000")
     parser.add_argument("--pipeline-sizes", default="200,1000,5000")
     parser.add_argument("--scaling-sizes", default="100,1000,10000")
+    parser.add_argument("--ledger-size", type=int, default=200, help="images in the ledger run")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(
         "--workers", type=int, default=0, help="devhost activity worker processes (--workers)"
@@ -249,13 +251,14 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        default="floor,pipeline,sizes,scaling,hostile,trigger",
+        default="floor,protocol,pipeline,ledger,sizes,scaling,hostile,trigger",
         help="comma-separated sections to run",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     args = parser.parse_args()
     if args.quick:
         args.floor_sizes, args.pipeline_sizes, args.scaling_sizes = "100", "100", "100"
+        args.ledger_size = 50
     sections = set(args.only.split(","))
     ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -266,6 +269,8 @@ def main() -> int:
         service = BlobServiceClient.from_connection_string(azurite.connection_string)
         if "floor" in sections:
             report["floor"] = bench_floor(service, ints(args.floor_sizes), work, args.threads)
+        if "protocol" in sections:
+            report["protocol"] = bench_protocol(ints(args.pipeline_sizes), work)
         if "pipeline" in sections:
             report["pipeline"] = bench_pipeline(
                 ints(args.pipeline_sizes),
@@ -273,6 +278,9 @@ def main() -> int:
                 image_sizes="sizes" in sections,
                 workers=args.workers,
             )
+        if "ledger" in sections:
+            floors = report.get("protocol") or [{}]
+            report["ledger"] = bench_ledger(args.ledger_size, work, floors[-1].get("by_kind"))
         if "scaling" in sections:
             report["scaling"] = bench_scaling(azurite, ints(args.scaling_sizes), work)
         if "hostile" in sections:
@@ -282,11 +290,10 @@ def main() -> int:
         report["trigger"] = bench_trigger(ints(args.trigger_sizes))
     if "trigger-devhost" in sections:  # not in the defaults: uploads a 2 GB blob
         report["trigger_devhost"] = bench_trigger_devhost(work, ints(args.trigger_sizes))
-    floors = {f["images"]: f["floor"]["images_per_s"] for f in report.get("floor", [])}
-    for b in report.get("pipeline", {}).get("queued", []):
-        if b["images"] in floors:
-            b["ratio_to_floor"] = b["images_per_s"] / floors[b["images"]]
-            print(f"queued pipeline/floor at N={b['images']}: {b['ratio_to_floor']:.0%}")
+    lines = summary(report)
+    if lines:
+        print("throughput, images/s (one run):")
+        print("\n".join("  " + line for line in lines))
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(report, indent=2, default=str))
     print(f"results: {out}")
