@@ -29,6 +29,7 @@ from bench.hostile import (
     bench_trigger,
     bench_trigger_devhost,
 )
+from bench.hubsize import bench_hubsize
 from bench.images import sized_jpeg, small_image
 from bench.pipeline import (
     RowWatcher,
@@ -241,6 +242,9 @@ def main() -> int:
     parser.add_argument("--floor-sizes", default="200,1000,5000")
     parser.add_argument("--pipeline-sizes", default="200,1000,5000")
     parser.add_argument("--scaling-sizes", default="100,1000,10000")
+    parser.add_argument("--hub-sizes", default="1000,5000,20000", help="completed instances")
+    parser.add_argument("--hub-images", type=int, default=200, help="images per hub-size run")
+    parser.add_argument("--purge-at", type=int, default=5000, help="hub size to purge")
     parser.add_argument("--ledger-size", type=int, default=200, help="images in the ledger run")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(
@@ -251,14 +255,14 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        default="floor,protocol,pipeline,ledger,sizes,scaling,hostile,trigger",
+        default="floor,protocol,pipeline,ledger,hubsize,sizes,scaling,hostile,trigger",
         help="comma-separated sections to run",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     args = parser.parse_args()
     if args.quick:
         args.floor_sizes, args.pipeline_sizes, args.scaling_sizes = "100", "100", "100"
-        args.ledger_size = 50
+        args.ledger_size, args.hub_sizes, args.hub_images, args.purge_at = 50, "200", 50, 200
     sections = set(args.only.split(","))
     ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -281,6 +285,10 @@ def main() -> int:
         if "ledger" in sections:
             floors = report.get("protocol") or [{}]
             report["ledger"] = bench_ledger(args.ledger_size, work, floors[-1].get("by_kind"))
+        if "hubsize" in sections:
+            report["hubsize"] = bench_hubsize(
+                ints(args.hub_sizes), work, args.hub_images, args.purge_at
+            )
         if "scaling" in sections:
             report["scaling"] = bench_scaling(azurite, ints(args.scaling_sizes), work)
         if "hostile" in sections:
