@@ -113,7 +113,11 @@ class Raw:
             "Accept": "application/json",
         }
         got = await self.call(
-            "History: $batch", "POST", self.url("table", "$batch"), headers=h, data=body
+            "History: $batch (history rows + sentinel)",
+            "POST",
+            self.url("table", "$batch"),
+            headers=h,
+            data=body,
         )
         if b" 204 " not in got and b" 201 " not in got:
             raise RuntimeError(f"batch failed: {got[:300]!r}")
