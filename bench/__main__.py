@@ -124,16 +124,29 @@ def fresh_stack(work: Path, tag: str, workers: int, *, start: bool = True) -> It
 
 
 def bench_pipeline(
-    sizes: list[int], work: Path, *, image_sizes: bool = True, workers: int = 0
+    sizes: list[int],
+    work: Path,
+    *,
+    image_sizes: bool = True,
+    workers: int = 0,
+    modes: frozenset[str] = frozenset({"idle", "burst", "queued"}),
 ) -> dict[str, Any]:
     results: dict[str, Any] = {"backlogs": [], "queued": []}
+    if "idle" not in modes:
+        return _backlogs(results, sizes, work, workers, modes)
     with fresh_stack(work, "idle", workers) as st:
         items = [(f"idle/{name}", data) for name, data in map(small_image, range(20))]
         lat = idle_latency(st.rows, st.container, items)
         results["idle_latency_s"] = {"p50": statistics.median(lat), "max": max(lat)}
         print(f"pipeline idle latency: p50 {statistics.median(lat):.2f} s, max {max(lat):.2f} s")
         results["size_independence"] = bench_sizes(st) if image_sizes else []
-    for n in sizes:
+    return _backlogs(results, sizes, work, workers, modes)
+
+
+def _backlogs(
+    results: dict[str, Any], sizes: list[int], work: Path, workers: int, modes: frozenset[str]
+) -> dict[str, Any]:
+    for n in sizes if "burst" in modes else []:
         items = [(f"backlog-{n}/{name}", data) for name, data in map(small_image, range(n))]
         with fresh_stack(work, f"burst-{n}", workers) as st:
             r = run_backlog(st.host, st.rows, st.container, items, azurite_pid=st.azurite_pid)
@@ -145,7 +158,7 @@ def bench_pipeline(
             f"CPU ms/img devhost {r.devhost_cpu_ms_per_image:.0f} "
             f"Azurite {r.azurite_cpu_ms_per_image:.0f}"
         )
-    for n in sizes:
+    for n in sizes if "queued" in modes else []:
         items = [(f"queued-{n}/{name}", data) for name, data in map(small_image, range(n))]
         with fresh_stack(work, f"queued-{n}", workers, start=False) as st:
             q = run_queued_backlog(
@@ -245,6 +258,7 @@ def main() -> int:
     parser.add_argument("--hub-sizes", default="1000,5000,20000", help="completed instances")
     parser.add_argument("--hub-images", type=int, default=200, help="images per hub-size run")
     parser.add_argument("--purge-at", type=int, default=5000, help="hub size to purge")
+    parser.add_argument("--pipeline-modes", default="idle,burst,queued")
     parser.add_argument("--ledger-size", type=int, default=200, help="images in the ledger run")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(
@@ -281,6 +295,7 @@ def main() -> int:
                 work,
                 image_sizes="sizes" in sections,
                 workers=args.workers,
+                modes=frozenset(args.pipeline_modes.split(",")),
             )
         if "ledger" in sections:
             floors = report.get("protocol") or [{}]
