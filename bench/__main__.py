@@ -298,8 +298,9 @@ def main() -> int:
                 modes=frozenset(args.pipeline_modes.split(",")),
             )
         if "ledger" in sections:
-            floors = report.get("protocol") or [{}]
-            report["ledger"] = bench_ledger(args.ledger_size, work, floors[-1].get("by_kind"))
+            same_n = [p for p in report.get("protocol", []) if p["images"] == args.ledger_size]
+            floor_kinds = (same_n or report.get("protocol") or [{}])[-1].get("by_kind")
+            report["ledger"] = bench_ledger(args.ledger_size, work, floor_kinds)
         if "hubsize" in sections:
             report["hubsize"] = bench_hubsize(
                 ints(args.hub_sizes), work, args.hub_images, args.purge_at
