@@ -172,7 +172,7 @@ class FloorRun:
 
     async def pump(self, queue: str, kind: str, n: int, handle: Any) -> None:
         poller = self.poller(queue)
-        while not self.finished.is_set():
+        while True:  # cancelled once the last checkpoint is counted
             got = await poller.receive(lambda c: self.raw.receive(kind, queue, c), n)
             await asyncio.gather(*(handle(m) for m in got))
 
