@@ -29,6 +29,7 @@ from bench.hostile import (
     bench_trigger,
     bench_trigger_devhost,
 )
+from bench.hubsize import bench_hubsize
 from bench.images import sized_jpeg, small_image
 from bench.pipeline import (
     RowWatcher,
@@ -39,6 +40,7 @@ from bench.pipeline import (
     upload_all,
     wait_all,
 )
+from bench.sections import bench_ledger, bench_protocol, summary
 from devhost.azurite import Azurite
 from devhost.process import REPO_ROOT, DevhostProcess
 from imagemeta import db
@@ -122,16 +124,29 @@ def fresh_stack(work: Path, tag: str, workers: int, *, start: bool = True) -> It
 
 
 def bench_pipeline(
-    sizes: list[int], work: Path, *, image_sizes: bool = True, workers: int = 0
+    sizes: list[int],
+    work: Path,
+    *,
+    image_sizes: bool = True,
+    workers: int = 0,
+    modes: frozenset[str] = frozenset({"idle", "burst", "queued"}),
 ) -> dict[str, Any]:
     results: dict[str, Any] = {"backlogs": [], "queued": []}
+    if "idle" not in modes:
+        return _backlogs(results, sizes, work, workers, modes)
     with fresh_stack(work, "idle", workers) as st:
         items = [(f"idle/{name}", data) for name, data in map(small_image, range(20))]
         lat = idle_latency(st.rows, st.container, items)
         results["idle_latency_s"] = {"p50": statistics.median(lat), "max": max(lat)}
         print(f"pipeline idle latency: p50 {statistics.median(lat):.2f} s, max {max(lat):.2f} s")
         results["size_independence"] = bench_sizes(st) if image_sizes else []
-    for n in sizes:
+    return _backlogs(results, sizes, work, workers, modes)
+
+
+def _backlogs(
+    results: dict[str, Any], sizes: list[int], work: Path, workers: int, modes: frozenset[str]
+) -> dict[str, Any]:
+    for n in sizes if "burst" in modes else []:
         items = [(f"backlog-{n}/{name}", data) for name, data in map(small_image, range(n))]
         with fresh_stack(work, f"burst-{n}", workers) as st:
             r = run_backlog(st.host, st.rows, st.container, items, azurite_pid=st.azurite_pid)
@@ -143,7 +158,7 @@ def bench_pipeline(
             f"CPU ms/img devhost {r.devhost_cpu_ms_per_image:.0f} "
             f"Azurite {r.azurite_cpu_ms_per_image:.0f}"
         )
-    for n in sizes:
+    for n in sizes if "queued" in modes else []:
         items = [(f"queued-{n}/{name}", data) for name, data in map(small_image, range(n))]
         with fresh_stack(work, f"queued-{n}", workers, start=False) as st:
             q = run_queued_backlog(
@@ -240,6 +255,11 @@ def main() -> int:
     parser.add_argument("--floor-sizes", default="200,1000,5000")
     parser.add_argument("--pipeline-sizes", default="200,1000,5000")
     parser.add_argument("--scaling-sizes", default="100,1000,10000")
+    parser.add_argument("--hub-sizes", default="1000,5000,20000", help="completed instances")
+    parser.add_argument("--hub-images", type=int, default=200, help="images per hub-size run")
+    parser.add_argument("--purge-at", type=int, default=5000, help="hub size to purge")
+    parser.add_argument("--pipeline-modes", default="idle,burst,queued")
+    parser.add_argument("--ledger-size", type=int, default=200, help="images in the ledger run")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(
         "--workers", type=int, default=0, help="devhost activity worker processes (--workers)"
@@ -249,7 +269,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        default="floor,pipeline,sizes,scaling,hostile,trigger,monitor",
+        default="floor,protocol,pipeline,ledger,hubsize,sizes,scaling,hostile,trigger,monitor",
         help="comma-separated sections to run",
     )
     parser.add_argument("--monitor-instances", type=int, default=10_000)
@@ -259,6 +279,7 @@ def main() -> int:
     if args.quick:
         args.floor_sizes, args.pipeline_sizes, args.scaling_sizes = "100", "100", "100"
         args.monitor_instances, args.monitor_overhead_images = 1000, 100
+        args.ledger_size, args.hub_sizes, args.hub_images, args.purge_at = 50, "200", 50, 200
     sections = set(args.only.split(","))
     ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -269,12 +290,23 @@ def main() -> int:
         service = BlobServiceClient.from_connection_string(azurite.connection_string)
         if "floor" in sections:
             report["floor"] = bench_floor(service, ints(args.floor_sizes), work, args.threads)
+        if "protocol" in sections:
+            report["protocol"] = bench_protocol(ints(args.pipeline_sizes), work)
         if "pipeline" in sections:
             report["pipeline"] = bench_pipeline(
                 ints(args.pipeline_sizes),
                 work,
                 image_sizes="sizes" in sections,
                 workers=args.workers,
+                modes=frozenset(args.pipeline_modes.split(",")),
+            )
+        if "ledger" in sections:
+            same_n = [p for p in report.get("protocol", []) if p["images"] == args.ledger_size]
+            floor_kinds = (same_n or report.get("protocol") or [{}])[-1].get("by_kind")
+            report["ledger"] = bench_ledger(args.ledger_size, work, floor_kinds)
+        if "hubsize" in sections:
+            report["hubsize"] = bench_hubsize(
+                ints(args.hub_sizes), work, args.hub_images, args.purge_at
             )
         if "scaling" in sections:
             report["scaling"] = bench_scaling(azurite, ints(args.scaling_sizes), work)
@@ -291,11 +323,10 @@ def main() -> int:
         report["monitor"] = bench_monitor(
             work, args.monitor_instances, args.monitor_overhead_images
         )
-    floors = {f["images"]: f["floor"]["images_per_s"] for f in report.get("floor", [])}
-    for b in report.get("pipeline", {}).get("queued", []):
-        if b["images"] in floors:
-            b["ratio_to_floor"] = b["images_per_s"] / floors[b["images"]]
-            print(f"queued pipeline/floor at N={b['images']}: {b['ratio_to_floor']:.0%}")
+    lines = summary(report)
+    if lines:
+        print("throughput, images/s (one run):")
+        print("\n".join("  " + line for line in lines))
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(report, indent=2, default=str))
     print(f"results: {out}")

@@ -71,6 +71,7 @@ class Azurite:
     queue_port: int = field(default_factory=free_port)
     table_port: int = field(default_factory=free_port)
     log_path: Path | None = None
+    debug_log: Path | None = None  # Azurite's --debug: one entry per request (the bench ledger)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -91,6 +92,8 @@ class Azurite:
             "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
             "--tableHost", "127.0.0.1", "--tablePort", str(self.table_port),
         ]  # fmt: skip
+        if self.debug_log is not None:
+            argv += ["--debug", str(self.debug_log)]
         log = Path(self.log_path or os.devnull).open("ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

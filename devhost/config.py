@@ -11,6 +11,8 @@ from typing import Any
 
 DEFAULT_HUB = "TestHubName"  # Durable 2.x default for local runs
 DEFAULT_POISON_THRESHOLD = 5
+# The Functions host overlays host.json with `AzureFunctionsJobHost__<path>` settings.
+HUB_OVERRIDE = "AzureFunctionsJobHost__extensions__durableTask__hubName"
 
 
 class ConfigError(Exception):
@@ -26,7 +28,7 @@ class HostConfig:
     @property
     def hub_name(self) -> str:
         durable = self.host_json.get("extensions", {}).get("durableTask", {})
-        hub = str(durable.get("hubName") or DEFAULT_HUB)
+        hub = self.settings.get(HUB_OVERRIDE) or str(durable.get("hubName") or DEFAULT_HUB)
         if hub.startswith("%") and hub.endswith("%"):  # app-setting reference, as in Azure
             hub = self.settings.get(hub.strip("%"), DEFAULT_HUB)
         return hub

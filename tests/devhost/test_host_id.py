@@ -39,3 +39,10 @@ def test_two_apps_on_one_machine_get_different_ids(tmp_path: Path) -> None:
 def test_explicit_host_id_setting_wins(tmp_path: Path) -> None:
     cfg = HostConfig(tmp_path, {}, {"AzureFunctionsWebHost__hostid": "my-fixed-id"})
     assert cfg.host_id == "my-fixed-id"
+
+
+def test_hub_name_setting_overrides_host_json_like_the_functions_host() -> None:
+    host_json = {"extensions": {"durableTask": {"hubName": "ImageMetadataHub"}}}
+    assert HostConfig(Path("."), host_json).hub_name == "ImageMetadataHub"
+    override = {"AzureFunctionsJobHost__extensions__durableTask__hubName": "Run42"}
+    assert HostConfig(Path("."), host_json, override).hub_name == "Run42"
