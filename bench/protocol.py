@@ -5,9 +5,10 @@ counts them), driven by the tightest client this machine can run: one asyncio lo
 aiohttp requests authorised by one account SAS (no per-request signing, no SDK pipeline),
 bodies formatted once per kind. Per image, in the pipeline's order:
 
-  scan      listing page (5,000 blobs), receipt create (If-None-Match *), trigger message send
+  scan      listing page (5,000 blobs), receipt create (If-None-Match *), receipt lease
+            acquire, trigger message send, receipt metadata (complete, under the lease), release
   trigger   receive (≤32), blob download, Instances read (the app's status check), Instances
-            insert, control send (ExecutionStarted), receipt metadata (complete), delete
+            insert, control send (ExecutionStarted), delete
   episode×3 control receive (≤32), History $batch (4 rows + sentinel), Instances update,
             work-item send (episodes 1, 2), control delete
   activity×2 work-item receive (≤8), [ranged read + header parse | INSERT], control send, delete
@@ -25,6 +26,7 @@ import io
 import json
 import re
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -150,7 +152,18 @@ class FloorRun:
             headers={
                 "x-ms-blob-type": "BlockBlob",
                 "If-None-Match": "*",
-                "x-ms-meta-Incomplete": "true",
+                "x-ms-meta-Incomplete": "Incomplete",
+            },
+        )
+        lease = str(uuid.uuid4())
+        await r.call(
+            "receipt: lease acquire/release",
+            "PUT",
+            r.url("blob", receipt, "comp=lease"),
+            headers={
+                "x-ms-lease-action": "acquire",
+                "x-ms-lease-duration": "30",
+                "x-ms-proposed-lease-id": lease,
             },
         )
         await self.send(
@@ -158,6 +171,18 @@ class FloorRun:
             "floor-blobtrigger",
             {"BlobName": name, "ETag": etag, "receipt": receipt},
             SIZES["trigger"],
+        )
+        await r.call(
+            "receipt: set metadata (complete)",
+            "PUT",
+            r.url("blob", receipt, "comp=metadata"),
+            headers={"x-ms-lease-id": lease},
+        )
+        await r.call(
+            "receipt: lease acquire/release",
+            "PUT",
+            r.url("blob", receipt, "comp=lease"),
+            headers={"x-ms-lease-action": "release", "x-ms-lease-id": lease},
         )
 
     async def pump(self, queue: str, kind: str, n: int, handle: Any) -> None:
@@ -192,11 +217,6 @@ class FloorRun:
             f"{HUB.lower()}-control-{_fnv1a(pk) % PARTITIONS:02d}",
             {"pk": pk, "ep": 1, "name": name, "etag": etag},
             SIZES["control"],
-        )
-        await r.call(
-            "receipt: set metadata (complete)",
-            "PUT",
-            r.url("blob", body["receipt"], "comp=metadata"),
         )
         await r.delete("blob-trigger queue", "floor-blobtrigger", msg)
 
