@@ -8,34 +8,11 @@ from typing import Any
 
 from azure.data.tables.aio import TableClient
 
+from devhost.durable.names import unescape_key
 from devhost.monitor.index import InstanceIndex, Summary
 
 COLUMNS = ["PartitionKey", "Name", "RuntimeStatus", "CreatedTime", "LastUpdatedTime", "Input",
            "Output"]  # fmt: skip
-_UNESCAPE = {"^": "^", "0": "/", "1": "\\", "2": "#", "3": "?"}
-
-
-def escape_key(instance_id: str) -> str:
-    """DurableTask.AzureStorage's KeySanitation: `^` `/` `\\` `#` `?` become `^^` `^0` ...."""
-    out = instance_id.replace("^", "^^")
-    for char, code in (("/", "0"), ("\\", "1"), ("#", "2"), ("?", "3")):
-        out = out.replace(char, "^" + code)
-    return out
-
-
-def unescape_key(key: str) -> str:
-    """DurableTask.AzureStorage's KeySanitation, reversed (`^0` -> `/`, `^^` -> `^`, ...)."""
-    if "^" not in key:
-        return key
-    out, i = [], 0
-    while i < len(key):
-        if key[i] == "^" and i + 1 < len(key):
-            out.append(_UNESCAPE.get(key[i + 1], key[i + 1]))
-            i += 2
-        else:
-            out.append(key[i])
-            i += 1
-    return "".join(out)
 
 
 def _epoch(value: Any) -> float:

@@ -6,7 +6,6 @@ a7c6d694 (v2.13.7, src/WebJobs.Extensions.DurableTask/...) and DurableTask.Azure
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import socket
@@ -93,19 +92,6 @@ class Host:
                 return body
             assert time.monotonic() < deadline, f"{instance_id}: {body}"
             time.sleep(0.2)
-
-
-def arun(coro: Any) -> Any:
-    """asyncio.run, closing the SDK's shared aiohttp session before its loop goes away."""
-    from azure.durable_functions.models.utils import http_utils  # noqa: PLC0415
-
-    async def wrapped() -> Any:
-        try:
-            return await coro
-        finally:
-            await http_utils._close_session()
-
-    return asyncio.run(wrapped())
 
 
 @pytest.fixture(scope="module")

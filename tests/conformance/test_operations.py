@@ -12,7 +12,8 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
 from devhost.durable.names import escape_key
-from tests.conformance.conftest import Host, arun
+from tests.conformance.conftest import Host
+from tests.sdk import arun
 
 pytestmark = pytest.mark.e2e
 JSON = {"Content-Type": "application/json"}

@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 
-from tests.conformance.conftest import Host, arun
+from tests.conformance.conftest import Host
+from tests.sdk import arun
 
 pytestmark = pytest.mark.e2e
 JSON = {"Content-Type": "application/json"}

@@ -15,7 +15,8 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
 from devhost.durable.names import escape_key
-from tests.conformance.conftest import Host, arun
+from tests.conformance.conftest import Host
+from tests.sdk import arun
 
 pytestmark = pytest.mark.e2e
 WHOLE_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

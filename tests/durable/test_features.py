@@ -20,6 +20,7 @@ from devhost.azurite import Azurite
 from devhost.durable.http_api import client_binding_json
 from devhost.durable_api_client import iter_pages
 from devhost.process import DevhostProcess
+from tests.sdk import arun
 
 pytestmark = pytest.mark.e2e
 APP = Path(__file__).resolve().parent.parent / "apps" / "durable_app"
@@ -35,19 +36,6 @@ def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     proc.start()
     yield proc
     proc.stop()
-
-
-def arun(coro: Any) -> Any:
-    """asyncio.run, closing the SDK's shared aiohttp session before its loop goes away."""
-    from azure.durable_functions.models.utils import http_utils  # noqa: PLC0415
-
-    async def wrapped() -> Any:
-        try:
-            return await coro
-        finally:
-            await http_utils._close_session()
-
-    return asyncio.run(wrapped())
 
 
 def client(host: DevhostProcess) -> df.DurableOrchestrationClient:

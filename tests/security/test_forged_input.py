@@ -16,7 +16,6 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import pyodbc
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from PIL import Image
@@ -40,10 +39,7 @@ def _container(cs: str, name: str) -> ContainerClient:
 
 
 def _rows(sql: str) -> list[dict[str, Any]]:
-    with pyodbc.connect(sql, autocommit=True) as conn:
-        cur = conn.execute("SELECT * FROM ImageMetadata ORDER BY Id")
-        cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return db.fetch_rows(sql)
 
 
 @pytest.fixture

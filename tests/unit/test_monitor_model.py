@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
+from devhost.durable.names import escape_key, unescape_key
 from devhost.monitor.index import InstanceIndex, Query, Summary
 from devhost.monitor.outcome import blob_name, finish_log_line, outcome_of, parse_payload
-from devhost.monitor.table import escape_key, unescape_key
 from devhost.monitor.timeline import build_timeline, parse_time
 
 REF = {"container": "images-input", "name": "cats/1.png", "etag": '"0x1"'}
