@@ -25,7 +25,7 @@ from bench.pipeline import RowWatcher, run_queued_backlog
 from bench.rawstorage import Raw, account_sas
 from bench.sections import devhost, fresh_azurite, images_container
 from devhost.azurite import Azurite
-from devhost.durable_api_client import request_json
+from devhost.remote_api import request_json
 from devhost.sdkshortcuts import Op
 
 HUB = "ImageMetadataHub"  # host.json's hub: the seeded rows share the tables devhost uses

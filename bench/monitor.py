@@ -34,7 +34,7 @@ from azure.data.tables import TableServiceClient
 from bench.images import small_image
 from bench.pipeline import cpu_seconds, run_backlog
 from devhost.azurite import Azurite, free_port
-from devhost.durable.names import escape_key
+from devhost.durabletask.azurestorage.names import escape_key
 from devhost.monitor.chromium import ARGS, CHROMIUM
 from devhost.process import REPO_ROOT, DevhostProcess
 from imagemeta import db

@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 from azure.storage.blob import ContainerClient
 
-from devhost.durable.status import TERMINAL
+from devhost.durabletask.model.status import TERMINAL
 from devhost.process import DevhostProcess
 from imagemeta.blobref import BlobRef, quoted_etag
 

@@ -39,7 +39,7 @@ from PIL import Image
 
 from bench.rawstorage import HUB, Raw, account_sas
 from devhost.azurite import Azurite
-from devhost.durable.partitions import leases_container
+from devhost.durabletask.azurestorage.partitions import leases_container
 from devhost.queuepump import BackoffPoller
 from devhost.sdkshortcuts import Op
 from imagemeta.store import INSERT_SQL

@@ -72,7 +72,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from devhost.config import load_config  # noqa: PLC0415
-    from devhost.durable.status_cli import print_status  # noqa: PLC0415
+    from devhost.monitor.console import print_status  # noqa: PLC0415
     from devhost.startup import wait_for_storage  # noqa: PLC0415
 
     config = load_config(Path(args.app_dir).resolve(), args.storage_connection_string)

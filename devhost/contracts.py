@@ -1,6 +1,6 @@
 """Interfaces between devhost's parts, so each can be built and tested on its own.
 
-- The durable engine (devhost.durable) calls user functions only through `FunctionRunner`.
+- The durable engine (devhost.durabletask) calls user functions only through `FunctionRunner`.
 - The blob trigger listener (devhost.blobtrigger) hands each blob version to `BlobHandler`.
 - devhost.runner implements both on top of devhost.invoker; devhost.host wires them.
 """

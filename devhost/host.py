@@ -14,15 +14,15 @@ from devhost.auth import check_bind, key_middleware
 from devhost.bindings import BindingIO
 from devhost.blobtrigger import BlobTriggerListener, target_from_binding
 from devhost.config import HostConfig, load_config
-from devhost.durable.engine import DurableEngine
-from devhost.durable.http_api import add_routes, client_binding_json
-from devhost.durable.names import PARTITIONS
-from devhost.durable.partitions import SINGLE_OWNER_NOTE
+from devhost.durabletask.azurestorage.names import PARTITIONS
+from devhost.durabletask.azurestorage.partitions import SINGLE_OWNER_NOTE
+from devhost.durabletask.engine import DurableEngine
 from devhost.http_triggers import add_http_triggers
 from devhost.invoker import Invoker
 from devhost.loader import load_functions
 from devhost.runner import HostRunner, close_sdk_session
 from devhost.startup import STORAGE_WAIT, check_port_free, wait_for_storage
+from devhost.webhooks.routes import add_routes, client_binding_json
 from devhost.workers import add_wake_route, run_worker, spawn_worker
 
 log = logging.getLogger("devhost")

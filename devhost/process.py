@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from devhost.azurite import free_port
-from devhost.durable_api_client import get_json, iter_instances
+from devhost.remote_api import get_json, iter_instances
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from devhost.durable_api_client import API_PATH, iter_instances, request_json
+from devhost.remote_api import API_PATH, iter_instances, request_json
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from devhost.durable.engine import DurableEngine
+from devhost.durabletask.engine import DurableEngine
 
 log = logging.getLogger("devhost")
 

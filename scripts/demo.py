@@ -24,7 +24,7 @@ from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from devhost.azurite import local_azurite
 from devhost.config import load_config
-from devhost.durable.status import TERMINAL
+from devhost.durabletask.model.status import TERMINAL
 from devhost.process import DevhostProcess
 from imagemeta import db  # the app's own library: migration and row listing
 

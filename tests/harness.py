@@ -18,7 +18,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from PIL import Image
 
 from devhost.azurite import Azurite
-from devhost.durable.status import TERMINAL
+from devhost.durabletask.model.status import TERMINAL
 from devhost.process import REPO_ROOT, DevhostProcess
 
 

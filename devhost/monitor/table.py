@@ -8,7 +8,7 @@ from typing import Any
 
 from azure.data.tables.aio import TableClient
 
-from devhost.durable.names import unescape_key
+from devhost.durabletask.azurestorage.names import unescape_key
 from devhost.monitor.index import InstanceIndex, Summary
 
 COLUMNS = ["PartitionKey", "Name", "RuntimeStatus", "CreatedTime", "LastUpdatedTime", "Input",

@@ -21,8 +21,8 @@ import azure.durable_functions as df
 import pytest
 
 from devhost.azurite import Azurite
-from devhost.durable.http_api import client_binding_json
 from devhost.process import DevhostProcess
+from devhost.webhooks.routes import client_binding_json
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "durable_app"
 TERMINAL = {"Completed", "Failed", "Terminated"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from devhost.durable.http_api import DEFAULT_MAX_BODY
+from devhost.webhooks.routes import DEFAULT_MAX_BODY
 from tests.conformance.conftest import Host
 
 pytestmark = pytest.mark.e2e

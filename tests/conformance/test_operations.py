@@ -11,7 +11,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
-from devhost.durable.names import escape_key
+from devhost.durabletask.azurestorage.names import escape_key
 from tests.conformance.conftest import Host
 from tests.sdk import arun
 

@@ -17,9 +17,9 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from devhost.azurite import Azurite
-from devhost.durable.http_api import client_binding_json
-from devhost.durable_api_client import iter_pages
 from devhost.process import DevhostProcess
+from devhost.remote_api import iter_pages
+from devhost.webhooks.routes import client_binding_json
 from tests.sdk import arun
 
 pytestmark = pytest.mark.e2e

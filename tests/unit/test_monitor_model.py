@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from devhost.durable.names import escape_key, unescape_key
+from devhost.durabletask.azurestorage.names import escape_key, unescape_key
 from devhost.monitor.index import InstanceIndex, Query, Summary
 from devhost.monitor.outcome import blob_name, finish_log_line, outcome_of, parse_payload
 from devhost.monitor.timeline import build_timeline, parse_time

@@ -15,10 +15,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from devhost.contracts import FunctionInvocationError
-from devhost.durable.events import Event, EventType, event
-from devhost.durable.instance import Instance
-from devhost.durable.messages import TaskMessage, WorkItem
-from devhost.durable.replay import Checkpoint, OrchestratorCall
+from devhost.durabletask.azurestorage.messagedata import TaskMessage, WorkItem
+from devhost.durabletask.core.executor import Checkpoint, OrchestratorCall
+from devhost.durabletask.model.history import Event, EventType, event
+from devhost.durabletask.model.state import Instance
 
 Orchestrator = Callable[[df.DurableOrchestrationContext], Generator[Any, Any, Any]]
 

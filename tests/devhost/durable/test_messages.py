@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import uuid
 
-from devhost.durable.events import EventType, event
-from devhost.durable.messages import (
+from devhost.durabletask.azurestorage.messagedata import (
     MESSAGE_DATA_TYPE,
     TaskMessage,
     WorkItem,
     instance_of,
 )
-from devhost.durable.tracking import blob_name
+from devhost.durabletask.azurestorage.tracking import blob_name
+from devhost.durabletask.model.history import EventType, event
 
 
 def test_task_message_is_message_data_with_typed_event_and_instance() -> None:

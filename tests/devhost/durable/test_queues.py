@@ -11,10 +11,10 @@ from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
 from devhost.azurite import Azurite, client_kwargs
-from devhost.durable import names
-from devhost.durable.events import EventType, event
-from devhost.durable.messages import MessageManager, Outgoing, TaskMessage
-from devhost.durable.queues import ABANDON_MAX, TaskHubQueues, abandon_delay
+from devhost.durabletask.azurestorage import names
+from devhost.durabletask.azurestorage.messagedata import MessageManager, Outgoing, TaskMessage
+from devhost.durabletask.azurestorage.queues import ABANDON_MAX, TaskHubQueues, abandon_delay
+from devhost.durabletask.model.history import EventType, event
 
 
 def test_abandon_delay_doubles_up_to_ten_minutes() -> None:

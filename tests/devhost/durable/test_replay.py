@@ -18,10 +18,10 @@ import azure.durable_functions as df
 import pytest
 
 from devhost.contracts import FunctionInvocationError
-from devhost.durable.activities import failure_reason
-from devhost.durable.events import EventType, event, iso, parse_iso, utcnow
-from devhost.durable.instance import Instance
-from devhost.durable.replay import Replayer, segments
+from devhost.durabletask.core.activity_dispatcher import failure_reason
+from devhost.durabletask.core.executor import Replayer, segments
+from devhost.durabletask.model.history import EventType, event, iso, parse_iso, utcnow
+from devhost.durabletask.model.state import Instance
 from tests.devhost.durable.replaykit import (
     completed,
     failed,

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from devhost.durable.events import EventType, event, iso, utcnow
-from devhost.durable.instance import Instance
-from devhost.durable.messages import TaskMessage
-from devhost.durable.sessions import Admission, Verdict
+from devhost.durabletask.azurestorage.messagedata import TaskMessage
+from devhost.durabletask.azurestorage.sessions import Admission, Verdict
+from devhost.durabletask.model.history import EventType, event, iso, utcnow
+from devhost.durabletask.model.state import Instance
 from tests.devhost.durable.replaykit import completed, running
 
 

@@ -20,9 +20,9 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient
 
 from devhost.azurite import client_kwargs
-from devhost.durable import names
-from devhost.durable.events import Event, from_row, to_row, utcnow
-from devhost.durable.messages import MessageManager
+from devhost.durabletask.azurestorage import names
+from devhost.durabletask.azurestorage.messagedata import MessageManager
+from devhost.durabletask.model.history import Event, from_row, to_row, utcnow
 from devhost.sdkshortcuts import Op, transaction
 
 PROPERTY_LIMIT = 30_000  # characters; a table string property holds 64 KiB of UTF-16

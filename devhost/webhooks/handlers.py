@@ -11,34 +11,34 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from devhost.durable.client import ArgumentError, InvalidOperation
-from devhost.durable.events import EventType, event
-from devhost.durable.http_io import (
+from devhost.durabletask.azurestorage.names import escape_key
+from devhost.durabletask.core.taskhub_client import ArgumentError, InvalidOperation
+from devhost.durabletask.model.history import EventType, event
+from devhost.durabletask.model.status import TERMINAL
+from devhost.webhooks.bodies import (
     error_response,
     json_response,
     parse_json,
     read_body,
 )
-from devhost.durable.http_params import (
+from devhost.webhooks.params import (
     parse_bool,
     parse_datetime,
     parse_int,
     parse_seconds,
     parse_statuses,
 )
-from devhost.durable.http_status import (
+from devhost.webhooks.payloads import (
     history_events,
     management_payload,
     parse_token,
     status_payload,
     stored_input,
 )
-from devhost.durable.names import escape_key
-from devhost.durable.status import TERMINAL
 
 if TYPE_CHECKING:
-    from devhost.durable.http_context import Context
-    from devhost.durable.instance import Instance
+    from devhost.durabletask.model.state import Instance
+    from devhost.webhooks.context import Context
 
 MAX_TIMESPAN_SECONDS = 922_337_203_685  # TimeSpan.MaxValue
 PURGEABLE = ("Completed", "Terminated", "Canceled", "Failed")

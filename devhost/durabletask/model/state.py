@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from devhost.durable.events import COMPLETIONS, SCHEDULING, EventType, utcnow
-from devhost.durable.status import ACTIVE, TERMINAL
+from devhost.durabletask.model.history import COMPLETIONS, SCHEDULING, EventType, utcnow
+from devhost.durabletask.model.status import ACTIVE, TERMINAL
 
 __all__ = ["ACTIVE", "TERMINAL", "Instance", "completion_key"]
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from devhost.durable.http_context import Context
+    from devhost.webhooks.context import Context
 
 CHUNK = 1 << 16
 STACK = "   at devhost (no .NET stack trace)"

@@ -12,10 +12,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from devhost.durable.client import ArgumentError
-from devhost.durable.engine import DurableEngine
-from devhost.durable.http_context import ENGINE_KEY, SETTINGS_KEY, Context
-from devhost.durable.http_handlers import (
+from devhost.durabletask.azurestorage.tracking import InvalidContinuationToken
+from devhost.durabletask.core.taskhub_client import ArgumentError
+from devhost.durabletask.engine import DurableEngine
+from devhost.webhooks.bodies import BodyTooLarge, InvalidJson, error_response
+from devhost.webhooks.context import ENGINE_KEY, SETTINGS_KEY, Context
+from devhost.webhooks.handlers import (
     get_status,
     list_instances,
     purge_filter,
@@ -26,9 +28,7 @@ from devhost.durable.http_handlers import (
     start,
     suspend_resume_terminate,
 )
-from devhost.durable.http_io import BodyTooLarge, InvalidJson, error_response
-from devhost.durable.http_status import url_encode
-from devhost.durable.tracking import InvalidContinuationToken
+from devhost.webhooks.payloads import url_encode
 
 PREFIXES = ("/durabletask", "/runtime/webhooks/durabletask")
 DEFAULT_MAX_BODY = 100 * 1024 * 1024  # the Functions host's default request body limit

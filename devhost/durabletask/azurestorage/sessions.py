@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
 
-from devhost.durable.events import EventType, parse_iso, utcnow
-from devhost.durable.instance import Instance, completion_key
-from devhost.durable.messages import TaskMessage, instance_of
-from devhost.durable.queues import Received
-from devhost.durable.status import TERMINAL, RuntimeStatus
+from devhost.durabletask.azurestorage.messagedata import TaskMessage, instance_of
+from devhost.durabletask.azurestorage.queues import Received
+from devhost.durabletask.model.history import EventType, parse_iso, utcnow
+from devhost.durabletask.model.state import Instance, completion_key
+from devhost.durabletask.model.status import TERMINAL, RuntimeStatus
 
 
 class Verdict(Enum):

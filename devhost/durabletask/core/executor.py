@@ -22,11 +22,19 @@ from datetime import timedelta
 from typing import Any
 
 from devhost.contracts import FunctionInvocationError
-from devhost.durable import actions as act
-from devhost.durable.events import FAILURES, Event, EventType, event, iso, parse_iso, utcnow
-from devhost.durable.instance import Instance
-from devhost.durable.messages import Outgoing, TaskMessage, WorkItem
-from devhost.durable.status import TERMINAL, RuntimeStatus
+from devhost.durabletask.azurestorage.messagedata import Outgoing, TaskMessage, WorkItem
+from devhost.durabletask.core import actions as act
+from devhost.durabletask.model.history import (
+    FAILURES,
+    Event,
+    EventType,
+    event,
+    iso,
+    parse_iso,
+    utcnow,
+)
+from devhost.durabletask.model.state import Instance
+from devhost.durabletask.model.status import TERMINAL, RuntimeStatus
 
 # (orchestrator function name, context JSON) -> the SDK's reply JSON; raises
 # FunctionInvocationError when the orchestrator raises.

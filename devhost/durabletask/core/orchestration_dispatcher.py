@@ -13,14 +13,19 @@ import asyncio
 import contextlib
 import logging
 
-from devhost.durable.events import EventType, parse_iso, utcnow
-from devhost.durable.instance import Instance
-from devhost.durable.messages import Outgoing, TaskMessage, execution_started
-from devhost.durable.queues import Received, TaskHubQueues
-from devhost.durable.replay import Replayer
-from devhost.durable.sessions import Admission, SessionManager, Verdict, group_by_instance
-from devhost.durable.status import ACTIVE, TERMINAL, RuntimeStatus
-from devhost.durable.tracking import TrackingStore
+from devhost.durabletask.azurestorage.messagedata import Outgoing, TaskMessage, execution_started
+from devhost.durabletask.azurestorage.queues import Received, TaskHubQueues
+from devhost.durabletask.azurestorage.sessions import (
+    Admission,
+    SessionManager,
+    Verdict,
+    group_by_instance,
+)
+from devhost.durabletask.azurestorage.tracking import TrackingStore
+from devhost.durabletask.core.executor import Replayer
+from devhost.durabletask.model.history import EventType, parse_iso, utcnow
+from devhost.durabletask.model.state import Instance
+from devhost.durabletask.model.status import ACTIVE, TERMINAL, RuntimeStatus
 from devhost.monitor.outcome import finish_log_line
 from devhost.queuepump import BackoffPoller
 

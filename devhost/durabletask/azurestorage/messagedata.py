@@ -22,8 +22,8 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob.aio import ContainerClient
 
-from devhost.durable.events import Event, EventType, event
-from devhost.durable.instance import Instance
+from devhost.durabletask.model.history import Event, EventType, event
+from devhost.durabletask.model.state import Instance
 
 QUEUE_LIMIT = 45 * 1024  # MessageManager.MaxStorageQueuePayloadSizeInBytes
 CORE = "DurableTask.Core"

@@ -18,8 +18,13 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
-from devhost.durable import names
-from devhost.durable.messages import MessageManager, Outgoing, TaskMessage, instance_of
+from devhost.durabletask.azurestorage import names
+from devhost.durabletask.azurestorage.messagedata import (
+    MessageManager,
+    Outgoing,
+    TaskMessage,
+    instance_of,
+)
 
 log = logging.getLogger("devhost.durable")
 

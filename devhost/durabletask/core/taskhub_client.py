@@ -10,14 +10,14 @@ import unicodedata
 import uuid
 
 from devhost.contracts import FunctionRunner
-from devhost.durable.events import Event, EventType, utcnow
-from devhost.durable.instance import Instance
-from devhost.durable.messages import Outgoing, TaskMessage, execution_started
-from devhost.durable.names import unescape_key
-from devhost.durable.queues import TaskHubQueues
-from devhost.durable.sessions import SessionManager
-from devhost.durable.status import ACTIVE, RuntimeStatus
-from devhost.durable.tracking import Row, TrackingStore
+from devhost.durabletask.azurestorage.messagedata import Outgoing, TaskMessage, execution_started
+from devhost.durabletask.azurestorage.names import unescape_key
+from devhost.durabletask.azurestorage.queues import TaskHubQueues
+from devhost.durabletask.azurestorage.sessions import SessionManager
+from devhost.durabletask.azurestorage.tracking import Row, TrackingStore
+from devhost.durabletask.model.history import Event, EventType, utcnow
+from devhost.durabletask.model.state import Instance
+from devhost.durabletask.model.status import ACTIVE, RuntimeStatus
 
 log = logging.getLogger("devhost.durable")
 

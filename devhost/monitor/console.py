@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from devhost.durable.names import escape_key, unescape_key
+from devhost.durabletask.azurestorage.names import escape_key, unescape_key
 from devhost.monitor.index import InstanceIndex, Query, backlog
 from devhost.monitor.outcome import blob_name, failure_text, outcome_of
 from devhost.monitor.table import TableInstances

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
-from devhost.durable.events import EventType, public_event
-from devhost.durable.instance import Instance
+from devhost.durabletask.model.history import EventType, public_event
+from devhost.durabletask.model.state import Instance
 
 RAW_INPUT_MARK = "\r"
 MERGED = {

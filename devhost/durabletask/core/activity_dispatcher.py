@@ -11,9 +11,9 @@ import asyncio
 import logging
 
 from devhost.contracts import FunctionInvocationError, FunctionRunner
-from devhost.durable.events import Event, EventType, event
-from devhost.durable.messages import Outgoing, TaskMessage, WorkItem
-from devhost.durable.queues import Received, TaskHubQueues
+from devhost.durabletask.azurestorage.messagedata import Outgoing, TaskMessage, WorkItem
+from devhost.durabletask.azurestorage.queues import Received, TaskHubQueues
+from devhost.durabletask.model.history import Event, EventType, event
 from devhost.queuepump import BackoffPoller, keep_invisible
 
 log = logging.getLogger("devhost.durable")

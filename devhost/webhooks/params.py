@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from multidict import MultiMapping
 
-from devhost.durable.status import RuntimeStatus
+from devhost.durabletask.model.status import RuntimeStatus
 
 # DurableTask.Core OrchestrationStatus / the extension's OrchestrationRuntimeStatus numbers.
 STATUS_NUMBERS: dict[int, str] = {

@@ -19,18 +19,22 @@ from azure.storage.queue.aio import QueueServiceClient
 
 from devhost.azurite import client_kwargs
 from devhost.contracts import FunctionRunner
-from devhost.durable import names
-from devhost.durable.activities import ActivityDispatcher
-from devhost.durable.client import DurableClient, OrchestrationConflict, UnknownOrchestrator
-from devhost.durable.events import Event
-from devhost.durable.instance import Instance
-from devhost.durable.messages import MessageManager
-from devhost.durable.orchestrations import OrchestrationDispatcher
-from devhost.durable.partitions import ensure_taskhub_info
-from devhost.durable.queues import TaskHubQueues
-from devhost.durable.replay import Replayer
-from devhost.durable.sessions import SessionManager
-from devhost.durable.tracking import Row, TrackingStore
+from devhost.durabletask.azurestorage import names
+from devhost.durabletask.azurestorage.messagedata import MessageManager
+from devhost.durabletask.azurestorage.partitions import ensure_taskhub_info
+from devhost.durabletask.azurestorage.queues import TaskHubQueues
+from devhost.durabletask.azurestorage.sessions import SessionManager
+from devhost.durabletask.azurestorage.tracking import Row, TrackingStore
+from devhost.durabletask.core.activity_dispatcher import ActivityDispatcher
+from devhost.durabletask.core.executor import Replayer
+from devhost.durabletask.core.orchestration_dispatcher import OrchestrationDispatcher
+from devhost.durabletask.core.taskhub_client import (
+    DurableClient,
+    OrchestrationConflict,
+    UnknownOrchestrator,
+)
+from devhost.durabletask.model.history import Event
+from devhost.durabletask.model.state import Instance
 from devhost.queuepump import BackoffPoller
 
 __all__ = ["DurableEngine", "OrchestrationConflict", "UnknownOrchestrator"]

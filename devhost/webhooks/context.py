@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from devhost.durable.client import DurableClient
-from devhost.durable.engine import DurableEngine
-from devhost.durable.http_params import Query
+from devhost.durabletask.core.taskhub_client import DurableClient
+from devhost.durabletask.engine import DurableEngine
+from devhost.webhooks.params import Query
 
 ENGINE_KEY: web.AppKey[DurableEngine] = web.AppKey("durable_engine", DurableEngine)
 SETTINGS_KEY: web.AppKey[dict[str, Any]] = web.AppKey("durable_api_settings", dict)

@@ -16,8 +16,8 @@ import json
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob.aio import BlobServiceClient
 
-from devhost.durable import names
-from devhost.durable.events import iso, utcnow
+from devhost.durabletask.azurestorage import names
+from devhost.durabletask.model.history import iso, utcnow
 
 TASKHUB_INFO_BLOB = "taskhub.json"  # BlobPartitionLeaseManager.TaskHubInfoBlobName
 SINGLE_OWNER_NOTE = (
