@@ -64,8 +64,14 @@ class BackoffPoller:
             await asyncio.wait_for(self._wake.wait(), seconds)
         self._wake.clear()
 
-    async def receive(self, fetch: Callable[[int], Awaitable[list[T]]], count: int) -> list[T]:
-        """One bounded receive through `fetch(count)`; sleeps when the queue is empty or down."""
+    async def receive(
+        self,
+        fetch: Callable[[int], Awaitable[list[T]]],
+        count: int,
+        measure: Callable[[list[T]], int] = len,
+    ) -> list[T]:
+        """One bounded receive through `fetch(count)`; sleeps when the queue is empty or down.
+        `measure` counts the messages in what `fetch` returned (groups hold several)."""
         count = max(1, min(count, MAX_RECEIVE))
         hold = self.hold()
         if hold > 0:
@@ -76,7 +82,7 @@ class BackoffPoller:
             log.warning("Queue %s unavailable: %s", self.name, exc)
             await self.sleep(OUTAGE_DELAY)
             return []
-        self.received(len(got), count)
+        self.received(measure(got), count)
         if not got:
             await self.sleep(self.next_idle())
         return got

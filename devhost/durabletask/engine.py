@@ -1,15 +1,13 @@
-"""The durable engine's façade (DurableTask.AzureStorage's `AzureStorageOrchestrationService`).
-
-It owns the storage clients and wires the parts: `tracking` (instance + history tables),
-`queues` + `messages` (control / work-item queues, large payloads), `sessions` (per-instance
-locks and cache), `replay` (episodes, no I/O), the control-queue and work-item dispatchers, and
-the client operations the HTTP API calls.
+"""The Durable engine as the extension wires it (`AzureStorageDurabilityProviderFactory` +
+DurableTask.Core's `TaskHubWorker`): the AzureStorage backend's clients and service, the core's
+executor, dispatchers and task hub client, and the one clock and id factory they all share.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Awaitable, Callable
 
 from azure.core.exceptions import ResourceExistsError
@@ -20,24 +18,25 @@ from azure.storage.queue.aio import QueueServiceClient
 from devhost.azurite import client_kwargs
 from devhost.contracts import FunctionRunner
 from devhost.durabletask.azurestorage import names
+from devhost.durabletask.azurestorage.client import ServiceClient
 from devhost.durabletask.azurestorage.messagedata import MessageManager
 from devhost.durabletask.azurestorage.partitions import ensure_taskhub_info
 from devhost.durabletask.azurestorage.queues import TaskHubQueues
+from devhost.durabletask.azurestorage.service import TaskHubService
 from devhost.durabletask.azurestorage.sessions import SessionManager
-from devhost.durabletask.azurestorage.tracking import Row, TrackingStore
+from devhost.durabletask.azurestorage.tracking import TrackingStore
 from devhost.durabletask.core.activity_dispatcher import ActivityDispatcher
 from devhost.durabletask.core.executor import Replayer
-from devhost.durabletask.core.orchestration_dispatcher import OrchestrationDispatcher
-from devhost.durabletask.core.taskhub_client import (
-    DurableClient,
-    OrchestrationConflict,
-    UnknownOrchestrator,
-)
-from devhost.durabletask.model.history import Event
-from devhost.durabletask.model.state import Instance
+from devhost.durabletask.core.orchestration_dispatcher import FinishHook, OrchestrationDispatcher
+from devhost.durabletask.core.taskhub_client import TaskHubClient
+from devhost.durabletask.model.history import utcnow
 from devhost.queuepump import BackoffPoller
 
-__all__ = ["DurableEngine", "OrchestrationConflict", "UnknownOrchestrator"]
+__all__ = ["DurableEngine"]
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
 
 
 class DurableEngine:
@@ -51,6 +50,7 @@ class DurableEngine:
         activity_concurrency: int = 8,
         control_visibility: int = 30,
         activity_visibility: int = 60,
+        on_finished: FinishHook | None = None,
     ) -> None:
         self.hub = hub_name
         self.runner = runner
@@ -73,16 +73,27 @@ class DurableEngine:
         )
         self.queues.on_sent = self._on_sent
         self.sessions = SessionManager()
-        self.client = DurableClient(self.tracking, self.queues, self.sessions, runner)
-        self.orchestrations = OrchestrationDispatcher(
+        # The one place devhost's Durable engine reads the clock and makes ids: everything
+        # below takes them as arguments (tests pass fixed ones).
+        self.service = TaskHubService(
             self.tracking,
             self.queues,
             self.sessions,
-            Replayer(runner.run_orchestrator),
-            visibility=control_visibility,
+            clock=utcnow,
+            control_visibility=control_visibility,
+            activity_visibility=activity_visibility,
+        )
+        self.service_client = ServiceClient(
+            self.tracking, self.queues, self.sessions, clock=utcnow, new_id=new_id
+        )
+        self.client = TaskHubClient(self.service_client, runner)
+        self.orchestrations = OrchestrationDispatcher(
+            self.service,
+            Replayer(runner.run_orchestrator, clock=utcnow, new_id=new_id),
+            on_finished=on_finished,
         )
         self.activities = ActivityDispatcher(
-            self.queues, runner, concurrency=activity_concurrency, visibility=activity_visibility
+            self.service, runner, concurrency=activity_concurrency, visibility=activity_visibility
         )
         self._pollers: dict[str, BackoffPoller] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -100,8 +111,8 @@ class DurableEngine:
             await self.messages.container.create_container()
         await ensure_taskhub_info(self._blobs, self.hub)
         if orchestrations:
-            await self.client.recover_pending()
-            self._spawn(self.client.recover_pending_loop(self._stopping))
+            await self.service_client.recover_pending()
+            self._spawn(self.service_client.recover_pending_loop(self._stopping))
             for name in self.queues.control_names:
                 poller = self._pollers[name] = BackoffPoller(name, self.poll_interval)
                 self._spawn(self.orchestrations.run(name, poller, self._stopping))
@@ -137,21 +148,3 @@ class DurableEngine:
         await self.queues.close()
         await self.tracking.close()
         await self._blobs.close()
-
-    # --- client operations (HTTP API) ---------------------------------------------------
-    async def start_new(self, name: str, instance_id: str | None, input_text: str | None) -> str:
-        return await self.client.start_new(name, instance_id, input_text)
-
-    async def read(self, instance_id: str, history: bool = False) -> Instance | None:
-        return await self.client.read(instance_id, history)
-
-    async def send_event(self, instance_id: str, ev: Event) -> None:
-        await self.client.send_event(instance_id, ev)
-
-    async def purge(self, instance_id: str) -> int:
-        return await self.client.purge(instance_id)
-
-    async def query_instances(
-        self, query: str | None, top: int, token: str | None
-    ) -> tuple[list[Row], str | None]:
-        return await self.client.query(query, top, token)

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from devhost.durabletask.core.taskhub_client import DurableClient
+from devhost.durabletask.core.taskhub_client import TaskHubClient
 from devhost.durabletask.engine import DurableEngine
 from devhost.webhooks.params import Query
 
@@ -35,7 +35,7 @@ class Context:
     def __init__(self, request: web.Request) -> None:
         self.request = request
         self.engine = request.app[ENGINE_KEY]
-        self.client: DurableClient = self.engine.client
+        self.client: TaskHubClient = self.engine.client
         settings = request.app[SETTINGS_KEY]
         self.base_url: str = settings["base_url"] or _local_url(request)
         self.max_body: int = settings["max_body"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from devhost.durabletask.azurestorage.names import escape_key
-from devhost.durabletask.core.taskhub_client import ArgumentError, InvalidOperation
+from devhost.durabletask.model.errors import ArgumentError, InvalidOperation
 from devhost.durabletask.model.history import EventType, event
 from devhost.durabletask.model.status import TERMINAL
 from devhost.webhooks.bodies import (

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from devhost.durabletask.azurestorage.tracking import InvalidContinuationToken
-from devhost.durabletask.core.taskhub_client import ArgumentError
 from devhost.durabletask.engine import DurableEngine
+from devhost.durabletask.model.errors import ArgumentError
 from devhost.webhooks.bodies import BodyTooLarge, InvalidJson, error_response
 from devhost.webhooks.context import ENGINE_KEY, SETTINGS_KEY, Context
 from devhost.webhooks.handlers import (

@@ -1,7 +1,7 @@
 """The task hub's queues: control queues (partitioned by instance) and the work-item queue.
 
 DurableTask.AzureStorage's `ControlQueue` / `WorkItemQueue`: where a message goes follows from
-its type (a `TaskMessage` to its instance's control partition, a `WorkItem` to the work-item
+its type (a `TaskMessage` to its instance's control partition, an `ActivityRequest` to the work-item
 queue), so nothing above this module handles queue names.
 """
 
@@ -11,20 +11,14 @@ import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from devhost.durabletask.azurestorage import names
-from devhost.durabletask.azurestorage.messagedata import (
-    MessageManager,
-    Outgoing,
-    TaskMessage,
-    instance_of,
-)
+from devhost.durabletask.azurestorage.messagedata import MessageManager, instance_of
+from devhost.durabletask.azurestorage.storage import Received
+from devhost.durabletask.model.messages import Outgoing, TaskMessage
 
 log = logging.getLogger("devhost.durable")
 
@@ -34,13 +28,6 @@ MAX_DELAY = 6 * 86400  # seconds; longer timers are re-sent when they surface ea
 
 def abandon_delay(dequeue_count: int) -> int:
     return min(2**dequeue_count, ABANDON_MAX) if dequeue_count <= 30 else ABANDON_MAX
-
-
-@dataclass
-class Received:
-    queue: str
-    message: QueueMessage
-    body: dict[str, Any]
 
 
 class TaskHubQueues:

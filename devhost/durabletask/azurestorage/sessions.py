@@ -3,7 +3,9 @@
 A control-queue receive returns messages for many instances; they are grouped per instance and
 each group is admitted against the instance's state: applied, dropped (duplicate, stale,
 for a finished instance), deferred (arrived before the instance can take it) or re-sent
-(a timer that surfaced before it is due). `admit` is pure: it is unit-tested without storage.
+(a timer that surfaced before it is due). `admit` changes nothing but the admission's own memory
+(message ids, completions and the status the admitted lifecycle events lead to); the executor
+applies those events to the state. It is unit-tested without storage.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
 
-from devhost.durabletask.azurestorage.messagedata import TaskMessage, instance_of
-from devhost.durabletask.azurestorage.queues import Received
-from devhost.durabletask.model.history import EventType, parse_iso, utcnow
+from devhost.durabletask.azurestorage.messagedata import instance_of
+from devhost.durabletask.azurestorage.storage import Received
+from devhost.durabletask.model.history import EventType, parse_iso
+from devhost.durabletask.model.messages import TaskMessage
 from devhost.durabletask.model.state import Instance, completion_key
 from devhost.durabletask.model.status import TERMINAL, RuntimeStatus
 
@@ -32,10 +35,11 @@ class Admission:
 
     def __init__(self, inst: Instance | None) -> None:
         self.inst = inst
+        self.status = inst.status if inst else None
         self.seen = {e.get("MessageId") for e in inst.history} if inst else set()
         self.completed = inst.completed_keys() if inst else set()
 
-    def admit(self, msg: TaskMessage | None, now: datetime | None = None) -> Verdict:  # noqa: PLR0911, PLR0912
+    def admit(self, msg: TaskMessage | None, now: datetime) -> Verdict:  # noqa: PLR0911, PLR0912
         inst = self.inst
         if msg is None or msg.id in self.seen:
             return Verdict.DROP
@@ -45,22 +49,21 @@ class Admission:
         except ValueError:
             return Verdict.DROP
         fire_at = ev.get("FireAt") if kind is EventType.TimerFired else None
-        if fire_at and parse_iso(str(fire_at)) > (now or utcnow()):
+        if fire_at and parse_iso(str(fire_at)) > now:
             return Verdict.EARLY
         if kind is EventType.ExecutionStarted:
             if (
                 inst is not None
                 and inst.execution_id == msg.execution_id
-                and inst.status == RuntimeStatus.Pending.value
+                and self.status == RuntimeStatus.Pending.value
             ):
-                inst.history, inst.persisted = [], 0
-                inst.status = RuntimeStatus.Running.value
+                self.status = RuntimeStatus.Running.value
                 self.seen.add(msg.id)
                 return Verdict.APPLY
             return Verdict.DROP
-        if inst is None or inst.status in TERMINAL:
+        if inst is None or self.status in TERMINAL:
             return Verdict.DROP
-        if inst.status == RuntimeStatus.Pending.value:
+        if self.status == RuntimeStatus.Pending.value:
             return Verdict.DEFER  # arrived before its ExecutionStarted
         if msg.execution_id and msg.execution_id != inst.execution_id:
             return Verdict.DROP  # for an execution that no longer exists
@@ -68,11 +71,11 @@ class Admission:
         if key is not None and key in self.completed:
             return Verdict.DROP  # duplicate completion (an activity ran twice)
         if kind is EventType.ExecutionSuspended:
-            inst.status = RuntimeStatus.Suspended.value
+            self.status = RuntimeStatus.Suspended.value
         elif kind is EventType.ExecutionResumed:
-            inst.status = RuntimeStatus.Running.value
+            self.status = RuntimeStatus.Running.value
         elif (
-            inst.status == RuntimeStatus.Suspended.value
+            self.status == RuntimeStatus.Suspended.value
             and kind is not EventType.ExecutionTerminated
         ):
             return Verdict.DEFER

@@ -22,6 +22,7 @@ from azure.storage.blob.aio import BlobServiceClient
 from devhost.azurite import client_kwargs
 from devhost.durabletask.azurestorage import names
 from devhost.durabletask.azurestorage.messagedata import MessageManager
+from devhost.durabletask.azurestorage.storage import Row
 from devhost.durabletask.model.history import Event, from_row, to_row, utcnow
 from devhost.sdkshortcuts import Op, transaction
 
@@ -31,8 +32,6 @@ BATCH_LIMIT = 100
 SENTINEL_ROW_KEY = (
     "sentinel"  # AzureTableTrackingStore.SentinelRowKey  # operations per entity-group transaction
 )
-
-Row = dict[str, Any]
 
 
 class InvalidContinuationToken(ValueError):

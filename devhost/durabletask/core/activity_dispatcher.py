@@ -1,9 +1,6 @@
-"""The work-item dispatcher: runs activities and reports each outcome to its orchestration.
-
-A work item is deleted only after its completion message is sent, so a crash in between runs
-the activity again (at-least-once, as in Durable Functions); the orchestration drops the
-duplicate completion by task id.
-"""
+"""The activity dispatcher (DurableTask.Core's `TaskActivityDispatcher`): runs activities and
+reports each outcome to its orchestration through the service, which deletes the work item
+only after the completion is sent (at-least-once, as in Durable Functions)."""
 
 from __future__ import annotations
 
@@ -11,9 +8,10 @@ import asyncio
 import logging
 
 from devhost.contracts import FunctionInvocationError, FunctionRunner
-from devhost.durabletask.azurestorage.messagedata import Outgoing, TaskMessage, WorkItem
-from devhost.durabletask.azurestorage.queues import Received, TaskHubQueues
+from devhost.durabletask.core.service import ActivityService
 from devhost.durabletask.model.history import Event, EventType, event
+from devhost.durabletask.model.messages import ActivityRequest
+from devhost.durabletask.model.workitems import ActivityWorkItem
 from devhost.queuepump import BackoffPoller, keep_invisible
 
 log = logging.getLogger("devhost.durable")
@@ -22,59 +20,51 @@ log = logging.getLogger("devhost.durable")
 class ActivityDispatcher:
     def __init__(
         self,
-        queues: TaskHubQueues,
+        service: ActivityService,
         runner: FunctionRunner,
         *,
         concurrency: int = 8,
         visibility: int = 60,
     ) -> None:
-        self.queues = queues
+        self.service = service
         self.runner = runner
         self.concurrency = concurrency
         self.visibility = visibility
 
     async def run(self, poller: BackoffPoller, stopping: asyncio.Event) -> None:
-        queue = self.queues.workitems_name
         running: set[asyncio.Task[None]] = set()
-
-        async def fetch(count: int) -> list[Received]:
-            return await self.queues.receive(queue, count, self.visibility)
-
         while not stopping.is_set():
             free = self.concurrency - len(running)
             if free <= 0:
                 await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 continue
-            for rec in await poller.receive(fetch, free):
-                task = asyncio.create_task(self._activity(rec))
+            for item in await poller.receive(self.service.fetch_activity_work_items, free):
+                task = asyncio.create_task(self.process(item))
                 running.add(task)
                 task.add_done_callback(running.discard)
 
-    async def _activity(self, rec: Received) -> None:
-        item = WorkItem.from_body(rec.body)
-        if item is None:
-            log.error("Dropping malformed work item: %r", rec.body)
-            await self.queues.delete(rec)
-            return
-
+    async def process(self, item: ActivityWorkItem) -> None:
         async def renew() -> None:
-            await self.queues.hide(rec, self.visibility)
+            await self.service.renew_activity_work_item(item)
 
         keeper = asyncio.create_task(keep_invisible(renew, self.visibility))
         try:
-            ev = await self.execute(item)
-            reply = TaskMessage(item.instance_id, item.execution_id, ev)
-            await self.queues.send(Outgoing(reply))
+            ev = await self.execute(item.request)
             keeper.cancel()
-            await self.queues.delete(rec)
+            await self.service.complete_activity_work_item(item, item.response(ev))
         except Exception as exc:  # storage fault: the work item comes back and runs again
-            log.warning("Activity message %s not completed (will retry): %s", item.name, exc)
+            log.warning(
+                "Activity message %s not completed (will retry): %s", item.request.name, exc
+            )
             keeper.cancel()
-            await self.queues.abandon(rec)
+            try:
+                await self.service.abandon_activity_work_item(item)
+            except Exception as again:
+                log.debug("Abandon failed: %s", again)
         finally:
             keeper.cancel()
 
-    async def execute(self, item: WorkItem) -> Event:
+    async def execute(self, item: ActivityRequest) -> Event:
         """TaskCompleted or TaskFailed for one run of the activity."""
         try:
             result = await self.runner.run_activity(item.name, item.input)

@@ -1,9 +1,11 @@
-"""Replay: new events in, history and decisions out (DurableTask.Core's executor role).
+"""Replay: old state + new events in, new state and decisions out (DurableTask.Core's
+`TaskOrchestrationExecutor` role, shaped like durabletask-python's `_OrchestrationExecutor`).
 
 `Replayer.run` takes an instance (row + history) and the events admitted for it, runs
 orchestrator episodes through `call` (the SDK's handle, reached through the host) and returns a
-`Checkpoint`: the messages to send and the instances to start. It does no storage I/O, so it is
-unit-tested event by event like durabletask-python's `_OrchestrationExecutor`.
+`Checkpoint`: the new state, the messages to send and the instances to start. It does no I/O,
+reads no clock and makes no ids of its own (both are injected), and leaves its argument
+unchanged, so it is unit-tested event by event with exact timestamps.
 
 Task ids mirror the SDK's counter: every scheduling event takes the next id in history order.
 Retries (call_*_with_retry) are the host's job in the out-of-proc protocol: a failed attempt
@@ -13,32 +15,26 @@ expects exactly that sequence, so retry-related events are replayed one per epis
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from devhost.contracts import FunctionInvocationError
-from devhost.durabletask.azurestorage.messagedata import Outgoing, TaskMessage, WorkItem
 from devhost.durabletask.core import actions as act
-from devhost.durabletask.model.history import (
-    FAILURES,
-    Event,
-    EventType,
-    event,
-    iso,
-    parse_iso,
-    utcnow,
-)
+from devhost.durabletask.model.history import FAILURES, Event, EventType, event, iso, parse_iso
+from devhost.durabletask.model.messages import ActivityRequest, Outgoing, TaskMessage
 from devhost.durabletask.model.state import Instance
 from devhost.durabletask.model.status import TERMINAL, RuntimeStatus
+from devhost.durabletask.model.workitems import Checkpoint
 
 # (orchestrator function name, context JSON) -> the SDK's reply JSON; raises
 # FunctionInvocationError when the orchestrator raises.
 OrchestratorCall = Callable[[str, str], Awaitable[str]]
+Clock = Callable[[], datetime]
+IdFactory = Callable[[], str]  # new execution ids (sub-orchestrations, continue-as-new)
 
 log = logging.getLogger("devhost.durable")
 
@@ -51,12 +47,6 @@ TIMER_SETTINGS = {
     "maximumShortTimerDuration": "6.00:00:00",
     "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
 }
-
-
-@dataclass
-class Checkpoint:
-    messages: list[Outgoing] = field(default_factory=list)
-    starts: list[Instance] = field(default_factory=list)  # sub-orchestrations / continue-as-new
 
 
 def retry_source(inst: Instance, ev: Event) -> Event | None:
@@ -102,29 +92,52 @@ def context_json(inst: Instance, new: list[Event], started: Event) -> str:
     )
 
 
+def begin(state: Instance, events: list[Event]) -> None:
+    """The lifecycle events of a batch applied to the working copy: a new ExecutionStarted
+    begins an empty history, suspend and resume change the status (the session manager has
+    already dropped or deferred whatever these states refuse)."""
+    for ev in events:
+        kind = EventType(ev["EventType"])
+        if kind is EventType.ExecutionStarted and state.status == RuntimeStatus.Pending.value:
+            state.history, state.persisted = [], 0
+            state.status = RuntimeStatus.Running.value
+        elif kind is EventType.ExecutionSuspended:
+            state.status = RuntimeStatus.Suspended.value
+        elif kind is EventType.ExecutionResumed:
+            state.status = RuntimeStatus.Running.value
+
+
 class Replayer:
-    def __init__(self, call: OrchestratorCall) -> None:
+    def __init__(self, call: OrchestratorCall, *, clock: Clock, new_id: IdFactory) -> None:
         self.call = call
+        self.clock = clock
+        self.new_id = new_id
 
     async def run(self, inst: Instance, events: list[Event]) -> Checkpoint:
-        """Apply admitted events to `inst` (history, status, output) and collect decisions."""
-        cp = Checkpoint()
-        for segment in segments(inst, events):
-            if inst.status in TERMINAL:
+        """Apply admitted events to a copy of `inst` and collect the decisions; the copy is
+        the checkpoint's `state`."""
+        state = dataclasses.replace(inst, history=list(inst.history))
+        cp = Checkpoint(state=state)
+        begin(state, events)
+        for segment in segments(state, events):
+            if state.status in TERMINAL:
                 break
+            now = self.clock()
             terminate = next(
                 (e for e in segment if e["EventType"] == EventType.ExecutionTerminated), None
             )
             if terminate is not None:
-                inst.history.extend(segment)
-                self._finish(inst, "Terminated", json.dumps(terminate.get("Input")), cp)
+                state.history.extend(segment)
+                self._finish(state, "Terminated", json.dumps(terminate.get("Input")), cp, now=now)
                 break
-            await self._episode(inst, segment, cp)
+            await self._episode(state, segment, cp, now)
         return cp
 
-    async def _episode(self, inst: Instance, new: list[Event], cp: Checkpoint) -> None:
-        started = event(EventType.OrchestratorStarted)
-        followups = self._retry_followups(inst, new[0], cp) if len(new) == 1 else []
+    async def _episode(
+        self, inst: Instance, new: list[Event], cp: Checkpoint, now: datetime
+    ) -> None:
+        started = event(EventType.OrchestratorStarted, Timestamp=iso(now))
+        followups = self._retry_followups(inst, new[0], cp, now) if len(new) == 1 else []
         ctx = context_json(inst, new, started)
         inst.history.extend([started, *new, *followups])
         error: str | None = None
@@ -141,18 +154,20 @@ class Replayer:
             inst.custom_status = json.dumps(reply["customStatus"])
         actions = reply.get("actions") or []
         if error is None:
-            error = self._schedule(inst, act.flatten(actions), cp)
-        inst.history.append(event(EventType.OrchestratorCompleted))
+            error = self._schedule(inst, act.flatten(actions), cp, now)
+        inst.history.append(event(EventType.OrchestratorCompleted, Timestamp=iso(now)))
         if error is not None:
-            self._finish(inst, "Failed", json.dumps(error), cp, details=error)
+            self._finish(inst, "Failed", json.dumps(error), cp, now=now, details=error)
         elif reply.get("isDone"):
             can = act.continue_action(actions)
             if can is not None:
-                self._continue(inst, can, cp)
+                self._continue(inst, can, cp, now)
             else:
-                self._finish(inst, "Completed", json.dumps(reply.get("output")), cp)
+                self._finish(inst, "Completed", json.dumps(reply.get("output")), cp, now=now)
 
-    def _retry_followups(self, inst: Instance, ev: Event, cp: Checkpoint) -> list[Event]:
+    def _retry_followups(
+        self, inst: Instance, ev: Event, cp: Checkpoint, now: datetime
+    ) -> list[Event]:
         sched = retry_source(inst, ev)
         if sched is None:
             return []
@@ -161,30 +176,35 @@ class Replayer:
         if kind in FAILURES:
             delay = int(sched["RetryIntervalMs"]) / 1000 if attempt < limit else 0.0
             timer_id = inst.next_id
-            fire_at = utcnow() + timedelta(seconds=delay)
+            fire_at = iso(now + timedelta(seconds=delay))
             timer = event(
-                EventType.TimerCreated, timer_id, FireAt=iso(fire_at), RetryFor=sched["EventId"]
+                EventType.TimerCreated,
+                timer_id,
+                FireAt=fire_at,
+                RetryFor=sched["EventId"],
+                Timestamp=iso(now),
             )
-            cp.messages.append(self._timer(inst, timer_id, iso(fire_at), delay))
+            cp.messages.append(self._timer(inst, timer_id, fire_at, delay, now))
             return [timer]
         if attempt >= limit:
             return []
         task_id = inst.next_id
         nxt = {k: v for k, v in sched.items() if k not in ("ActionIndex", "MessageId", "IsPlayed")}
-        nxt.update(EventId=task_id, Attempt=attempt + 1, Timestamp=iso(utcnow()), IsPlayed=False)
-        self._dispatch(inst, nxt, cp)
+        nxt.update(EventId=task_id, Attempt=attempt + 1, Timestamp=iso(now), IsPlayed=False)
+        self._dispatch(inst, nxt, cp, now)
         return [nxt]
 
     @staticmethod
-    def _timer(inst: Instance, timer_id: int, fire_at: str, delay: float) -> Outgoing:
-        fired = event(EventType.TimerFired, TimerId=timer_id, FireAt=fire_at)
+    def _timer(
+        inst: Instance, timer_id: int, fire_at: str, delay: float, now: datetime
+    ) -> Outgoing:
+        fired = event(EventType.TimerFired, TimerId=timer_id, FireAt=fire_at, Timestamp=iso(now))
         return Outgoing(TaskMessage(inst.instance_id, inst.execution_id, fired), delay)
 
-    @staticmethod
-    def _dispatch(inst: Instance, sched: Event, cp: Checkpoint) -> None:
+    def _dispatch(self, inst: Instance, sched: Event, cp: Checkpoint, now: datetime) -> None:
         """Carry out one scheduled task: a work item, or a sub-orchestration to start."""
         if sched["EventType"] == EventType.TaskScheduled:
-            item = WorkItem(
+            item = ActivityRequest(
                 inst.instance_id,
                 inst.execution_id,
                 str(sched["Name"]),
@@ -201,14 +221,19 @@ class Replayer:
         child = Instance(
             str(sched["InstanceId"]),
             str(sched["Name"]),
-            uuid.uuid4().hex,
+            self.new_id(),
             input=sched.get("Input"),
             parent=parent,
+            created=now,
+            updated=now,
         )
         cp.starts.append(child)
 
-    def _schedule(self, inst: Instance, flat: list[act.Action], cp: Checkpoint) -> str | None:
+    def _schedule(
+        self, inst: Instance, flat: list[act.Action], cp: Checkpoint, now: datetime
+    ) -> str | None:
         """Turn actions the orchestrator added since the last episode into events."""
+        stamp = iso(now)
         for index in range(inst.action_count, len(flat)):
             action = flat[index]
             kind = act.action_type(action)
@@ -217,7 +242,7 @@ class Replayer:
                 return f"devhost does not support {what} yet"
             task_id = inst.next_id
             retry = action.get("retryOptions") or {}
-            extra: dict[str, Any] = {"ActionIndex": index}
+            extra: dict[str, Any] = {"ActionIndex": index, "Timestamp": stamp}
             if kind in act.RETRYING:
                 extra.update(
                     RetryMax=int(retry.get("maxNumberOfAttempts", 1)),
@@ -228,7 +253,7 @@ class Replayer:
             if kind in act.ACTIVITIES:
                 sched = event(EventType.TaskScheduled, task_id, **common)
                 inst.history.append(sched)
-                self._dispatch(inst, sched, cp)
+                self._dispatch(inst, sched, cp, now)
             elif kind in act.SUB_ORCHESTRATIONS:
                 child_id = action.get("instanceId") or f"{inst.instance_id}:{task_id:04d}"
                 sched = event(
@@ -238,39 +263,53 @@ class Replayer:
                     **common,
                 )
                 inst.history.append(sched)
-                self._dispatch(inst, sched, cp)
+                self._dispatch(inst, sched, cp, now)
             else:  # CREATE_TIMER
                 fire_at = parse_iso(str(action["fireAt"]))
-                delay = max(0.0, (fire_at - utcnow()).total_seconds())
+                delay = max(0.0, (fire_at - now).total_seconds())
                 inst.history.append(
                     event(EventType.TimerCreated, task_id, FireAt=iso(fire_at), **extra)
                 )
-                cp.messages.append(self._timer(inst, task_id, iso(fire_at), delay))
+                cp.messages.append(self._timer(inst, task_id, iso(fire_at), delay, now))
         return None
 
-    @staticmethod
-    def _continue(inst: Instance, action: act.Action, cp: Checkpoint) -> None:
-        inst.history.append(event(EventType.ContinueAsNew, Input=action.get("input")))
+    def _continue(self, inst: Instance, action: act.Action, cp: Checkpoint, now: datetime) -> None:
+        inst.history.append(
+            event(EventType.ContinueAsNew, Input=action.get("input"), Timestamp=iso(now))
+        )
         inst.status = RuntimeStatus.ContinuedAsNew.value
         nxt = Instance(
             inst.instance_id,
             inst.name,
-            uuid.uuid4().hex,
+            self.new_id(),
             input=action.get("input"),
             parent=inst.parent,
+            created=inst.created,
+            updated=now,
         )
-        nxt.created = inst.created
         cp.starts.append(nxt)
 
     @staticmethod
     def _finish(
-        inst: Instance, status: str, output: str | None, cp: Checkpoint, details: str = ""
+        inst: Instance,
+        status: str,
+        output: str | None,
+        cp: Checkpoint,
+        *,
+        now: datetime,
+        details: str = "",
     ) -> None:
+        stamp = iso(now)
         inst.status = status
         inst.output = output
-        inst.completed = utcnow()
+        inst.completed = now
         inst.history.append(
-            event(EventType.ExecutionCompleted, OrchestrationStatus=status, Result=output)
+            event(
+                EventType.ExecutionCompleted,
+                OrchestrationStatus=status,
+                Result=output,
+                Timestamp=stamp,
+            )
         )
         parent = inst.parent
         if not parent:
@@ -280,6 +319,7 @@ class Replayer:
                 EventType.SubOrchestrationInstanceCompleted,
                 TaskScheduledId=parent["taskScheduledId"],
                 Result=output,
+                Timestamp=stamp,
             )
         else:
             ev = event(
@@ -287,6 +327,7 @@ class Replayer:
                 TaskScheduledId=parent["taskScheduledId"],
                 Reason=f"Orchestrator function '{inst.name}' failed: {details or status}",
                 Details=details,
+                Timestamp=stamp,
             )
         msg = TaskMessage(str(parent["instanceId"]), parent.get("executionId"), ev)
         cp.messages.append(Outgoing(msg))

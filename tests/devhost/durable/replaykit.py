@@ -7,18 +7,22 @@ exception becomes FunctionInvocationError with str(exc), as devhost.invoker repo
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 from collections.abc import Callable, Generator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from devhost.contracts import FunctionInvocationError
-from devhost.durabletask.azurestorage.messagedata import TaskMessage, WorkItem
-from devhost.durabletask.core.executor import Checkpoint, OrchestratorCall
-from devhost.durabletask.model.history import Event, EventType, event
+from devhost.durabletask.core.executor import OrchestratorCall, Replayer
+from devhost.durabletask.model.history import Event, EventType, event, iso
+from devhost.durabletask.model.messages import ActivityRequest, TaskMessage
 from devhost.durabletask.model.state import Instance
+from devhost.durabletask.model.workitems import Checkpoint
 
 Orchestrator = Callable[[df.DurableOrchestrationContext], Generator[Any, Any, Any]]
 
@@ -63,8 +67,8 @@ def fired(timer_id: int, fire_at: str) -> Event:
     return event(EventType.TimerFired, TimerId=timer_id, FireAt=fire_at)
 
 
-def work_items(cp: Checkpoint) -> list[WorkItem]:
-    return [o.message for o in cp.messages if isinstance(o.message, WorkItem)]
+def work_items(cp: Checkpoint) -> list[ActivityRequest]:
+    return [o.message for o in cp.messages if isinstance(o.message, ActivityRequest)]
 
 
 def task_messages(cp: Checkpoint) -> list[tuple[TaskMessage, float]]:
@@ -74,3 +78,42 @@ def task_messages(cp: Checkpoint) -> list[tuple[TaskMessage, float]]:
 def kinds(inst: Instance) -> list[str]:
     """History as EventType names (the row form), for readable assertions."""
     return [EventType(e["EventType"]).name for e in inst.history]
+
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+class FixedClock:
+    """The executor's injected clock: stands still until a test moves it."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+def id_factory(prefix: str = "exec") -> Callable[[], str]:
+    counter = itertools.count(2)
+    return lambda: f"{prefix}-{next(counter)}"
+
+
+def make_replayer(call: OrchestratorCall, clock: FixedClock | None = None) -> Replayer:
+    return Replayer(call, clock=clock or FixedClock(), new_id=id_factory())
+
+
+def run(replayer: Replayer, inst: Instance, *events: Event) -> Checkpoint:
+    """One executor call; the returned state becomes `inst`, as the dispatcher keeps it for the
+    next episode (the executor itself leaves its argument unchanged)."""
+    cp = asyncio.run(replayer.run(inst, list(events)))
+    assert cp.state is not None
+    inst.__dict__.update(cp.state.__dict__)
+    return cp
+
+
+def stamp(clock: FixedClock) -> str:
+    return iso(clock.now)

@@ -9,18 +9,20 @@ import uuid
 
 from devhost.durabletask.azurestorage.messagedata import (
     MESSAGE_DATA_TYPE,
-    TaskMessage,
-    WorkItem,
+    activity_request,
     instance_of,
+    task_message,
+    to_body,
 )
 from devhost.durabletask.azurestorage.tracking import blob_name
 from devhost.durabletask.model.history import EventType, event
+from devhost.durabletask.model.messages import ActivityRequest, TaskMessage
 
 
 def test_task_message_is_message_data_with_typed_event_and_instance() -> None:
     ev = event(EventType.TaskCompleted, TaskScheduledId=3, Result='"ok"')
     msg = TaskMessage("inst/1", "exec-1", ev)
-    body = json.loads(json.dumps(msg.to_body()))
+    body = json.loads(json.dumps(to_body(msg)))
     assert body["$type"] == MESSAGE_DATA_TYPE
     assert uuid.UUID(body["ActivityId"]).hex == msg.id
     task = body["TaskMessage"]
@@ -33,23 +35,23 @@ def test_task_message_is_message_data_with_typed_event_and_instance() -> None:
         "ExecutionId": "exec-1",
     }
     assert isinstance(body["SequenceNumber"], int) and body["CompressedBlobName"] is None
-    assert TaskMessage.from_body(body) == msg
+    assert task_message(body) == msg
     assert instance_of(body) == "inst/1"
 
 
 def test_execution_started_event_carries_its_orchestration_instance() -> None:
     ev = event(EventType.ExecutionStarted, Name="Orch", Input="1", Version="")
-    body = TaskMessage("i", "e", ev).to_body()
+    body = to_body(TaskMessage("i", "e", ev))
     started = body["TaskMessage"]["Event"]
     assert started["$type"].startswith("DurableTask.Core.History.ExecutionStartedEvent,")
     assert started["OrchestrationInstance"]["InstanceId"] == "i"
-    parsed = TaskMessage.from_body(body)
+    parsed = task_message(body)
     assert parsed is not None and "OrchestrationInstance" not in parsed.event
 
 
 def test_work_item_is_a_task_scheduled_event_on_the_wire() -> None:
-    item = WorkItem("i", "e", "ExtractMetadata", '{"a": 1}', 7)
-    body = item.to_body()
+    item = ActivityRequest("i", "e", "ExtractMetadata", '{"a": 1}', 7)
+    body = to_body(item)
     ev = body["TaskMessage"]["Event"]
     assert ev["$type"].startswith("DurableTask.Core.History.TaskScheduledEvent,")
     assert (ev["EventId"], ev["Name"], ev["Input"], ev["Version"]) == (
@@ -58,24 +60,18 @@ def test_work_item_is_a_task_scheduled_event_on_the_wire() -> None:
         '{"a": 1}',
         "",
     )
-    assert WorkItem.from_body(body) == item
+    assert activity_request(body) == item
     # a control message is not a work item
-    assert WorkItem.from_body(TaskMessage("i", "e", event(EventType.TimerFired)).to_body()) is None
+    assert activity_request(to_body(TaskMessage("i", "e", event(EventType.TimerFired)))) is None
 
 
-def test_bodies_written_by_earlier_devhost_versions_still_parse() -> None:
+def test_bodies_not_in_message_data_shape_are_dropped() -> None:
+    # devhost reads only what DurableTask.AzureStorage writes (MessageData); anything else on
+    # a task hub queue is dropped, not guessed at.
     ev = event(EventType.EventRaised, Name="x", Input="1")
     flat = {"id": "abc", "instanceId": "i", "executionId": None, "event": ev}
-    assert TaskMessage.from_body(flat) == TaskMessage("i", None, ev, "abc")
-    flat_item = {
-        "id": "w1",
-        "instanceId": "i",
-        "executionId": "e",
-        "name": "A",
-        "input": "2",
-        "taskScheduledId": 4,
-    }
-    assert WorkItem.from_body(flat_item) == WorkItem("i", "e", "A", "2", 4, "w1")
+    assert task_message(flat) is None
+    assert activity_request(flat) is None
 
 
 def test_large_property_blob_names_follow_get_blob_name() -> None:

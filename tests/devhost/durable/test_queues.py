@@ -12,9 +12,10 @@ from azure.storage.queue.aio import QueueServiceClient
 
 from devhost.azurite import Azurite, client_kwargs
 from devhost.durabletask.azurestorage import names
-from devhost.durabletask.azurestorage.messagedata import MessageManager, Outgoing, TaskMessage
+from devhost.durabletask.azurestorage.messagedata import MessageManager, task_message
 from devhost.durabletask.azurestorage.queues import ABANDON_MAX, TaskHubQueues, abandon_delay
 from devhost.durabletask.model.history import EventType, event
+from devhost.durabletask.model.messages import Outgoing, TaskMessage
 
 
 def test_abandon_delay_doubles_up_to_ten_minutes() -> None:
@@ -51,7 +52,7 @@ def test_abandoned_message_is_hidden_then_returns_with_a_higher_dequeue_count(
                 await asyncio.sleep(0.5)
                 again = await queues.receive(queue, 32, 30)
             assert [r.message.dequeue_count for r in again] == [2]
-            assert TaskMessage.from_body(again[0].body) == msg
+            assert task_message(again[0].body) == msg
         finally:
             await queues.close()
             await blobs.close()

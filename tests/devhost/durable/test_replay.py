@@ -9,7 +9,6 @@ for a TimerCreated/TimerFired pair between attempts) and from DurableTask.Core's
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -19,24 +18,23 @@ import pytest
 
 from devhost.contracts import FunctionInvocationError
 from devhost.durabletask.core.activity_dispatcher import failure_reason
-from devhost.durabletask.core.executor import Replayer, segments
-from devhost.durabletask.model.history import EventType, event, iso, parse_iso, utcnow
-from devhost.durabletask.model.state import Instance
+from devhost.durabletask.core.executor import segments
+from devhost.durabletask.model.history import EventType, event, iso
 from tests.devhost.durable.replaykit import (
+    T0,
+    FixedClock,
     completed,
     failed,
     fired,
     kinds,
+    make_replayer,
+    run,
     running,
     sdk_call,
     started,
     task_messages,
     work_items,
 )
-
-
-def run(replayer: Replayer, inst: Instance, *events: dict[str, Any]):  # type: ignore[no-untyped-def]
-    return asyncio.run(replayer.run(inst, list(events)))
 
 
 def chain(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
@@ -46,7 +44,7 @@ def chain(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
 
 
 def test_chain_schedules_one_activity_per_episode_with_sequential_ids() -> None:
-    replayer = Replayer(sdk_call({"Chain": chain}))
+    replayer = make_replayer(sdk_call({"Chain": chain}))
     inst = running("Chain", "tokyo")
 
     cp = run(replayer, inst, started(inst))
@@ -81,7 +79,7 @@ def fan_out(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def
 
 
 def test_fan_out_schedules_all_at_once_and_fans_in_out_of_order() -> None:
-    replayer = Replayer(sdk_call({"FanOut": fan_out}))
+    replayer = make_replayer(sdk_call({"FanOut": fan_out}))
     inst = running("FanOut")
     cp = run(replayer, inst, started(inst))
     assert [i.task_scheduled_id for i in work_items(cp)] == [0, 1, 2]
@@ -96,17 +94,21 @@ def flaky(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
 
 
 def test_retry_allocates_timer_then_next_attempt_ids_like_the_sdk() -> None:
-    replayer = Replayer(sdk_call({"Retry": flaky}))
+    clock = FixedClock()
+    replayer = make_replayer(sdk_call({"Retry": flaky}), clock)
     inst = running("Retry")
     [first] = work_items(run(replayer, inst, started(inst)))
     assert first.task_scheduled_id == 0
 
-    # attempt 1 fails: a retry timer takes id 1, due after the first retry interval
+    # attempt 1 fails 0.25 s later: a retry timer takes id 1, due exactly one first retry
+    # interval (2 s) after the episode that saw the failure
+    clock.advance(0.25)
     cp = run(replayer, inst, failed(0, "boom"))
     [(timer_msg, delay)] = task_messages(cp)
     assert timer_msg.event["EventType"] == EventType.TimerFired
     assert timer_msg.event["TimerId"] == 1
-    assert 1.5 <= delay <= 2.0
+    assert delay == 2.0
+    assert timer_msg.event["FireAt"] == iso(T0 + timedelta(seconds=2.25))
     assert work_items(cp) == []
 
     # the timer fires: attempt 2 takes id 2
@@ -118,7 +120,7 @@ def test_retry_allocates_timer_then_next_attempt_ids_like_the_sdk() -> None:
 
 
 def test_retries_exhausted_fail_the_orchestration_with_the_activity_reason() -> None:
-    replayer = Replayer(sdk_call({"Retry": flaky}))
+    replayer = make_replayer(sdk_call({"Retry": flaky}))
     inst = running("Retry")
     run(replayer, inst, started(inst))
     next_id = 0
@@ -137,7 +139,7 @@ def test_retries_exhausted_fail_the_orchestration_with_the_activity_reason() -> 
 
 def test_retry_events_are_replayed_one_per_episode() -> None:
     inst = running("Retry")
-    asyncio.run(Replayer(sdk_call({"Retry": flaky})).run(inst, [started(inst)]))
+    run(make_replayer(sdk_call({"Retry": flaky})), inst, started(inst))
     batch = [failed(0, "x"), event(EventType.EventRaised, Name="e", Input="1")]
     assert [len(s) for s in segments(inst, batch)] == [1, 1]
 
@@ -148,12 +150,14 @@ def timer(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
 
 
 def test_timer_is_a_delayed_message_and_completes_when_fired() -> None:
-    replayer = Replayer(sdk_call({"Timer": timer}))
+    replayer = make_replayer(sdk_call({"Timer": timer}))
     inst = running("Timer")
     cp = run(replayer, inst, started(inst))
     [(msg, delay)] = task_messages(cp)
     assert msg.event["TimerId"] == 0
-    assert 25 <= delay <= 30
+    # ctx.current_utc_datetime is the episode's OrchestratorStarted time: the injected clock
+    assert delay == 30
+    assert msg.event["FireAt"] == iso(T0 + timedelta(seconds=30))
     assert kinds(inst)[2] == "TimerCreated"
     run(replayer, inst, fired(0, msg.event["FireAt"]))
     assert (inst.status, inst.output) == ("Completed", '"woke"')
@@ -165,7 +169,7 @@ def approval(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-de
 
 
 def test_external_event_matches_by_name_and_takes_no_task_id() -> None:
-    replayer = Replayer(sdk_call({"Approval": approval}))
+    replayer = make_replayer(sdk_call({"Approval": approval}))
     inst = running("Approval")
     assert run(replayer, inst, started(inst)).messages == []
     run(replayer, inst, event(EventType.EventRaised, Name="Other", Input='"no"'))
@@ -185,7 +189,7 @@ def child(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
 
 
 def test_sub_orchestration_starts_child_and_reports_back_to_parent() -> None:
-    replayer = Replayer(sdk_call({"Parent": parent, "Child": child}))
+    replayer = make_replayer(sdk_call({"Parent": parent, "Child": child}))
     inst = running("Parent")
     cp = run(replayer, inst, started(inst))
     [kid] = cp.starts
@@ -213,7 +217,7 @@ def counter(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def
 
 
 def test_continue_as_new_starts_a_new_execution_with_the_new_input() -> None:
-    replayer = Replayer(sdk_call({"Counter": counter}))
+    replayer = make_replayer(sdk_call({"Counter": counter}))
     inst = running("Counter", 0)
     cp = run(replayer, inst, started(inst))
     assert inst.status == "ContinuedAsNew"
@@ -229,7 +233,7 @@ def broken(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
 
 
 def test_raising_orchestrator_fails_with_its_message() -> None:
-    replayer = Replayer(sdk_call({"Broken": broken}))
+    replayer = make_replayer(sdk_call({"Broken": broken}))
     inst = running("Broken")
     run(replayer, inst, started(inst))
     run(replayer, inst, completed(0, None))
@@ -246,9 +250,10 @@ def test_terminate_ends_the_instance_without_running_the_orchestrator() -> None:
         return json.dumps({"isDone": False, "actions": [], "schemaVersion": 1})
 
     inst = running("X")
-    asyncio.run(Replayer(call).run(inst, [started(inst)]))
+    replayer = make_replayer(call)
+    run(replayer, inst, started(inst))
     stop = event(EventType.ExecutionTerminated, Input="enough")
-    asyncio.run(Replayer(call).run(inst, [stop, completed(0, 1)]))
+    run(replayer, inst, stop, completed(0, 1))
     assert calls == ["X"]
     assert (inst.status, json.loads(inst.output or "null")) == ("Terminated", "enough")
 
@@ -259,7 +264,7 @@ def test_unsupported_action_fails_the_instance_naming_it() -> None:
         return json.dumps({"isDone": False, "actions": [[action]], "schemaVersion": 1})
 
     inst = running("X")
-    asyncio.run(Replayer(call).run(inst, [started(inst)]))
+    run(make_replayer(call), inst, started(inst))
     assert inst.status == "Failed"
     assert "call_http" in (inst.output or "")
 
@@ -270,7 +275,7 @@ def test_garbage_reply_never_raises(reply: str) -> None:
         return reply
 
     inst = running("X")
-    asyncio.run(Replayer(call).run(inst, [started(inst)]))
+    run(make_replayer(call), inst, started(inst))
     assert inst.status in ("Running", "Failed")  # never an exception out of replay
 
 
@@ -282,16 +287,23 @@ def test_context_carries_history_as_played_and_input_as_json_text() -> None:
         return json.dumps({"isDone": False, "actions": [], "schemaVersion": 1})
 
     inst = running("X", {"a": 1})
-    asyncio.run(Replayer(call).run(inst, [started(inst)]))
-    asyncio.run(Replayer(call).run(inst, [event(EventType.EventRaised, Name="e", Input="1")]))
+    clock = FixedClock()
+    replayer = make_replayer(call, clock)
+    run(replayer, inst, started(inst))
+    clock.advance(1.5)
+    run(replayer, inst, event(EventType.EventRaised, Name="e", Input="1"))
     second = seen[1]
     assert second["input"] == '{"a": 1}'
     assert second["upperSchemaVersion"] == 1 and second["upperSchemaVersionNew"] == 2
     played = [e["IsPlayed"] for e in second["history"]]
     # episode 1 (OrchestratorStarted, ExecutionStarted, OrchestratorCompleted) replays as played
     assert played[:3] == [True] * 3 and played[3:] == [False, False]
-    assert parse_iso(second["history"][-1]["Timestamp"]) <= utcnow()
-    assert iso(utcnow()).endswith("Z")
+    # each episode's OrchestratorStarted carries the injected clock's time, in .NET's UTC form
+    starts = [e for e in second["history"] if e["EventType"] == EventType.OrchestratorStarted]
+    assert [e["Timestamp"] for e in starts] == [
+        "2026-01-02T03:04:05.678000Z",
+        "2026-01-02T03:04:07.178000Z",
+    ]
 
 
 def long_wait(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
@@ -303,14 +315,12 @@ def test_long_timer_is_split_into_three_day_timers_as_on_azure_storage() -> None
     # OrchestrationTriggerAttributeBindingProvider.cs L229-240 sends maximumShortTimerDuration
     # (AzureStorageDurabilityProvider.cs L68: 6 days) and longRunningTimerIntervalDuration
     # (L70: 3 days); the SDK then schedules a 10-day wait as 3-day timers.
-    replayer = Replayer(sdk_call({"LongWait": long_wait}))
+    replayer = make_replayer(sdk_call({"LongWait": long_wait}))
     inst = running("LongWait")
     cp = run(replayer, inst, started(inst))
     [(msg, delay)] = task_messages(cp)
-    fire_at = parse_iso(msg.event["FireAt"])
-    three_days = timedelta(days=3).total_seconds()
-    assert abs((fire_at - utcnow()).total_seconds() - three_days) < 60
-    assert abs(delay - three_days) < 60
+    assert msg.event["FireAt"] == iso(T0 + timedelta(days=3))
+    assert delay == timedelta(days=3).total_seconds()
 
 
 def test_activity_failure_reason_carries_the_exception_type() -> None:

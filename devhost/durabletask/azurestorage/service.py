@@ -1,0 +1,274 @@
+"""The work-item side of DurableTask.AzureStorage's `AzureStorageOrchestrationService`.
+
+The core's dispatchers ask for work and hand back results; everything about storage happens
+here: receiving control-queue messages, locking an instance's session, loading its state (with
+the repair of what a crash between checkpoint writes left), admitting messages, and the
+checkpoint order that makes SIGKILL at any moment safe:
+
+1. send the outgoing messages (activities, timers, sub-orchestration starts, parent completions),
+2. start children / the next execution (continue-as-new),
+3. write the new history rows, then the instance row,
+4. delete the consumed messages.
+
+A crash before the deletes replays the same messages; duplicates are dropped by message id and
+by task id, so only activities can run twice (at-least-once, as in Durable Functions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from devhost.durabletask.azurestorage.messagedata import activity_request, task_message
+from devhost.durabletask.azurestorage.sessions import (
+    Admission,
+    SessionManager,
+    Verdict,
+    group_by_instance,
+)
+from devhost.durabletask.azurestorage.storage import Queues, Received, Tracking
+from devhost.durabletask.model.history import EventType, iso, parse_iso
+from devhost.durabletask.model.messages import Outgoing, TaskMessage, execution_started
+from devhost.durabletask.model.state import Instance
+from devhost.durabletask.model.status import ACTIVE, TERMINAL, RuntimeStatus
+from devhost.durabletask.model.workitems import (
+    ActivityWorkItem,
+    Checkpoint,
+    OrchestrationWorkItem,
+    PendingBatch,
+)
+
+log = logging.getLogger("devhost.durable")
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class _Held:
+    """What a locked orchestration work item must settle at completion."""
+
+    done: list[Received] = field(default_factory=list)  # deleted at the end
+    deferred: list[Received] = field(default_factory=list)  # hidden for a second
+    early: list[Outgoing] = field(default_factory=list)  # timers re-sent for their remainder
+    lock: asyncio.Lock | None = None
+
+
+class TaskHubService:
+    def __init__(
+        self,
+        tracking: Tracking,
+        queues: Queues,
+        sessions: SessionManager,
+        *,
+        clock: Clock,
+        control_visibility: int = 30,
+        activity_visibility: int = 60,
+    ) -> None:
+        self.tracking = tracking
+        self.queues = queues
+        self.sessions = sessions
+        self.clock = clock
+        self.control_visibility = control_visibility
+        self.activity_visibility = activity_visibility
+
+    # --- orchestration work items -------------------------------------------------------
+    async def fetch_orchestration_batches(self, queue: str, count: int) -> list[PendingBatch]:
+        recs = await self.queues.receive(queue, count, self.control_visibility)
+        return [PendingBatch(i, g) for i, g in group_by_instance(recs).items()]
+
+    async def lock_orchestration_work_item(self, batch: PendingBatch) -> OrchestrationWorkItem:
+        """Take the instance's session lock, load its state and admit the messages."""
+        lock = self.sessions.lock(batch.instance_id)
+        await lock.acquire()
+        held = _Held(lock=lock)
+        try:
+            inst = await self.load(batch.instance_id)
+        except BaseException:
+            lock.release()
+            raise
+        now = self.clock()
+        admission = Admission(inst)
+        new_events = []
+        for rec in batch.received:
+            msg = task_message(rec.body)
+            verdict = admission.admit(msg, now)
+            if verdict is Verdict.DEFER:
+                held.deferred.append(rec)
+                continue
+            if verdict is Verdict.EARLY and msg is not None:
+                # queue visibility is whole seconds (and capped): re-send for the remainder
+                due = parse_iso(str(msg.event["FireAt"]))
+                held.early.append(Outgoing(msg, (due - now).total_seconds()))
+            elif verdict is Verdict.APPLY and msg is not None:
+                new_events.append({**msg.event, "MessageId": msg.id})
+            held.done.append(rec)
+        return OrchestrationWorkItem(batch.instance_id, inst, new_events, held)
+
+    async def complete_orchestration_work_item(
+        self, item: OrchestrationWorkItem, cp: Checkpoint | None
+    ) -> None:
+        """The checkpoint, in the order the module docstring gives; then the lock is released."""
+        held = _held(item)
+        try:
+            await asyncio.gather(*(self.queues.send(out) for out in held.early))
+            if cp is not None and cp.state is not None:
+                await self._checkpoint(cp.state, cp)
+            for rec in held.deferred:
+                with contextlib.suppress(Exception):
+                    await self.queues.hide(rec, 1)
+            await asyncio.gather(*(self.queues.delete(rec) for rec in held.done))
+        finally:
+            _release(held)
+
+    async def abandon_orchestration_work_item(self, item: OrchestrationWorkItem) -> None:
+        """A storage fault mid-episode: forget the cached state, put every message back with
+        DurableTask's back-off, release the lock."""
+        held = _held(item)
+        try:
+            self.sessions.forget(item.instance_id)
+            recs = [*held.done, *held.deferred]
+            await asyncio.gather(*(self.queues.abandon(rec) for rec in recs))
+        finally:
+            _release(held)
+
+    async def abandon_batch(self, batch: PendingBatch) -> None:
+        """Messages whose instance could not even be loaded (storage down): back-off."""
+        self.sessions.forget(batch.instance_id)
+        await asyncio.gather(*(self.queues.abandon(rec) for rec in batch.received))
+
+    async def load(self, instance_id: str) -> Instance | None:
+        """The instance's state, repairing what a crash between checkpoint steps left."""
+        cached = self.sessions.cached(instance_id)
+        if cached is not None:
+            return cached
+        row = await self.tracking.read_instance(instance_id)
+        if row is None:
+            return None
+        inst = Instance.from_row(instance_id, row)
+        execution, history = await self.tracking.read_history(instance_id)
+        if execution is not None and execution != inst.execution_id:
+            # An earlier execution's rows whose delete was interrupted (restart or
+            # continue-as-new killed mid-way): the new execution's rows start at 0.
+            await self.tracking.delete_history(instance_id)
+        elif execution == inst.execution_id:
+            inst.history = history
+            inst.persisted = len(history)
+            last = history[-1] if history else None
+            if (
+                last
+                and last["EventType"] == EventType.ExecutionCompleted
+                and inst.status not in TERMINAL
+            ):
+                # Killed between the history write and the row write: finish the row now.
+                inst.status = str(last.get("OrchestrationStatus", "Completed"))
+                inst.output = last.get("Result")
+                inst.completed = parse_iso(last["Timestamp"])
+                await self.tracking.write_instance(instance_id, inst.row())
+            elif last and inst.status == RuntimeStatus.Pending.value:
+                # Killed between the first episode's history write and its row write: it
+                # has started, so a re-sent ExecutionStarted is a duplicate, not a restart.
+                inst.status = RuntimeStatus.Running.value
+                await self.tracking.update_instance(instance_id, inst.row())
+        return inst
+
+    async def _checkpoint(self, state: Instance, cp: Checkpoint) -> None:
+        await asyncio.gather(*(self.queues.send(out) for out in cp.messages))
+        for child in cp.starts:
+            if child.instance_id == state.instance_id:
+                await self._continue_as_new(state, child)
+            else:
+                await self._start_child(child)
+        if state.status != RuntimeStatus.ContinuedAsNew.value:
+            await self._persist(state)
+
+    async def _persist(self, inst: Instance) -> None:
+        fresh = inst.history[inst.persisted :]
+        if fresh:
+            await self.tracking.append_history(
+                inst.instance_id, inst.execution_id, inst.persisted, fresh
+            )
+            inst.persisted = len(inst.history)
+        inst.updated = self.clock()
+        await self.tracking.update_instance(inst.instance_id, inst.row())
+        if inst.status in TERMINAL:
+            self.sessions.forget(inst.instance_id)
+        else:
+            self.sessions.keep(inst)
+
+    async def _start_child(self, child: Instance) -> None:
+        """Start a sub-orchestration unless a replayed checkpoint already started it."""
+        row = await self.tracking.read_instance(child.instance_id)
+        parent = child.parent or {}
+        if row is not None and (
+            row.get("ParentInstanceId") == parent.get("instanceId")
+            and row.get("ParentExecutionId") == parent.get("executionId")
+            and row.get("ParentTaskScheduledId") == parent.get("taskScheduledId")
+        ):
+            return
+        if row is not None and row.get("RuntimeStatus") in ACTIVE:
+            log.warning(
+                "Sub-orchestration id %s is already running; not restarted", child.instance_id
+            )
+            return
+        if row is not None:
+            await self.tracking.delete_history(child.instance_id)
+        self.sessions.forget(child.instance_id)
+        await self.tracking.write_instance(child.instance_id, child.row())
+        await self.queues.send(execution_started(child, iso(self.clock())))
+
+    async def _continue_as_new(self, inst: Instance, nxt: Instance) -> None:
+        """Row first (Pending, new execution), then drop the old history, then the start."""
+        self.sessions.forget(inst.instance_id)
+        await self.tracking.write_instance(nxt.instance_id, nxt.row())
+        await self.tracking.delete_history(nxt.instance_id)
+        await self.queues.send(execution_started(nxt, iso(self.clock())))
+
+    # --- activity work items ------------------------------------------------------------
+    async def fetch_activity_work_items(self, count: int) -> list[ActivityWorkItem]:
+        """Received work items; a malformed one is dropped here (logged, deleted)."""
+        recs = await self.queues.receive(
+            self.queues.workitems_name, count, self.activity_visibility
+        )
+        items = []
+        for rec in recs:
+            request = activity_request(rec.body)
+            if request is None:
+                log.error("Dropping malformed work item: %r", rec.body)
+                await self.queues.delete(rec)
+                continue
+            items.append(ActivityWorkItem(request, rec))
+        return items
+
+    async def renew_activity_work_item(self, item: ActivityWorkItem) -> None:
+        await self.queues.hide(_received(item), self.activity_visibility)
+
+    async def complete_activity_work_item(
+        self, item: ActivityWorkItem, response: TaskMessage
+    ) -> None:
+        """Send the completion, then delete the work item: a crash in between runs the
+        activity again and the orchestration drops the duplicate completion by task id."""
+        await self.queues.send(Outgoing(response))
+        await self.queues.delete(_received(item))
+
+    async def abandon_activity_work_item(self, item: ActivityWorkItem) -> None:
+        await self.queues.abandon(_received(item))
+
+
+def _held(item: OrchestrationWorkItem) -> _Held:
+    assert isinstance(item.token, _Held), "work item not locked by this service"
+    return item.token
+
+
+def _release(held: _Held) -> None:
+    if held.lock is not None and held.lock.locked():
+        held.lock.release()
+        held.lock = None
+
+
+def _received(item: ActivityWorkItem) -> Received:
+    assert isinstance(item.token, Received), "work item not fetched by this service"
+    return item.token

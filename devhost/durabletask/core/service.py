@@ -1,0 +1,38 @@
+"""The work-item boundary (DurableTask.Core's `IOrchestrationService`, the part dispatchers use).
+
+The dispatchers fetch work, lock it, run it and hand back the result; a backend decides how
+messages are stored, admitted and checkpointed. devhost.durabletask.azurestorage's
+`TaskHubService` is the one backend, over Azure Storage or (for unit tests) over the in-memory
+primitives in devhost.durabletask.memory.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from devhost.durabletask.model.messages import TaskMessage
+from devhost.durabletask.model.workitems import (
+    ActivityWorkItem,
+    Checkpoint,
+    OrchestrationWorkItem,
+    PendingBatch,
+)
+
+
+class OrchestrationService(Protocol):
+    async def fetch_orchestration_batches(self, queue: str, count: int) -> list[PendingBatch]: ...
+    async def lock_orchestration_work_item(self, batch: PendingBatch) -> OrchestrationWorkItem: ...
+    async def complete_orchestration_work_item(
+        self, item: OrchestrationWorkItem, cp: Checkpoint | None
+    ) -> None: ...
+    async def abandon_orchestration_work_item(self, item: OrchestrationWorkItem) -> None: ...
+    async def abandon_batch(self, batch: PendingBatch) -> None: ...
+
+
+class ActivityService(Protocol):
+    async def fetch_activity_work_items(self, count: int) -> list[ActivityWorkItem]: ...
+    async def renew_activity_work_item(self, item: ActivityWorkItem) -> None: ...
+    async def complete_activity_work_item(
+        self, item: ActivityWorkItem, response: TaskMessage
+    ) -> None: ...
+    async def abandon_activity_work_item(self, item: ActivityWorkItem) -> None: ...
