@@ -117,3 +117,42 @@ def run(replayer: Replayer, inst: Instance, *events: Event) -> Checkpoint:
 
 def stamp(clock: FixedClock) -> str:
     return iso(clock.now)
+
+
+class MemoryRunner:
+    """A FunctionRunner over in-process orchestrators (through the real SDK) and plain Python
+    activities, counting activity runs."""
+
+    def __init__(
+        self,
+        orchestrators: dict[str, Orchestrator],
+        activities: dict[str, Callable[[Any], Any]],
+    ) -> None:
+        self.orchestrators = orchestrators
+        self.activities = activities
+        self._call = sdk_call(orchestrators)
+        self.runs: list[str] = []
+
+    def function_names(self) -> list[str]:
+        return [*self.orchestrators, *self.activities]
+
+    def trigger_type(self, function_name: str) -> str | None:
+        if function_name in self.orchestrators:
+            return "orchestrationTrigger"
+        return "activityTrigger" if function_name in self.activities else None
+
+    async def run_orchestrator(self, function_name: str, context_json: str) -> str:
+        return await self._call(function_name, context_json)
+
+    async def run_activity(self, function_name: str, input_json: str | None) -> str:
+        self.runs.append(function_name)
+        fn = self.activities.get(function_name)
+        if fn is None:
+            raise FunctionInvocationError(function_name, f"no function {function_name}")
+        try:
+            return json.dumps(fn(json.loads(input_json) if input_json else None))
+        except Exception as exc:
+            raise FunctionInvocationError(function_name, str(exc), type(exc).__name__) from exc
+
+    async def run_entity(self, function_name: str, batch_json: str) -> str:
+        raise NotImplementedError
