@@ -13,7 +13,13 @@ import sys
 from pathlib import Path
 
 from devhost.config import ConfigError
+from devhost.monitor.appview import AppView, AppViewError, app_view_from_settings
 from devhost.startup import STORAGE_WAIT, StartupError
+
+VIEW_HELP = (
+    "plug-in module naming the app's outcomes and subjects (default: DEVHOST_APP_VIEW in "
+    "local.settings.json; see devhost/monitor/appview.py)"
+)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -77,8 +83,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     config = load_config(Path(args.app_dir).resolve(), args.storage_connection_string)
     try:
+        view = app_view(args, config.settings)
         asyncio.run(wait_for_storage(config.settings["AzureWebJobsStorage"], timeout=0))
-    except StartupError as exc:
+    except (StartupError, AppViewError) as exc:
         print(f"devhost: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(
@@ -91,8 +98,18 @@ def cmd_status(args: argparse.Namespace) -> int:
             outcome=args.outcome,
             watch=args.watch,
             interval=args.interval,
+            view=view,
         )
     )
+
+
+def app_view(args: argparse.Namespace, settings: dict[str, str] | None = None) -> AppView:
+    """`--app-view`, else DEVHOST_APP_VIEW from local.settings.json (devhost.monitor.appview)."""
+    if settings is None:
+        from devhost.config import read_local_settings  # noqa: PLC0415
+
+        settings = read_local_settings(Path(getattr(args, "app_dir", ".")).resolve())
+    return app_view_from_settings(settings, getattr(args, "app_view", None))
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
@@ -127,10 +144,15 @@ def _trigger_container(app_dir: Path) -> str | None:
 def cmd_restart_failed(args: argparse.Namespace) -> int:
     from devhost.recovery import restart_failed  # noqa: PLC0415
 
-    restarted = restart_failed(args.url.rstrip("/"), args.function, dry_run=args.dry_run)
+    try:
+        view = app_view(args)
+    except AppViewError as exc:
+        print(f"devhost: {exc}", file=sys.stderr)
+        return 2
+    restarted = restart_failed(args.url.rstrip("/"), args.function, dry_run=args.dry_run, view=view)
     verb = "would restart" if args.dry_run else "restarted"
     for r in restarted:
-        print(f"{verb} {r.blob or '?'}  ({r.name} {r.instance_id}): {r.reason or ''}")
+        print(f"{verb} {r.subject or '?'}  ({r.name} {r.instance_id}): {r.reason or ''}")
     print(json.dumps({"wouldRestart" if args.dry_run else "restarted": len(restarted)}))
     return 0
 
@@ -217,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("instance", nargs="?")
     p.add_argument("--top", type=int, default=50)
     p.add_argument("--status", help="only these runtime statuses (comma list: Failed,Running)")
-    p.add_argument("--outcome", help="only these outcomes (stored,duplicate,rejected,failed)")
+    p.add_argument("--outcome", help="only these outcomes (comma list, the app view's words)")
+    p.add_argument("--app-view", help=VIEW_HELP)
     p.add_argument("--watch", action="store_true", help="follow the backlog: done/total, ETA")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between --watch polls")
     p.set_defaults(run=cmd_status)
@@ -233,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default="http://127.0.0.1:7071", help="devhost base URL")
     p.add_argument("--function", help="only this orchestrator")
     p.add_argument("--dry-run", action="store_true", help="list what would be restarted")
+    p.add_argument("--app-dir", default=".", help="Functions app root (local.settings.json)")
+    p.add_argument("--app-view", help=VIEW_HELP)
     p.set_defaults(run=cmd_restart_failed)
 
     _add_monitor_parser(sub)

@@ -79,6 +79,14 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def read_local_settings(app_dir: Path) -> dict[str, str]:
+    """The environment with local.settings.json Values under it (existing variables win), for
+    tools that need a setting but not the whole host configuration."""
+    settings_path = app_dir / "local.settings.json"
+    values = _read_json(settings_path).get("Values", {}) if settings_path.exists() else {}
+    return {str(k): str(v) for k, v in (values or {}).items()} | dict(os.environ)
+
+
 def load_config(app_dir: Path, storage_connection_string: str | None = None) -> HostConfig:
     """Read host.json; put local.settings.json Values into os.environ (existing variables
     win, as with `func start`); an explicit storage connection overrides AzureWebJobsStorage."""

@@ -17,9 +17,11 @@ from devhost.config import HostConfig, load_config
 from devhost.durabletask.azurestorage.names import PARTITIONS
 from devhost.durabletask.azurestorage.partitions import SINGLE_OWNER_NOTE
 from devhost.durabletask.engine import DurableEngine
+from devhost.durabletask.model.state import Instance
 from devhost.http_triggers import add_http_triggers
 from devhost.invoker import Invoker
 from devhost.loader import load_functions
+from devhost.monitor.appview import app_view_from_settings
 from devhost.runner import HostRunner, close_sdk_session
 from devhost.startup import STORAGE_WAIT, check_port_free, wait_for_storage
 from devhost.webhooks.routes import add_routes, client_binding_json
@@ -68,12 +70,15 @@ class Host:
             client_binding_json(self.base_url, self.config.hub_name, code=options.key),
             BindingIO(self.config.settings, self.config.host_json),
         )
+        # How the host's tools and its finish line describe an instance (the app's words).
+        self.app_view = app_view_from_settings(self.config.settings)
         self.engine = DurableEngine(
             storage,
             self.config.hub_name,
             self.runner,
             poll_interval=options.poll_interval,
             activity_concurrency=options.concurrency,
+            on_finished=self._finished,
         )
         self.listener: BlobTriggerListener | None = None
         targets = [
@@ -106,8 +111,12 @@ class Host:
             + ("; key required" if self.options.key else "")
             + ")",
             "Not as in Azure: " + SINGLE_OWNER_NOTE.format(n=PARTITIONS, hub=hub),
-            "",
         ]
+        if self.app_view.app_describe is not None:
+            lines.append(
+                f"App view: {self.app_view.name} (outcomes: {', '.join(self.app_view.outcomes)})"
+            )
+        lines.append("")
         return "\n".join(lines)
 
     async def run_worker(self, stop: asyncio.Event) -> None:
@@ -117,6 +126,12 @@ class Host:
         finally:
             await close_sdk_session()
             self.invoker.close()
+
+    def _finished(self, inst: Instance) -> None:
+        line = self.app_view.finish_line(
+            inst.name, inst.instance_id, inst.status, inst.input, inst.output
+        )
+        log.info("%s", line)
 
     async def run(self, stop: asyncio.Event) -> None:
         app = web.Application(

@@ -4,9 +4,8 @@
 restarts each under the same instance id with its original input through the API's own
 restart operation (`POST instances/{id}/restart?restartWithNewInstanceId=false`, what the SDK's
 `client.restart(id, restart_with_new_instance_id=False)` calls), so it works unchanged against
-a deployed app. Restarting a Failed instance overwrites it (DurableClient.RestartAsync), and the
-store's idempotent insert keeps this at one row per blob version even if a failed attempt had
-already written its row.
+a deployed app. Restarting a Failed instance overwrites it (DurableClient.RestartAsync); an app
+whose activities are idempotent (the image pipeline's INSERT is) gets no duplicate effect.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from devhost.monitor.appview import GENERIC, AppView
 from devhost.remote_api import API_PATH, iter_instances, request_json
 
 
@@ -22,7 +22,7 @@ from devhost.remote_api import API_PATH, iter_instances, request_json
 class Restarted:
     instance_id: str
     name: str
-    blob: str | None = None  # the image the instance is about (from its input)
+    subject: str | None = None  # what the instance is about, in the app view's words
     reason: str | None = None  # why it failed
 
 
@@ -32,10 +32,13 @@ def failed_instances(base_url: str) -> list[dict[str, Any]]:
 
 
 def restart_failed(
-    base_url: str, function_name: str | None = None, *, dry_run: bool = False
+    base_url: str,
+    function_name: str | None = None,
+    *,
+    dry_run: bool = False,
+    view: AppView = GENERIC,
 ) -> list[Restarted]:
     """Restart every Failed instance (or, with dry_run, only list what would be restarted)."""
-    from devhost.monitor.outcome import blob_name, outcome_of  # noqa: PLC0415
 
     restarted: list[Restarted] = []
     for inst in failed_instances(base_url):
@@ -43,15 +46,15 @@ def restart_failed(
         if function_name and name != function_name:
             continue
         iid = inst["instanceId"]
-        blob = blob_name(inst.get("input"), inst.get("output"))
-        reason = outcome_of("Failed", inst.get("output"))[1]
+        d = view.describe("Failed", inst.get("input"), inst.get("output"))
+        subject, reason = d.subject, d.reason
         if dry_run:
-            restarted.append(Restarted(iid, name, blob, reason))
+            restarted.append(Restarted(iid, name, subject, reason))
             continue
         url = (
             f"{base_url}{API_PATH}/instances/{urllib.parse.quote(iid, safe='')}/restart"
             "?restartWithNewInstanceId=false"
         )
         request_json(url, "POST")
-        restarted.append(Restarted(iid, name, blob, reason))
+        restarted.append(Restarted(iid, name, subject, reason))
     return restarted

@@ -1,5 +1,5 @@
 """`python -m devhost.monitor --url https://<app>.azurewebsites.net --key <system key>`: the
-monitor page against a deployed app (its Durable HTTP API; `--sql` adds the ImageMetadata rows).
+monitor page against a deployed app (its Durable HTTP API; `--sql` adds the app view's rows).
 
 With `--storage` (and `--hub`) it reads the task hub's Instances table directly, as the monitor
 inside devhost does.
@@ -11,10 +11,14 @@ import argparse
 import asyncio
 import os
 import signal
+import sys
+from pathlib import Path
 
 from aiohttp import web
 
+from devhost.config import ConfigError, load_config, read_local_settings
 from devhost.monitor.api import DurableApi
+from devhost.monitor.appview import app_view_from_settings
 from devhost.monitor.routes import add_monitor_routes
 from devhost.monitor.sources import ApiSource, LocalSource, RemoteSource
 
@@ -32,18 +36,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("DURABLE_SYSTEM_KEY"),
         help="the app's durabletask_extension system key (or $DURABLE_SYSTEM_KEY)",
     )
-    p.add_argument("--sql", help="pyodbc connection string of the ImageMetadata database")
+    p.add_argument("--sql", help="connection string for the app view's rows (its ROWS_SETTING)")
+    p.add_argument(
+        "--app-view",
+        help="plug-in module with the app's outcome words (default: DEVHOST_APP_VIEW in "
+        "./local.settings.json; devhost/monitor/appview.py)",
+    )
     p.add_argument("--storage", help="storage connection string: read the Instances table")
-    p.add_argument("--hub", default="ImageMetadataHub", help="task hub name (with --storage)")
+    p.add_argument(
+        "--hub", help="task hub name (with --storage; default: ./host.json's, as devhost reads it)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7072)
     p.add_argument("--refresh", type=float, default=2.0, help="min seconds between polls")
 
 
 def make_source(args: argparse.Namespace) -> ApiSource:
+    view = app_view_from_settings(read_local_settings(Path.cwd()), args.app_view)
     if args.storage:
-        return LocalSource(args.url, args.storage, args.hub, args.sql, args.refresh)
-    return RemoteSource(DurableApi(args.url, args.key), f"app {args.url}", args.sql, args.refresh)
+        hub = args.hub or load_config(Path.cwd()).hub_name
+        return LocalSource(args.url, args.storage, hub, view, args.sql, min_interval=args.refresh)
+    api = DurableApi(args.url, args.key)
+    return RemoteSource(api, f"app {args.url}", view, args.sql, args.refresh)
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -64,7 +78,11 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    asyncio.run(serve(args))
+    try:
+        asyncio.run(serve(args))
+    except ConfigError as exc:
+        print(f"devhost monitor: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

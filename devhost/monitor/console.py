@@ -1,7 +1,8 @@
 """`python -m devhost status`: the task hub at a glance, read from its tables (devhost need not
-run). Hub-wide counts by runtime status and pipeline outcome, then the newest instances with
-their blob, outcome and reason; `--status`/`--outcome` filter; `--watch` follows the current
-backlog live (done/total, rate, ETA); `status <id>` shows one instance's history timeline."""
+run). Hub-wide counts by runtime status and outcome, then the newest instances with their
+subject, outcome and reason (the app's words, through its app view: devhost.monitor.appview);
+`--status`/`--outcome` filter; `--watch` follows the current backlog live (done/total, rate,
+ETA); `status <id>` shows one instance's history timeline."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from rich.table import Table
 from rich.text import Text
 
 from devhost.durabletask.azurestorage.names import escape_key, unescape_key
+from devhost.monitor.appview import GENERIC, AppView
 from devhost.monitor.index import InstanceIndex, Query, backlog
-from devhost.monitor.outcome import blob_name, failure_text, outcome_of
+from devhost.monitor.payloads import failure_text
 from devhost.monitor.table import TableInstances
 from devhost.monitor.timeline import build_timeline
 
-STYLE = {"stored": "green", "duplicate": "magenta", "rejected": "yellow", "failed": "red",
+STYLE = {"completed": "green", "failed": "red",
          "terminated": "grey50", "running": "blue", "Completed": "green", "Failed": "red",
          "Running": "blue", "Pending": "blue", "Terminated": "grey50"}  # fmt: skip
 
@@ -33,12 +35,15 @@ def _fmt_ms(ms: Any) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
-def _styled(value: str) -> Text:
-    return Text(value, style=STYLE.get(value, ""))
+def _styled(value: str, problems: frozenset[str] = frozenset()) -> Text:
+    """Runtime statuses and generic outcomes in fixed colours; the app's problem outcomes
+    (its view's PROBLEMS, e.g. rejected) in yellow; the app's other words plain."""
+    return Text(value, style=STYLE.get(value) or ("yellow" if value in problems else ""))
 
 
 def counts_table(index: InstanceIndex, hub: str) -> Table:
     view = index.overview()
+    problems = index.view.problems
     table = Table(title=f"Task hub {hub}: {view['total']} instance(s)", title_justify="left")
     table.add_column("Runtime status")
     table.add_column("Count", justify="right")
@@ -49,7 +54,7 @@ def counts_table(index: InstanceIndex, hub: str) -> Table:
     for i in range(max(len(statuses), len(outcomes))):
         s = statuses[i] if i < len(statuses) else ("", "")
         o = outcomes[i] if i < len(outcomes) else ("", "")
-        table.add_row(_styled(s[0]), str(s[1]), _styled(o[0]), str(o[1]))
+        table.add_row(_styled(s[0]), str(s[1]), _styled(o[0], problems), str(o[1]))
     return table
 
 
@@ -57,7 +62,7 @@ def instances_table(index: InstanceIndex, query: Query) -> Table:
     page = index.select(query)
     table = Table(caption=f"{len(page['items'])} of {page['total']} matching, newest first")
     table.add_column("Instance", overflow="fold", min_width=12)
-    table.add_column("Blob", overflow="fold", min_width=12)
+    table.add_column(index.view.subject_label, overflow="fold", min_width=12)
     for col in ("Status", "Outcome"):
         table.add_column(col, no_wrap=True)
     table.add_column("Reason", overflow="fold", ratio=2)
@@ -66,9 +71,9 @@ def instances_table(index: InstanceIndex, query: Query) -> Table:
     for item in page["items"]:
         table.add_row(
             Text(item["instanceId"]),
-            Text(item["blob"] or ""),  # Text: a name like "[red]x" is shown, not styled
+            Text(item["subject"] or ""),  # Text: a name like "[red]x" is shown, not styled
             _styled(item["runtimeStatus"]),
-            _styled(item["outcome"]),
+            _styled(item["outcome"], index.view.problems),
             Text(item["reason"] or ""),
             item["createdTime"][5:19].replace("T", " "),
             _fmt_ms(item["durationMs"]),
@@ -105,17 +110,22 @@ async def _history(connection_string: str, hub: str, instance_id: str) -> dict[s
     }
 
 
-async def _print_instance(console: Console, cs: str, hub: str, instance_id: str) -> int:
+async def _print_instance(
+    console: Console, cs: str, hub: str, instance_id: str, view: AppView
+) -> int:
     status = await _history(cs, hub, instance_id)
     if status is None:
         console.print(f"no instance {instance_id} in task hub {hub}")
         return 1
     runtime = str(status["runtimeStatus"])
-    outcome, reason = outcome_of(runtime, status["output"])
-    console.print(f"[bold]{instance_id}[/]  {status['name']}  {runtime}  {outcome}", markup=True)
-    console.print(f"  blob:   {blob_name(status['input'], status['output'])}", markup=False)
-    if reason:
-        console.print(f"  reason: {reason}", markup=False)
+    d = view.describe(runtime, status["input"], status["output"], status["customStatus"])
+    console.print(
+        Text.assemble((instance_id, "bold"), f"  {status['name']}  {runtime}  {d.outcome}")
+    )
+    if d.subject:
+        console.print(f"  {view.subject_label.lower()}: {d.subject}", markup=False)
+    if d.reason:
+        console.print(f"  reason: {d.reason}", markup=False)
     console.print(f"  input:  {status['input']}", markup=False)
     console.print(f"  output: {status['output'] if runtime != 'Failed' else ''}", markup=False)
     if runtime == "Failed":
@@ -172,14 +182,15 @@ async def print_status(
     outcome: str | None = None,
     watch: bool = False,
     interval: float = 2.0,
+    view: AppView = GENERIC,
 ) -> int:
     console = Console()
     if not console.is_terminal:  # piped or captured: keep whole lines rather than folding
         console = Console(width=max(console.width, 200))
     if instance_id:
-        return await _print_instance(console, connection_string, hub, instance_id)
+        return await _print_instance(console, connection_string, hub, instance_id, view)
     source = TableInstances(connection_string, hub)
-    index = InstanceIndex()
+    index = InstanceIndex(view)
     try:
         if watch:
             with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):

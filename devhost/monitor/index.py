@@ -8,9 +8,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from devhost.monitor.outcome import ACTIVE_STATUSES, blob_name, outcome_of
+from devhost.monitor.appview import GENERIC, AppView
+from devhost.monitor.payloads import ACTIVE_STATUSES
 
-SORT_KEYS = ("created", "updated", "duration", "blob", "status", "outcome")
+SORT_KEYS = ("created", "updated", "duration", "subject", "status", "outcome")
 
 
 @dataclass(slots=True)
@@ -20,7 +21,7 @@ class Summary:
     status: str
     created: float  # epoch seconds
     updated: float
-    blob: str | None
+    subject: str | None
     outcome: str
     reason: str | None
 
@@ -28,6 +29,7 @@ class Summary:
     def build(
         cls,
         *,
+        view: AppView = GENERIC,
         instance_id: str,
         name: str,
         status: str,
@@ -36,17 +38,8 @@ class Summary:
         input_value: Any,
         output_value: Any,
     ) -> Summary:
-        outcome, reason = outcome_of(status, output_value)
-        return cls(
-            instance_id,
-            name,
-            status,
-            created,
-            updated,
-            blob_name(input_value, output_value),
-            outcome,
-            reason,
-        )
+        d = view.describe(status, input_value, output_value)
+        return cls(instance_id, name, status, created, updated, d.subject, d.outcome, d.reason)
 
     @property
     def active(self) -> bool:
@@ -62,7 +55,7 @@ class Summary:
             "runtimeStatus": self.status,
             "createdTime": _iso(self.created),
             "lastUpdatedTime": _iso(self.updated),
-            "blob": self.blob,
+            "subject": self.subject,
             "outcome": self.outcome,
             "reason": self.reason,
             "durationMs": round(self.duration(now) * 1000),
@@ -87,7 +80,8 @@ class Query:
 
 
 class InstanceIndex:
-    def __init__(self) -> None:
+    def __init__(self, view: AppView = GENERIC) -> None:
+        self.view = view
         self.items: dict[str, Summary] = {}
 
     def upsert(self, summary: Summary) -> None:
@@ -110,15 +104,15 @@ class InstanceIndex:
             and (not q.outcomes or s.outcome in q.outcomes)
             and (q.created_from is None or s.created >= q.created_from)
             and (q.created_to is None or s.created <= q.created_to)
-            and (not text or text in (s.blob or "").lower() or text in s.instance_id.lower())
+            and (not text or text in (s.subject or "").lower() or text in s.instance_id.lower())
         ]
         key: Any
         if q.sort == "duration":
             key = lambda s: s.duration(now)  # noqa: E731
         elif q.sort == "updated":
             key = lambda s: s.updated  # noqa: E731
-        elif q.sort in ("blob", "status", "outcome"):
-            attr = {"blob": "blob", "status": "status", "outcome": "outcome"}[q.sort]
+        elif q.sort in ("subject", "status", "outcome"):
+            attr = q.sort
             key = lambda s: (getattr(s, attr) or "", s.created)  # noqa: E731
         else:
             key = lambda s: s.created  # noqa: E731
@@ -130,6 +124,8 @@ class InstanceIndex:
             "page": max(0, q.page),
             "size": size,
             "items": [s.to_json(now) for s in rows[start : start + size]],
+            "outcomes": list(self.view.outcomes),
+            "subjectLabel": self.view.subject_label,
         }
 
     def failed(self) -> list[Summary]:
@@ -144,16 +140,17 @@ class InstanceIndex:
         by_status = Counter(s.status for s in items)
         by_outcome = Counter(s.outcome for s in items)
         latest_failures = sorted(
-            (s for s in items if s.outcome in ("failed", "rejected")),
+            (s for s in items if s.outcome in self.view.problems),
             key=lambda s: s.updated,
             reverse=True,
         )[:10]
         return {
             "total": len(items),
             "byStatus": dict(by_status),
-            "byOutcome": {k: by_outcome.get(k, 0) for k in ("stored", "duplicate", "rejected")}
-            | {"failed": by_outcome.get("failed", 0)}
-            | {k: v for k, v in by_outcome.items() if k in ("running", "terminated")},
+            "byOutcome": {k: by_outcome.get(k, 0) for k in self.view.outcomes}
+            | {k: v for k, v in by_outcome.items() if k not in self.view.outcomes},
+            "outcomes": list(self.view.outcomes),
+            "subjectLabel": self.view.subject_label,
             "backlog": backlog(items, now),
             "throughput": throughput(items, now, buckets),
             "latestFailures": [s.to_json(now) for s in latest_failures],

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from devhost.monitor.index import SORT_KEYS, Query
-from devhost.monitor.outcome import blob_name, failure_text, outcome_of
+from devhost.monitor.payloads import failure_text, parse_payload
 from devhost.monitor.sources import ACTIONS, MonitorSource
 from devhost.monitor.timeline import build_timeline, parse_time
 
@@ -110,7 +110,10 @@ async def instance(request: web.Request) -> web.Response:
     if status is None:
         return _json({"error": "no such instance"}, 404)
     runtime = str(status.get("runtimeStatus") or "")
-    outcome, reason = outcome_of(runtime, status.get("output"))
+    view = request.app[SOURCE_KEY].view
+    d = view.describe(
+        runtime, status.get("input"), status.get("output"), status.get("customStatus")
+    )
     body = {
         "instanceId": status.get("instanceId"),
         "name": status.get("name"),
@@ -120,9 +123,10 @@ async def instance(request: web.Request) -> web.Response:
         "input": _decoded(status.get("input")),
         "output": _decoded(status.get("output")),
         "customStatus": _decoded(status.get("customStatus")),
-        "blob": blob_name(status.get("input"), status.get("output"), status.get("customStatus")),
-        "outcome": outcome,
-        "reason": reason,
+        "subject": d.subject,
+        "subjectLabel": view.subject_label,
+        "outcome": d.outcome,
+        "reason": d.reason,
         "failure": failure_text(status.get("output")) if runtime == "Failed" else None,
         "timeline": build_timeline(status),
     }
@@ -130,8 +134,6 @@ async def instance(request: web.Request) -> web.Response:
 
 
 def _decoded(value: Any) -> Any:
-    from devhost.monitor.outcome import parse_payload  # noqa: PLC0415
-
     return parse_payload(value)
 
 
@@ -180,7 +182,9 @@ async def restart_failed(request: web.Request) -> web.Response:
     data = await _body(request)
     source = request.app[SOURCE_KEY]
     failed = (await source.index()).failed()
-    listed = [{"instanceId": s.instance_id, "blob": s.blob, "reason": s.reason} for s in failed]
+    listed = [
+        {"instanceId": s.instance_id, "subject": s.subject, "reason": s.reason} for s in failed
+    ]
     if data.get("dryRun", True):
         return _json({"dryRun": True, "instances": listed})
     gate = asyncio.Semaphore(8)

@@ -2,9 +2,9 @@
 
 - `LocalSource`: a devhost on this machine. Summaries from the task hub's Instances table read
   directly with a projection, incrementally (rows updated since the last poll); details and
-  actions through the Durable HTTP API; rows from the app's SqlConnectionString; the poison queue.
+  actions through the Durable HTTP API; the app view's rows (appview); the poison queue.
 - `RemoteSource`: a deployed app, through its Durable HTTP API with the system key only
-  (incrementally: instances created since the oldest still-active one); SQL rows if given.
+  (incrementally: instances created since the oldest still-active one); app rows if given.
 
 Both keep an `InstanceIndex` and refresh it at most once per `min_interval`, so any number of
 open pages cost the pipeline one cheap poll.
@@ -18,8 +18,8 @@ import time
 from typing import Any, Protocol
 
 from devhost.monitor.api import DurableApi, iso_utc
+from devhost.monitor.appview import GENERIC, AppView
 from devhost.monitor.index import InstanceIndex, Summary
-from devhost.monitor.rows import SqlRows
 from devhost.monitor.table import TableInstances
 from devhost.monitor.timeline import parse_time
 
@@ -28,6 +28,7 @@ ACTIONS = ("restart", "terminate", "purge", "raiseEvent")
 
 class MonitorSource(Protocol):
     label: str
+    view: AppView
 
     async def index(self) -> InstanceIndex: ...
 
@@ -48,13 +49,19 @@ class ApiSource:
     full_every = 300.0  # seconds between full re-reads (catch purges made elsewhere)
 
     def __init__(
-        self, api: DurableApi, label: str, sql: str | None = None, min_interval: float = 1.0
+        self,
+        api: DurableApi,
+        label: str,
+        view: AppView = GENERIC,
+        rows_connection: str | None = None,
+        min_interval: float = 1.0,
     ) -> None:
         self.api = api
         self.label = label
-        self.sql = SqlRows(sql) if sql else None
+        self.view = view
+        self.rows_connection = rows_connection if view.rows else None
         self.min_interval = min_interval
-        self._index = InstanceIndex()
+        self._index = InstanceIndex(view)
         self._lock = asyncio.Lock()
         self._refreshed = 0.0
         self._full_at = 0.0
@@ -67,7 +74,7 @@ class ApiSource:
                 started = time.perf_counter()
                 full = now - self._full_at >= self.full_every
                 if full:
-                    fresh = InstanceIndex()
+                    fresh = InstanceIndex(self.view)
                     await self._refresh(fresh, full=True)
                     self._index = fresh
                     self._full_at = now
@@ -100,9 +107,9 @@ class ApiSource:
         return code
 
     async def rows(self, limit: int, name: str | None = None) -> dict[str, Any] | None:
-        if self.sql is None:
+        if self.view.rows is None or not self.rows_connection:
             return None
-        return await asyncio.to_thread(self.sql.read, limit, name)
+        return await asyncio.to_thread(self.view.rows, self.rows_connection, limit, name)
 
     async def poison_count(self) -> int | None:
         return None
@@ -111,8 +118,9 @@ class ApiSource:
         await self.api.close()
 
 
-def summary_from_status(item: dict[str, Any]) -> Summary:
+def summary_from_status(item: dict[str, Any], view: AppView) -> Summary:
     return Summary.build(
+        view=view,
         instance_id=str(item.get("instanceId")),
         name=str(item.get("name") or ""),
         status=str(item.get("runtimeStatus") or ""),
@@ -137,7 +145,7 @@ class RemoteSource(ApiSource):
     async def _refresh(self, index: InstanceIndex, full: bool) -> None:
         if full or not len(index):
             for item in await self.api.list_all(showInput="true"):
-                index.upsert(summary_from_status(item))
+                index.upsert(summary_from_status(item, self.view))
             return
         cached = list(index.items.values())
         newest = max(s.created for s in cached)
@@ -156,7 +164,7 @@ class RemoteSource(ApiSource):
         fetched = await asyncio.gather(*(one(s.instance_id) for s in active))
         items.extend(f for f in fetched if f is not None)
         for item in items:
-            index.upsert(summary_from_status(item))
+            index.upsert(summary_from_status(item, self.view))
 
 
 class LocalSource(ApiSource):
@@ -167,11 +175,13 @@ class LocalSource(ApiSource):
         base_url: str,
         storage: str,
         hub: str,
-        sql: str | None = None,
+        view: AppView = GENERIC,
+        rows_connection: str | None = None,
+        *,
         min_interval: float = 1.0,
     ) -> None:
-        super().__init__(DurableApi(base_url), f"devhost {base_url} (task hub {hub})", sql,
-                         min_interval)  # fmt: skip
+        label = f"devhost {base_url} (task hub {hub})"
+        super().__init__(DurableApi(base_url), label, view, rows_connection, min_interval)
         self.table = TableInstances(storage, hub)
         self.storage = storage
         self._since: float | None = None

@@ -50,6 +50,7 @@ class TableInstances:
             newest = updated if newest is None else max(newest, updated)
             index.upsert(
                 Summary.build(
+                    view=index.view,
                     instance_id=unescape_key(key),
                     name=str(row.get("Name") or ""),
                     status=str(row.get("RuntimeStatus")),

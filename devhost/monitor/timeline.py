@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from devhost.monitor.outcome import parse_payload
+from devhost.monitor.payloads import parse_payload
 
 
 def parse_time(value: Any) -> float | None:

@@ -16,11 +16,13 @@ def add_host_routes(app: web.Application, host: Any) -> None:
     `/admin/host/status`. `host` needs base_url, config (settings, hub_name, host_id),
     functions and runner (trigger_type, handle_blob, run_activity)."""
     settings = host.config.settings
+    view = host.app_view
     source = LocalSource(
         host.base_url,
         settings["AzureWebJobsStorage"],
         host.config.hub_name,
-        settings.get("SqlConnectionString") or None,
+        view,
+        settings.get(view.rows_setting) if view.rows_setting else None,
     )
     add_monitor_routes(app, source)
     add_admin_routes(app, HostAdminBackend(host))

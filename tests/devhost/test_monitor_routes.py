@@ -12,22 +12,26 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from devhost.admin import add_admin_routes
+from devhost.monitor.appview import load_app_view
 from devhost.monitor.index import InstanceIndex, Summary
 from devhost.monitor.routes import add_monitor_routes
+
+VIEW = load_app_view("imagemeta.devview")
 
 
 class FakeSource:
     label = "fake"
+    view = VIEW
 
     def __init__(self) -> None:
-        self.idx = InstanceIndex()
+        self.idx = InstanceIndex(VIEW)
         self.actions: list[tuple[str, str]] = []
         for i, (status, out) in enumerate(
             [("Completed", {"status": "stored"}), ("Completed", {"status": "rejected",
               "reason": "bad"}), ("Failed", "Activity function 'StoreMetadata' failed: boom"),
              ("Running", None)]
         ):  # fmt: skip
-            self.idx.upsert(Summary.build(instance_id=f"i{i}", name="O", status=status,
+            self.idx.upsert(Summary.build(view=VIEW, instance_id=f"i{i}", name="O", status=status,
                 created=1000.0 + i, updated=1001.0 + i, input_value={"name": f"b{i}.png"},
                 output_value=out))  # fmt: skip
 
@@ -96,7 +100,7 @@ def test_overview_and_filtered_list() -> None:
         assert view["total"] == 4 and view["poison"] == 3
         assert view["byOutcome"]["stored"] == 1 and view["byOutcome"]["failed"] == 1
         page = await (await client.get("/monitor/api/instances?outcome=rejected")).json()
-        assert [(i["blob"], i["reason"]) for i in page["items"]] == [("b1.png", "bad")]
+        assert [(i["subject"], i["reason"]) for i in page["items"]] == [("b1.png", "bad")]
         page = await (await client.get("/monitor/api/instances?status=Failed")).json()
         assert page["items"][0]["reason"] == "StoreMetadata: boom"
 
@@ -118,7 +122,7 @@ def test_posts_need_the_header_and_the_same_origin() -> None:
         assert resp.status == 200 and (await resp.json())["ok"]
         assert source.actions == [("i2", "restart")]
         dry = await client.post("/monitor/api/restart-failed", data="{}", headers=ok)
-        assert [i["blob"] for i in (await dry.json())["instances"]] == ["b2.png"]
+        assert [i["subject"] for i in (await dry.json())["instances"]] == ["b2.png"]
         assert source.actions == [("i2", "restart")]  # a dry run changes nothing
         body = json.dumps({"dryRun": False})
         done = await (await client.post("/monitor/api/restart-failed", data=body,

@@ -122,13 +122,13 @@ def test_filter_by_status_and_name(hub: Hub, page: Any) -> None:
     page.wait_for_selector("#instance-rows tr")
     page.select_option("#f-status", "Failed")
     expect(page.locator("#page-info")).to_contain_text(f"· {FAILED} matching")
-    blobs = page.locator("#instance-rows td.blob").all_inner_texts()
+    blobs = page.locator("#instance-rows td.subject").all_inner_texts()
     assert sorted(blobs) == sorted(hub.failed)
     page.select_option("#f-status", "")
     page.fill("#f-q", "good/0042")
     page.click("#apply-filters")
     expect(page.locator("#page-info")).to_contain_text("· 1 matching")
-    assert page.locator("#instance-rows td.blob").all_inner_texts() == ["good/0042.png"]
+    assert page.locator("#instance-rows td.subject").all_inner_texts() == ["good/0042.png"]
     page.fill("#f-q", "")
     page.select_option("#f-outcome", "rejected")
     expect(page.locator("#page-info")).to_contain_text(f"· {REJECTED} matching")
@@ -139,7 +139,7 @@ def test_detail_shows_each_retry_and_a_readable_failure(hub: Hub, page: Any) -> 
     iid = instance_of(hub, name)["instanceId"]
     page.goto(f"{hub.base_url}/monitor#instance/{iid}")
     page.wait_for_selector("#timeline .row")
-    assert _text(page, "#detail-blob") == name
+    assert _text(page, "#detail-subject") == name
     store = page.locator("#timeline .row.activity", has_text="StoreMetadata")
     assert store.count() == 5  # STORE_RETRY: 5 attempts
     assert page.locator("#timeline .row.activity[data-ok=false]").count() == 5
@@ -161,16 +161,16 @@ def test_rows_view_counts_by_format_and_links_to_instances(hub: Hub, page: Any) 
     newest = max((r for r in rows if r["FileName"].startswith("good/")), key=lambda r: r["Id"])
     page.locator("table.rows a", has_text=newest["FileName"]).click()
     expect(page.locator("#page-info")).to_contain_text("· 1 matching")
-    assert page.locator("#instance-rows td.blob").all_inner_texts() == [newest["FileName"]]
+    assert page.locator("#instance-rows td.subject").all_inner_texts() == [newest["FileName"]]
 
 
 def test_markup_in_a_blob_name_is_text(hub: Hub, page: Any) -> None:
     page.goto(hub.base_url + "/monitor#instances?q=" + urllib.request.quote("<img"))
     expect(page.locator("#page-info")).to_contain_text("· 1 matching")
-    assert page.locator("#instance-rows td.blob").all_inner_texts() == [XSS_NAME]
-    page.locator("#instance-rows a.blob-link").click()
+    assert page.locator("#instance-rows td.subject").all_inner_texts() == [XSS_NAME]
+    page.locator("#instance-rows a.subject-link").click()
     page.wait_for_selector("#timeline .row")
-    assert _text(page, "#detail-blob") == XSS_NAME
+    assert _text(page, "#detail-subject") == XSS_NAME
     assert XSS_NAME in _text(page, "#detail-input")
     page.wait_for_selector("#detail-rows table")
     time.sleep(0.5)

@@ -1,4 +1,5 @@
-"""The monitor's pure parts: outcomes from what the HTTP API returns, the index's counts,
+"""The monitor's pure parts: what an instance means (devhost's generic view, and the image
+pipeline's app view `imagemeta.devview` loaded as devhost loads it), the index's counts,
 backlog and paging, and the history timeline from the real extension's `historyEvents`."""
 
 from __future__ import annotations
@@ -6,10 +7,12 @@ from __future__ import annotations
 import json
 
 from devhost.durabletask.azurestorage.names import escape_key, unescape_key
+from devhost.monitor.appview import GENERIC, load_app_view
 from devhost.monitor.index import InstanceIndex, Query, Summary
-from devhost.monitor.outcome import blob_name, finish_log_line, outcome_of, parse_payload
+from devhost.monitor.payloads import parse_payload
 from devhost.monitor.timeline import build_timeline, parse_time
 
+VIEW = load_app_view("imagemeta.devview")
 REF = {"container": "images-input", "name": "cats/1.png", "etag": '"0x1"'}
 FAILURE = (
     "Orchestrator function 'OrchestratorFunction' failed: Activity function 'StoreMetadata' "
@@ -22,8 +25,15 @@ def test_input_as_azure_stores_it_double_encoded_json_text() -> None:
     assert parse_payload(json.dumps(REF)) == REF
     assert parse_payload(REF) == REF
     assert parse_payload("plain words") == "plain words"
-    assert blob_name(json.dumps(json.dumps(REF))) == "cats/1.png"
-    assert blob_name(None, {"blob": "x.png", "status": "stored"}) == "x.png"
+    assert VIEW.describe("Running", json.dumps(json.dumps(REF)), None).subject == "cats/1.png"
+    assert VIEW.describe("Completed", None, {"blob": "x.png", "status": "stored"}).subject == (
+        "x.png"
+    )
+
+
+def outcome_of(status: str, output: object) -> tuple[str, str | None]:
+    d = VIEW.describe(status, None, output)
+    return d.outcome, d.reason
 
 
 def test_outcomes_and_reasons() -> None:
@@ -38,11 +48,35 @@ def test_outcomes_and_reasons() -> None:
         "StoreMetadata: TransientStoreError: database is locked",
     )
     assert outcome_of("Running", None) == ("running", None)
-    line = finish_log_line("OrchestratorFunction", "abc", "Failed", json.dumps(REF), FAILURE)
+    line = VIEW.finish_line("OrchestratorFunction", "abc", "Failed", json.dumps(REF), FAILURE)
     assert line == (
         "Orchestration 'OrchestratorFunction' (abc) failed: blob cats/1.png: "
         "StoreMetadata: TransientStoreError: database is locked"
     )
+
+
+def test_the_generic_view_knows_only_runtime_statuses() -> None:
+    # devhost without an app view: any Durable app (official samples included)
+    assert GENERIC.describe("Completed", json.dumps(REF), {"status": "stored"}) == (
+        GENERIC.describe("Completed", None, None)
+    )
+    d = GENERIC.describe("Failed", None, FAILURE)
+    assert (d.subject, d.outcome, d.reason) == (
+        None,
+        "failed",
+        "StoreMetadata: TransientStoreError: database is locked",
+    )
+    assert GENERIC.describe("Completed", None, None).outcome == "completed"
+    assert GENERIC.finish_line("Hello", "x1", "Completed", None, '"hi"') == (
+        "Orchestration 'Hello' (x1) completed"
+    )
+
+
+def test_a_broken_app_view_never_breaks_a_listing() -> None:
+    view = load_app_view("imagemeta.devview")
+    broken = type(view)(name="broken", app_describe=lambda *a, **k: 1 / 0)
+    d = broken.describe("Completed", None, None)
+    assert d.outcome == "completed" and "app view failed" in (d.reason or "")
 
 
 def test_keys_round_trip() -> None:
@@ -53,6 +87,7 @@ def test_keys_round_trip() -> None:
 
 def _summary(i: int, status: str, output: object, created: float, updated: float) -> Summary:
     return Summary.build(
+        view=VIEW,
         instance_id=f"id{i}",
         name="Orch",
         status=status,
@@ -64,7 +99,7 @@ def _summary(i: int, status: str, output: object, created: float, updated: float
 
 
 def test_index_counts_backlog_and_paging() -> None:
-    index = InstanceIndex()
+    index = InstanceIndex(VIEW)
     now = 10_000.0
     for i in range(10):  # an old, finished batch
         index.upsert(_summary(i, "Completed", {"status": "stored"}, 100 + i, 101 + i))
@@ -81,9 +116,9 @@ def test_index_counts_backlog_and_paging() -> None:
     assert (b["total"], b["done"], b["active"]) == (30, 20, 10)
     assert abs(b["rate"] - 20 / 60) < 0.01 and abs(b["etaSeconds"] - 30) < 1
     page = index.select(Query(outcomes=frozenset({"rejected"})), now)
-    assert page["total"] == 2 and {i["blob"] for i in page["items"]} == {"n10.png", "n20.png"}
-    page = index.select(Query(text="N3", sort="blob", descending=False, size=5, page=1), now)
-    assert page["total"] == 11 and [i["blob"] for i in page["items"]] == [
+    assert page["total"] == 2 and {i["subject"] for i in page["items"]} == {"n10.png", "n20.png"}
+    page = index.select(Query(text="N3", sort="subject", descending=False, size=5, page=1), now)
+    assert page["total"] == 11 and [i["subject"] for i in page["items"]] == [
         f"n{i}.png" for i in (34, 35, 36, 37, 38)
     ]
 

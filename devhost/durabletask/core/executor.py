@@ -128,7 +128,7 @@ class Replayer:
             )
             if terminate is not None:
                 state.history.extend(segment)
-                self._finish(state, "Terminated", json.dumps(terminate.get("Input")), cp, now=now)
+                finish(state, "Terminated", json.dumps(terminate.get("Input")), cp, now=now)
                 break
             await self._episode(state, segment, cp, now)
         return cp
@@ -157,13 +157,13 @@ class Replayer:
             error = self._schedule(inst, act.flatten(actions), cp, now)
         inst.history.append(event(EventType.OrchestratorCompleted, Timestamp=iso(now)))
         if error is not None:
-            self._finish(inst, "Failed", json.dumps(error), cp, now=now, details=error)
+            finish(inst, "Failed", json.dumps(error), cp, now=now, details=error)
         elif reply.get("isDone"):
             can = act.continue_action(actions)
             if can is not None:
-                self._continue(inst, can, cp, now)
+                continue_as_new(inst, can, cp, now, self.new_id())
             else:
-                self._finish(inst, "Completed", json.dumps(reply.get("output")), cp, now=now)
+                finish(inst, "Completed", json.dumps(reply.get("output")), cp, now=now)
 
     def _retry_followups(
         self, inst: Instance, ev: Event, cp: Checkpoint, now: datetime
@@ -273,61 +273,66 @@ class Replayer:
                 cp.messages.append(self._timer(inst, task_id, iso(fire_at), delay, now))
         return None
 
-    def _continue(self, inst: Instance, action: act.Action, cp: Checkpoint, now: datetime) -> None:
-        inst.history.append(
-            event(EventType.ContinueAsNew, Input=action.get("input"), Timestamp=iso(now))
-        )
-        inst.status = RuntimeStatus.ContinuedAsNew.value
-        nxt = Instance(
-            inst.instance_id,
-            inst.name,
-            self.new_id(),
-            input=action.get("input"),
-            parent=inst.parent,
-            created=inst.created,
-            updated=now,
-        )
-        cp.starts.append(nxt)
 
-    @staticmethod
-    def _finish(
-        inst: Instance,
-        status: str,
-        output: str | None,
-        cp: Checkpoint,
-        *,
-        now: datetime,
-        details: str = "",
-    ) -> None:
-        stamp = iso(now)
-        inst.status = status
-        inst.output = output
-        inst.completed = now
-        inst.history.append(
-            event(
-                EventType.ExecutionCompleted,
-                OrchestrationStatus=status,
-                Result=output,
-                Timestamp=stamp,
-            )
+def continue_as_new(
+    inst: Instance, action: act.Action, cp: Checkpoint, now: datetime, execution_id: str
+) -> None:
+    """ContinueAsNew: this execution ends, the next one starts from `action`'s input."""
+    inst.history.append(
+        event(EventType.ContinueAsNew, Input=action.get("input"), Timestamp=iso(now))
+    )
+    inst.status = RuntimeStatus.ContinuedAsNew.value
+    nxt = Instance(
+        inst.instance_id,
+        inst.name,
+        execution_id,
+        input=action.get("input"),
+        parent=inst.parent,
+        created=inst.created,
+        updated=now,
+    )
+    cp.starts.append(nxt)
+
+
+def finish(
+    inst: Instance,
+    status: str,
+    output: str | None,
+    cp: Checkpoint,
+    *,
+    now: datetime,
+    details: str = "",
+) -> None:
+    """The execution ends with `status`; a sub-orchestration tells its parent."""
+    stamp = iso(now)
+    inst.status = status
+    inst.output = output
+    inst.completed = now
+    inst.history.append(
+        event(
+            EventType.ExecutionCompleted,
+            OrchestrationStatus=status,
+            Result=output,
+            Timestamp=stamp,
         )
-        parent = inst.parent
-        if not parent:
-            return
-        if status == RuntimeStatus.Completed.value:
-            ev = event(
-                EventType.SubOrchestrationInstanceCompleted,
-                TaskScheduledId=parent["taskScheduledId"],
-                Result=output,
-                Timestamp=stamp,
-            )
-        else:
-            ev = event(
-                EventType.SubOrchestrationInstanceFailed,
-                TaskScheduledId=parent["taskScheduledId"],
-                Reason=f"Orchestrator function '{inst.name}' failed: {details or status}",
-                Details=details,
-                Timestamp=stamp,
-            )
-        msg = TaskMessage(str(parent["instanceId"]), parent.get("executionId"), ev)
-        cp.messages.append(Outgoing(msg))
+    )
+    parent = inst.parent
+    if not parent:
+        return
+    if status == RuntimeStatus.Completed.value:
+        ev = event(
+            EventType.SubOrchestrationInstanceCompleted,
+            TaskScheduledId=parent["taskScheduledId"],
+            Result=output,
+            Timestamp=stamp,
+        )
+    else:
+        ev = event(
+            EventType.SubOrchestrationInstanceFailed,
+            TaskScheduledId=parent["taskScheduledId"],
+            Reason=f"Orchestrator function '{inst.name}' failed: {details or status}",
+            Details=details,
+            Timestamp=stamp,
+        )
+    msg = TaskMessage(str(parent["instanceId"]), parent.get("executionId"), ev)
+    cp.messages.append(Outgoing(msg))

@@ -8,9 +8,11 @@ primitives in devhost.durabletask.memory.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
+from devhost.durabletask.model.history import Event
 from devhost.durabletask.model.messages import TaskMessage
+from devhost.durabletask.model.state import Instance
 from devhost.durabletask.model.workitems import (
     ActivityWorkItem,
     Checkpoint,
@@ -36,3 +38,24 @@ class ActivityService(Protocol):
         self, item: ActivityWorkItem, response: TaskMessage
     ) -> None: ...
     async def abandon_activity_work_item(self, item: ActivityWorkItem) -> None: ...
+
+
+Row = dict[str, Any]  # an instance row as the backend stores it (query pages)
+
+
+class OrchestrationServiceClient(Protocol):
+    """The client half (`IOrchestrationServiceClient`): what the task hub client needs."""
+
+    async def start_new(
+        self, name: str, instance_id: str | None, input_text: str | None
+    ) -> str: ...
+    async def read(
+        self, instance_id: str, history: bool = False, show_input: bool = True
+    ) -> Instance | None: ...
+    async def send_event(self, instance_id: str, ev: Event) -> None: ...
+    async def purge(self, instance_id: str) -> int: ...
+    async def purge_where(self, query: str | None) -> int: ...
+    async def query(
+        self, query: str | None, top: int, token: str | None, show_input: bool = True
+    ) -> tuple[list[Row], str | None]: ...
+    async def load_row(self, row: Row) -> Instance: ...

@@ -8,7 +8,7 @@ from __future__ import annotations
 import unicodedata
 
 from devhost.contracts import FunctionRunner
-from devhost.durabletask.azurestorage.client import ServiceClient
+from devhost.durabletask.core.service import OrchestrationServiceClient
 from devhost.durabletask.model.errors import ArgumentError, InvalidOperation, UnknownOrchestrator
 from devhost.durabletask.model.history import Event, EventType
 from devhost.durabletask.model.status import ACTIVE, RuntimeStatus
@@ -38,7 +38,7 @@ def validate_instance_id(instance_id: str) -> None:
 
 
 class TaskHubClient:
-    def __init__(self, service: ServiceClient, runner: FunctionRunner) -> None:
+    def __init__(self, service: OrchestrationServiceClient, runner: FunctionRunner) -> None:
         self.service = service
         self.runner = runner
         # Reads, queries, events and purges need no extension-level check.

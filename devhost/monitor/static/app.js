@@ -1,12 +1,24 @@
-// Pipeline monitor: plain DOM, no library. Every value from the server goes in through
+// Durable monitor: plain DOM, no library. Outcome words and the subject's label come from the
+// server (the app's view: devhost/monitor/appview.py).
+// Every value from the server goes in through
 // textContent or attributes set one by one, never as HTML.
 "use strict";
 
 const API = "/monitor/api";
-const COLORS = { stored: "#2e7d32", duplicate: "#6a1b9a", rejected: "#ef6c00", failed: "#c62828",
-  terminated: "#455a64", running: "#1565c0" };
+const COLORS = { completed: "#2e7d32", failed: "#c62828", terminated: "#455a64", running: "#1565c0" };
+const PALETTE = ["#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#827717", "#ad1457"];
 const STATUSES = ["Pending", "Running", "Completed", "Failed", "Terminated", "Suspended"];
-const OUTCOMES = ["stored", "duplicate", "rejected", "failed", "terminated", "running"];
+let OUTCOMES = ["completed", "failed", "terminated", "running"];
+let SUBJECT = "Subject";
+function learn(data) { // every list and overview reply names the app's outcomes and subject
+  if (data && Array.isArray(data.outcomes)) OUTCOMES = data.outcomes;
+  if (data && typeof data.subjectLabel === "string") SUBJECT = data.subjectLabel;
+  return data;
+}
+function color(k) {
+  const i = OUTCOMES.filter(o => !(o in COLORS)).indexOf(k);
+  return COLORS[k] || (i >= 0 ? PALETTE[i % PALETTE.length] : "#999");
+}
 let timer = null;
 let state = { status: "", outcome: "", q: "", from: "", to: "", sort: "created", order: "desc", page: 0 };
 
@@ -66,8 +78,8 @@ function schedule(fn, ms) {
   timer = setTimeout(() => { if (document.getElementById("auto-refresh").checked) fn(); else schedule(fn, ms); }, ms);
 }
 function instanceLink(item) {
-  return el("a", { href: `#instance/${encodeURIComponent(item.instanceId)}`, class: "blob-link" },
-    item.blob || item.instanceId);
+  return el("a", { href: `#instance/${encodeURIComponent(item.instanceId)}`, class: "subject-link" },
+    item.subject || item.instanceId);
 }
 
 // --- overview -------------------------------------------------------------------------
@@ -85,18 +97,18 @@ function chart(tp) {
       const h = (series[k][i] / max) * 95;
       if (h <= 0) continue;
       y -= h;
-      const r = svg("rect", { x: i * 10 + 1, y, width: 8, height: h, fill: COLORS[k] || "#999" });
+      const r = svg("rect", { x: i * 10 + 1, y, width: 8, height: h, fill: color(k) });
       const t = svg("title", {}); t.textContent = `${k}: ${series[k][i]}`; r.append(t);
       box.append(r);
     }
   }
-  const legend = el("div", { class: "legend" }, keys.map(k => el("span", {}, el("i", { style: `background:${COLORS[k] || "#999"}` }), k)));
+  const legend = el("div", { class: "legend" }, keys.map(k => el("span", {}, el("i", { style: `background:${color(k)}` }), k)));
   const per = tp.bucketSeconds >= 60 ? `${tp.bucketSeconds / 60} min` : `${tp.bucketSeconds} s`;
   return [box, legend, el("div", { class: "muted" }, `finished instances per ${per} (peak ${max}), since ${fmtTime(tp.start)}`)];
 }
 async function renderOverview() {
   let o;
-  try { o = await getJson("/overview"); } catch (e) { message(e.message, true); return schedule(renderOverview, 5000); }
+  try { o = learn(await getJson("/overview")); } catch (e) { message(e.message, true); return schedule(renderOverview, 5000); }
   document.getElementById("source").textContent = o.source;
   const b = o.backlog;
   const pct = b.total ? Math.round((100 * b.done) / b.total) : 0;
@@ -112,8 +124,8 @@ async function renderOverview() {
       el("div", {}, `${b.done} / ${b.total} done (${pct}%), ${b.active} in progress · ${b.rate}/s · ETA ${eta}`)),
     el("section", {}, el("h2", {}, "Throughput"), chart(o.throughput)),
     el("section", { id: "latest-failures" }, el("h2", {}, "Latest failures and rejections"),
-      o.latestFailures.length ? el("table", {}, el("thead", {}, el("tr", {}, ["Blob", "Outcome", "Reason", "Updated"].map(h => el("th", {}, h)))),
-        el("tbody", {}, o.latestFailures.map(f => el("tr", {}, el("td", { class: "blob" }, instanceLink(f)),
+      o.latestFailures.length ? el("table", {}, el("thead", {}, el("tr", {}, [SUBJECT, "Outcome", "Reason", "Updated"].map(h => el("th", {}, h)))),
+        el("tbody", {}, o.latestFailures.map(f => el("tr", {}, el("td", { class: "subject" }, instanceLink(f)),
           el("td", {}, badge("o", f.outcome)), el("td", { class: "reason" }, f.reason || ""), el("td", {}, fmtTime(f.lastUpdatedTime))))))
         : el("p", { class: "muted" }, "none"),
       el("p", {}, el("button", { id: "restart-all-failed", onclick: restartAllFailed }, "Restart all failed…"))));
@@ -126,7 +138,7 @@ async function restartAllFailed() {
   try { dry = await postJson("/restart-failed", { dryRun: true }); } catch (e) { message(e.message, true); return; }
   const dlg = el("dialog", { id: "restart-dialog" },
     el("h2", {}, `Restart ${dry.instances.length} failed instance(s)?`),
-    el("ul", {}, dry.instances.map(i => el("li", {}, el("b", {}, i.blob || i.instanceId), " — ", i.reason || ""))),
+    el("ul", {}, dry.instances.map(i => el("li", {}, el("b", {}, i.subject || i.instanceId), " — ", i.reason || ""))),
     el("button", { id: "restart-confirm", disabled: dry.instances.length ? null : true, onclick: async () => {
       dlg.close();
       try {
@@ -156,15 +168,15 @@ function instancesQuery() {
 }
 async function renderInstances(keepForm) {
   let data;
-  try { data = await getJson(`/instances?${instancesQuery()}`); } catch (e) { message(e.message, true); return; }
-  const cols = [["blob", "Blob"], ["status", "Status"], ["outcome", "Outcome"], [null, "Reason"], ["created", "Created"], ["duration", "Duration"]];
+  try { data = learn(await getJson(`/instances?${instancesQuery()}`)); } catch (e) { message(e.message, true); return; }
+  const cols = [["subject", SUBJECT], ["status", "Status"], ["outcome", "Outcome"], [null, "Reason"], ["created", "Created"], ["duration", "Duration"]];
   const head = el("tr", {}, cols.map(([key, label]) => el("th", {
     class: key ? `sortable ${state.sort === key ? "sorted-" + state.order : ""}` : "",
     onclick: key ? () => { state.order = state.sort === key && state.order === "desc" ? "asc" : "desc"; state.sort = key; state.page = 0; renderInstances(true); } : null,
   }, label)));
   const body = el("tbody", { id: "instance-rows" }, data.items.map(i => el("tr", { class: "clickable", "data-id": i.instanceId,
     onclick: (ev) => { if (ev.target.tagName !== "A") location.hash = `#instance/${encodeURIComponent(i.instanceId)}`; } },
-    el("td", { class: "blob" }, instanceLink(i)), el("td", {}, badge("s", i.runtimeStatus)), el("td", {}, badge("o", i.outcome)),
+    el("td", { class: "subject" }, instanceLink(i)), el("td", {}, badge("s", i.runtimeStatus)), el("td", {}, badge("o", i.outcome)),
     el("td", { class: "reason" }, i.reason || ""), el("td", {}, fmtTime(i.createdTime)), el("td", {}, fmtMs(i.durationMs)))));
   const pages = Math.max(1, Math.ceil(data.total / data.size));
   const table = el("section", { id: "instances" }, el("table", {}, el("thead", {}, head), body),
@@ -226,14 +238,14 @@ async function act(id, action, body, confirmText) {
 async function renderDetail(id) {
   let d;
   try { d = await getJson(`/instances/${encodeURIComponent(id)}`); } catch (e) { message(e.message, true); return; }
-  const name = d.blob || d.instanceId;
+  const name = d.subject || d.instanceId;
   const actions = el("div", { class: "actions" },
     el("button", { id: "act-restart", onclick: () => act(id, "restart", {}, `Restart ${name}?`) }, "Restart"),
     el("button", { id: "act-terminate", class: "danger", onclick: () => { const reason = window.prompt(`Terminate ${name}? Reason:`, "terminated from the monitor"); if (reason !== null) act(id, "terminate", { reason }); } }, "Terminate"),
     el("button", { id: "act-purge", class: "danger", onclick: () => act(id, "purge", {}, `Purge ${name} and its history?`) }, "Purge"),
     el("button", { id: "act-raise", onclick: () => { const ev = window.prompt("Event name:"); if (!ev) return; const raw = window.prompt("Event data (JSON):", "null"); let data = null; try { data = JSON.parse(raw || "null"); } catch { data = raw; } act(id, "raiseEvent", { name: ev, data }, `Raise ${ev} on ${name}?`); } }, "Raise event"));
   const rowsBox = el("div", { id: "detail-rows" });
-  view(el("section", { id: "detail" }, el("h2", { id: "detail-blob" }, name),
+  view(el("section", { id: "detail" }, el("h2", { id: "detail-subject" }, name),
     el("dl", { class: "kv" },
       el("dt", {}, "Instance"), el("dd", { id: "detail-id" }, d.instanceId), el("dt", {}, "Orchestrator"), el("dd", {}, d.name),
       el("dt", {}, "Status"), el("dd", { id: "detail-status" }, badge("s", d.runtimeStatus)),
@@ -243,11 +255,11 @@ async function renderDetail(id) {
     actions),
     d.failure ? el("section", { id: "failure" }, el("h2", {}, "Failure"), el("pre", {}, d.failure)) : null,
     el("section", {}, el("h2", {}, `History (${fmtMs(d.timeline.spanMs)})`), timeline(d.timeline)),
-    el("section", {}, el("h2", {}, "Row in ImageMetadata"), rowsBox),
+    el("section", {}, el("h2", {}, "App rows"), rowsBox),
     el("section", {}, el("h2", {}, "Input"), el("pre", { id: "detail-input" }, pretty(d.input)),
       el("h2", {}, "Output"), el("pre", { id: "detail-output" }, pretty(d.output)),
       el("h2", {}, "Custom status"), el("pre", {}, pretty(d.customStatus))));
-  if (d.blob) getJson(`/rows?name=${encodeURIComponent(d.blob)}`).then(r => rowsBox.replaceChildren(rowsTable(r.rows)),
+  if (d.subject) getJson(`/rows?name=${encodeURIComponent(d.subject)}`).then(r => rowsBox.replaceChildren(rowsTable(r.rows)),
     e => rowsBox.replaceChildren(el("p", { class: "muted" }, e.message)));
   if (!["Completed", "Failed", "Terminated"].includes(d.runtimeStatus)) schedule(() => renderDetail(id), 3000);
 }

@@ -1,0 +1,104 @@
+"""The image pipeline's words for devhost's tools (monitor, `devhost status`, restart-failed,
+the host's finish line): an instance is about a blob and ends stored, duplicate or rejected.
+
+A plug-in named by `DEVHOST_APP_VIEW` in local.settings.json; devhost imports it, it imports
+nothing of devhost (devhost.monitor.appview documents the contract). Never used in Azure.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+OUTCOMES = ("stored", "duplicate", "rejected", "failed", "terminated", "running")
+PROBLEMS = ("failed", "rejected")
+SUBJECT_LABEL = "Blob"
+ROWS_SETTING = "SqlConnectionString"
+COLUMNS = ("Id", "FileName", "FileSizeKB", "Width", "Height", "Format", "UploadedOn", "BlobETag")
+
+
+def _payload(value: Any) -> Any:
+    """JSON text (an SDK-started input is JSON text holding JSON) decoded, the rest kept."""
+    for _ in range(2):
+        if not isinstance(value, str) or not value.strip():
+            return value
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = next((raw.strip() for raw in text.splitlines() if raw.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def blob_of(input_value: Any, output_value: Any = None, custom_status: Any = None) -> str | None:
+    """The blob an instance is about: its input reference, else its output or custom status."""
+    for candidate, key in (
+        (_payload(input_value), "name"),
+        (_payload(output_value), "blob"),
+        (_payload(custom_status), "blob"),
+    ):
+        if isinstance(candidate, dict) and isinstance(candidate.get(key), str):
+            return str(candidate[key])
+    return None
+
+
+def describe(
+    runtime_status: str,
+    input_value: Any,
+    output_value: Any,
+    custom_status: Any,
+    *,
+    outcome: str,
+    reason: str | None,
+) -> tuple[str | None, str, str | None]:
+    """(blob, outcome, reason): a Completed instance's output says stored / duplicate /
+    rejected (with its reason); other statuses keep devhost's generic outcome."""
+    blob = blob_of(input_value, output_value, custom_status)
+    if runtime_status != "Completed":
+        return blob, outcome, reason
+    data = _payload(output_value)
+    status = data.get("status") if isinstance(data, dict) else None
+    if status in ("stored", "duplicate"):
+        return blob, str(status), None
+    if status == "rejected":
+        return blob, "rejected", _first_line(str(data.get("reason") or "")) or None
+    return blob, "stored", None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    return value
+
+
+def rows(connection_string: str, limit: int, name: str | None = None) -> dict[str, Any]:
+    """The latest `ImageMetadata` rows, counts by format, or the rows of one blob name.
+    Dialect-neutral SQL (no TOP/LIMIT: the cursor stops early)."""
+    import pyodbc  # noqa: PLC0415  (only when the Rows view is asked for)
+
+    cols = ", ".join(COLUMNS)
+    with pyodbc.connect(connection_string, autocommit=True, timeout=5) as conn:
+        if name is not None:
+            cur = conn.execute(
+                f"SELECT {cols} FROM ImageMetadata WHERE FileName = ? ORDER BY Id DESC",  # noqa: S608
+                name,
+            )
+        else:
+            cur = conn.execute(f"SELECT {cols} FROM ImageMetadata ORDER BY Id DESC")  # noqa: S608
+        found = [
+            {c: _plain(v) for c, v in zip(COLUMNS, r, strict=True)}
+            for r in cur.fetchmany(max(1, min(limit, 1000)))
+        ]
+        cur.close()
+        counts = conn.execute(
+            "SELECT Format, COUNT(*) FROM ImageMetadata GROUP BY Format"
+        ).fetchall()
+    by_format = {str(f): int(n) for f, n in counts}
+    return {"total": sum(by_format.values()), "byFormat": by_format, "rows": found}
