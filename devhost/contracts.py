@@ -42,10 +42,6 @@ class FunctionRunner(Protocol):
         of its return value ('null' for None). Raises FunctionInvocationError."""
         ...
 
-    async def run_entity(self, function_name: str, batch_json: str) -> str:  # pragma: no cover
-        """Reserved for durable entities (not supported yet)."""
-        ...
-
 
 @dataclass(frozen=True)
 class BlobTriggerTarget:

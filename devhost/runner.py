@@ -81,11 +81,6 @@ class HostRunner:
         result = await self.invoke(spec, data, {}, "ActivityTask", {})
         return str(self.invoker.encode_return(spec, result.value).value)
 
-    async def run_entity(self, function_name: str, batch_json: str) -> str:
-        raise FunctionInvocationError(
-            function_name, "durable entities are not supported by devhost"
-        )
-
     def _spec(self, name: str, trigger: str) -> FunctionSpec:
         spec = self.functions.get(name)
         if spec is None or spec.trigger.type != trigger:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
-from devhost.durabletask.model.history import EventType, public_event
+from devhost.durabletask.model.history import Event, EventType, public_event
 from devhost.durabletask.model.state import Instance
 
 RAW_INPUT_MARK = "\r"
@@ -114,7 +114,7 @@ def status_payload(
 
 
 def history_events(
-    events: list[dict[str, Any]], *, show_input: bool, show_output: bool
+    events: list[Event], *, show_input: bool, show_output: bool
 ) -> list[dict[str, Any]]:
     """DurableClient.GetDurableOrchestrationStatusAsync (L938-1042): string EventTypes,
     OrchestratorStarted/Completed dropped, each TaskScheduled / SubOrchestrationInstanceCreated
@@ -156,7 +156,7 @@ def history_events(
     return [item for item in out if item is not None]
 
 
-def _public_item(ev: dict[str, Any], kind: EventType) -> dict[str, Any]:
+def _public_item(ev: Event, kind: EventType) -> dict[str, Any]:
     item = public_event(ev)
     item.pop("Version", None)
     if kind in _DOUBLE_ENCODED and "Input" in item:

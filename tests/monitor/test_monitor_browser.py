@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 
 from devhost.monitor.chromium import ARGS, CHROMIUM
-from devhost.monitor.outcome import outcome_of
+from devhost.monitor.appview import load_app_view
 from tests.monitor.conftest import FAILED, REJECTED, XSS_NAME, Hub, instance_of
 
 pytestmark = pytest.mark.e2e
+VIEW = load_app_view("imagemeta.devview")  # the app's words, as devhost loads them
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -57,7 +58,7 @@ def page(browser: Any) -> Iterator[Any]:
 def _expected(hub: Hub) -> dict[str, int]:
     counts: dict[str, int] = {}
     for inst in hub.pipeline.devhost.list_instances():
-        outcome, _ = outcome_of(inst["runtimeStatus"], inst.get("output"))
+        outcome = VIEW.describe(inst["runtimeStatus"], None, inst.get("output")).outcome
         counts[outcome] = counts.get(outcome, 0) + 1
         counts[inst["runtimeStatus"]] = counts.get(inst["runtimeStatus"], 0) + 1
         counts["total"] = counts.get("total", 0) + 1

@@ -48,7 +48,6 @@ STATUS_COLUMNS = [
     "ParentExecutionId",
     "ParentTaskScheduledId",
 ]
-SUSPENDABLE = {RuntimeStatus.Running.value, RuntimeStatus.Pending.value, "ContinuedAsNew"}
 
 
 def _may_exist(instance_id: str) -> bool:

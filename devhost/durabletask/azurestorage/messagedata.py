@@ -20,7 +20,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob.aio import ContainerClient
 
-from devhost.durabletask.model.history import Event, EventType
+from devhost.durabletask.model.history import Event, EventType, as_event
 from devhost.durabletask.model.messages import ActivityRequest, Message, TaskMessage
 
 QUEUE_LIMIT = 45 * 1024  # MessageManager.MaxStorageQueuePayloadSizeInBytes
@@ -76,7 +76,8 @@ def _parse(body: dict[str, Any]) -> tuple[str, str | None, Event, str] | None:
     msg_id = str(body.get("ActivityId") or "").replace("-", "")
     if not isinstance(instance_id, str) or not msg_id or not isinstance(ev.get("EventType"), int):
         return None
-    return instance_id, execution_id if isinstance(execution_id, str) else None, ev, msg_id
+    execution = execution_id if isinstance(execution_id, str) else None
+    return instance_id, execution, as_event(ev), msg_id
 
 
 def instance_of(body: dict[str, Any]) -> str:
@@ -99,15 +100,14 @@ def activity_request(body: dict[str, Any]) -> ActivityRequest | None:
     if parsed is None:
         return None
     instance_id, execution_id, ev, msg_id = parsed
-    if ev["EventType"] != EventType.TaskScheduled or not isinstance(ev.get("Name"), str):
+    name = ev.get("Name")
+    if ev["EventType"] != EventType.TaskScheduled or not isinstance(name, str):
         return None
     try:
         task_id = int(ev["EventId"])
     except (KeyError, TypeError, ValueError):
         return None
-    return ActivityRequest(
-        instance_id, execution_id or "", ev["Name"], ev.get("Input"), task_id, msg_id
-    )
+    return ActivityRequest(instance_id, execution_id or "", name, ev.get("Input"), task_id, msg_id)
 
 
 class MessageManager:

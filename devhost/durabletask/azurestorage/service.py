@@ -31,7 +31,7 @@ from devhost.durabletask.azurestorage.sessions import (
     group_by_instance,
 )
 from devhost.durabletask.azurestorage.storage import Queues, Received, Tracking
-from devhost.durabletask.model.history import EventType, iso, parse_iso
+from devhost.durabletask.model.history import Event, EventType, iso, parse_iso
 from devhost.durabletask.model.messages import Outgoing, TaskMessage, execution_started
 from devhost.durabletask.model.state import Instance
 from devhost.durabletask.model.status import ACTIVE, TERMINAL, RuntimeStatus
@@ -92,7 +92,7 @@ class TaskHubService:
             raise
         now = self.clock()
         admission = Admission(inst)
-        new_events = []
+        new_events: list[Event] = []
         for rec in batch.received:
             msg = task_message(rec.body)
             verdict = admission.admit(msg, now)
@@ -104,7 +104,9 @@ class TaskHubService:
                 due = parse_iso(str(msg.event["FireAt"]))
                 held.early.append(Outgoing(msg, (due - now).total_seconds()))
             elif verdict is Verdict.APPLY and msg is not None:
-                new_events.append({**msg.event, "MessageId": msg.id})
+                admitted = msg.event.copy()
+                admitted["MessageId"] = msg.id
+                new_events.append(admitted)
             held.done.append(rec)
         return OrchestrationWorkItem(batch.instance_id, inst, new_events, held)
 
@@ -141,39 +143,11 @@ class TaskHubService:
         await asyncio.gather(*(self.queues.abandon(rec) for rec in batch.received))
 
     async def load(self, instance_id: str) -> Instance | None:
-        """The instance's state, repairing what a crash between checkpoint steps left."""
+        """The instance's state: this process's cached copy, else storage (repaired)."""
         cached = self.sessions.cached(instance_id)
         if cached is not None:
             return cached
-        row = await self.tracking.read_instance(instance_id)
-        if row is None:
-            return None
-        inst = Instance.from_row(instance_id, row)
-        execution, history = await self.tracking.read_history(instance_id)
-        if execution is not None and execution != inst.execution_id:
-            # An earlier execution's rows whose delete was interrupted (restart or
-            # continue-as-new killed mid-way): the new execution's rows start at 0.
-            await self.tracking.delete_history(instance_id)
-        elif execution == inst.execution_id:
-            inst.history = history
-            inst.persisted = len(history)
-            last = history[-1] if history else None
-            if (
-                last
-                and last["EventType"] == EventType.ExecutionCompleted
-                and inst.status not in TERMINAL
-            ):
-                # Killed between the history write and the row write: finish the row now.
-                inst.status = str(last.get("OrchestrationStatus", "Completed"))
-                inst.output = last.get("Result")
-                inst.completed = parse_iso(last["Timestamp"])
-                await self.tracking.write_instance(instance_id, inst.row())
-            elif last and inst.status == RuntimeStatus.Pending.value:
-                # Killed between the first episode's history write and its row write: it
-                # has started, so a re-sent ExecutionStarted is a duplicate, not a restart.
-                inst.status = RuntimeStatus.Running.value
-                await self.tracking.update_instance(instance_id, inst.row())
-        return inst
+        return await load_repaired(self.tracking, instance_id)
 
     async def _checkpoint(self, state: Instance, cp: Checkpoint) -> None:
         await asyncio.gather(*(self.queues.send(out) for out in cp.messages))
@@ -182,7 +156,7 @@ class TaskHubService:
                 await self._continue_as_new(state, child)
             else:
                 await self._start_child(child)
-        if state.status != RuntimeStatus.ContinuedAsNew.value:
+        if state.status != RuntimeStatus.ContinuedAsNew:
             await self._persist(state)
 
     async def _persist(self, inst: Instance) -> None:
@@ -256,6 +230,39 @@ class TaskHubService:
 
     async def abandon_activity_work_item(self, item: ActivityWorkItem) -> None:
         await self.queues.abandon(_received(item))
+
+
+async def load_repaired(tracking: Tracking, instance_id: str) -> Instance | None:
+    """The instance from its rows, repairing what a crash between checkpoint steps left."""
+    row = await tracking.read_instance(instance_id)
+    if row is None:
+        return None
+    inst = Instance.from_row(instance_id, row)
+    execution, history = await tracking.read_history(instance_id)
+    if execution is not None and execution != inst.execution_id:
+        # An earlier execution's rows whose delete was interrupted (restart or
+        # continue-as-new killed mid-way): the new execution's rows start at 0.
+        await tracking.delete_history(instance_id)
+    elif execution == inst.execution_id:
+        inst.history = history
+        inst.persisted = len(history)
+        last = history[-1] if history else None
+        if (
+            last
+            and last["EventType"] == EventType.ExecutionCompleted
+            and inst.status not in TERMINAL
+        ):
+            # Killed between the history write and the row write: finish the row now.
+            inst.status = RuntimeStatus(str(last.get("OrchestrationStatus", "Completed")))
+            inst.output = last.get("Result")
+            inst.completed = parse_iso(last["Timestamp"])
+            await tracking.write_instance(instance_id, inst.row())
+        elif last and inst.status == RuntimeStatus.Pending:
+            # Killed between the first episode's history write and its row write: it
+            # has started, so a re-sent ExecutionStarted is a duplicate, not a restart.
+            inst.status = RuntimeStatus.Running
+            await tracking.update_instance(instance_id, inst.row())
+    return inst
 
 
 def _held(item: OrchestrationWorkItem) -> _Held:

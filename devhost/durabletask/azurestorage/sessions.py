@@ -55,15 +55,15 @@ class Admission:
             if (
                 inst is not None
                 and inst.execution_id == msg.execution_id
-                and self.status == RuntimeStatus.Pending.value
+                and self.status == RuntimeStatus.Pending
             ):
-                self.status = RuntimeStatus.Running.value
+                self.status = RuntimeStatus.Running
                 self.seen.add(msg.id)
                 return Verdict.APPLY
             return Verdict.DROP
         if inst is None or self.status in TERMINAL:
             return Verdict.DROP
-        if self.status == RuntimeStatus.Pending.value:
+        if self.status == RuntimeStatus.Pending:
             return Verdict.DEFER  # arrived before its ExecutionStarted
         if msg.execution_id and msg.execution_id != inst.execution_id:
             return Verdict.DROP  # for an execution that no longer exists
@@ -71,13 +71,10 @@ class Admission:
         if key is not None and key in self.completed:
             return Verdict.DROP  # duplicate completion (an activity ran twice)
         if kind is EventType.ExecutionSuspended:
-            self.status = RuntimeStatus.Suspended.value
+            self.status = RuntimeStatus.Suspended
         elif kind is EventType.ExecutionResumed:
-            self.status = RuntimeStatus.Running.value
-        elif (
-            self.status == RuntimeStatus.Suspended.value
-            and kind is not EventType.ExecutionTerminated
-        ):
+            self.status = RuntimeStatus.Running
+        elif self.status == RuntimeStatus.Suspended and kind is not EventType.ExecutionTerminated:
             return Verdict.DEFER
         if key is not None:
             self.completed.add(key)

@@ -11,15 +11,13 @@ import binascii
 import contextlib
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
-from azure.storage.blob.aio import BlobServiceClient
 
-from devhost.azurite import client_kwargs
 from devhost.durabletask.azurestorage import names
 from devhost.durabletask.azurestorage.messagedata import MessageManager
 from devhost.durabletask.azurestorage.storage import Row
@@ -245,18 +243,3 @@ class TrackingStore:
         for i in range(0, len(ops), BATCH_LIMIT):
             await self.history.submit_transaction(ops[i : i + BATCH_LIMIT])
         return len(rows)
-
-
-@contextlib.asynccontextmanager
-async def open_tracking(connection_string: str, hub: str) -> AsyncIterator[TrackingStore]:
-    """A tracking store on its own clients (for tools that read the hub without the engine)."""
-    opts = client_kwargs(connection_string)
-    blobs = BlobServiceClient.from_connection_string(connection_string, **opts)
-    large = blobs.get_container_client(names.largemessages_container(hub))
-    tables = TableServiceClient.from_connection_string(connection_string, **opts)
-    store = TrackingStore(tables, hub, MessageManager(large))
-    try:
-        yield store
-    finally:
-        await store.close()
-        await blobs.close()

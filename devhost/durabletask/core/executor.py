@@ -24,7 +24,15 @@ from typing import Any
 
 from devhost.contracts import FunctionInvocationError
 from devhost.durabletask.core import actions as act
-from devhost.durabletask.model.history import FAILURES, Event, EventType, event, iso, parse_iso
+from devhost.durabletask.model.history import (
+    FAILURES,
+    Event,
+    EventType,
+    as_event,
+    event,
+    iso,
+    parse_iso,
+)
 from devhost.durabletask.model.messages import ActivityRequest, Outgoing, TaskMessage
 from devhost.durabletask.model.state import Instance
 from devhost.durabletask.model.status import TERMINAL, RuntimeStatus
@@ -98,13 +106,13 @@ def begin(state: Instance, events: list[Event]) -> None:
     already dropped or deferred whatever these states refuse)."""
     for ev in events:
         kind = EventType(ev["EventType"])
-        if kind is EventType.ExecutionStarted and state.status == RuntimeStatus.Pending.value:
+        if kind is EventType.ExecutionStarted and state.status == RuntimeStatus.Pending:
             state.history, state.persisted = [], 0
-            state.status = RuntimeStatus.Running.value
+            state.status = RuntimeStatus.Running
         elif kind is EventType.ExecutionSuspended:
-            state.status = RuntimeStatus.Suspended.value
+            state.status = RuntimeStatus.Suspended
         elif kind is EventType.ExecutionResumed:
-            state.status = RuntimeStatus.Running.value
+            state.status = RuntimeStatus.Running
 
 
 class Replayer:
@@ -128,7 +136,9 @@ class Replayer:
             )
             if terminate is not None:
                 state.history.extend(segment)
-                finish(state, "Terminated", json.dumps(terminate.get("Input")), cp, now=now)
+                finish(
+                    state, RuntimeStatus.Terminated, json.dumps(terminate.get("Input")), cp, now=now
+                )
                 break
             await self._episode(state, segment, cp, now)
         return cp
@@ -157,13 +167,13 @@ class Replayer:
             error = self._schedule(inst, act.flatten(actions), cp, now)
         inst.history.append(event(EventType.OrchestratorCompleted, Timestamp=iso(now)))
         if error is not None:
-            finish(inst, "Failed", json.dumps(error), cp, now=now, details=error)
+            finish(inst, RuntimeStatus.Failed, json.dumps(error), cp, now=now, details=error)
         elif reply.get("isDone"):
             can = act.continue_action(actions)
             if can is not None:
                 continue_as_new(inst, can, cp, now, self.new_id())
             else:
-                finish(inst, "Completed", json.dumps(reply.get("output")), cp, now=now)
+                finish(inst, RuntimeStatus.Completed, json.dumps(reply.get("output")), cp, now=now)
 
     def _retry_followups(
         self, inst: Instance, ev: Event, cp: Checkpoint, now: datetime
@@ -189,8 +199,9 @@ class Replayer:
         if attempt >= limit:
             return []
         task_id = inst.next_id
-        nxt = {k: v for k, v in sched.items() if k not in ("ActionIndex", "MessageId", "IsPlayed")}
-        nxt.update(EventId=task_id, Attempt=attempt + 1, Timestamp=iso(now), IsPlayed=False)
+        kept = {k: v for k, v in sched.items() if k not in ("ActionIndex", "MessageId")}
+        nxt = as_event(kept | {"EventId": task_id, "Attempt": attempt + 1})
+        nxt["Timestamp"], nxt["IsPlayed"] = iso(now), False
         self._dispatch(inst, nxt, cp, now)
         return [nxt]
 
@@ -281,7 +292,7 @@ def continue_as_new(
     inst.history.append(
         event(EventType.ContinueAsNew, Input=action.get("input"), Timestamp=iso(now))
     )
-    inst.status = RuntimeStatus.ContinuedAsNew.value
+    inst.status = RuntimeStatus.ContinuedAsNew
     nxt = Instance(
         inst.instance_id,
         inst.name,
@@ -296,7 +307,7 @@ def continue_as_new(
 
 def finish(
     inst: Instance,
-    status: str,
+    status: RuntimeStatus,
     output: str | None,
     cp: Checkpoint,
     *,
@@ -319,7 +330,7 @@ def finish(
     parent = inst.parent
     if not parent:
         return
-    if status == RuntimeStatus.Completed.value:
+    if status == RuntimeStatus.Completed:
         ev = event(
             EventType.SubOrchestrationInstanceCompleted,
             TaskScheduledId=parent["taskScheduledId"],

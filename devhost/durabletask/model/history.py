@@ -1,8 +1,10 @@
 """History events in the SDK's JSON shape, and their table-row form.
 
 In memory an event is the dict the SDK reads (EventType as int, EventId, IsPlayed, Timestamp
-plus per-type fields). devhost adds a few bookkeeping fields (retry policy, action index,
-message id) that the SDK ignores; rows store EventType by name as DurableTask does.
+plus per-type fields: DurableTask.Core.History's *Event classes, flattened into one TypedDict).
+devhost adds a few bookkeeping fields (retry policy, action index, message id) that the SDK
+ignores and the HTTP API never shows (`PUBLIC_FIELDS` is an allow-list); rows store EventType by
+name as DurableTask does.
 """
 
 from __future__ import annotations
@@ -10,9 +12,49 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Any
+from typing import Any, Required, TypedDict, cast
 
-Event = dict[str, Any]  # one history event in the SDK's JSON shape
+
+class Event(TypedDict, total=False):
+    """One history event (DurableTask.Core.History.HistoryEvent and its subclasses' fields)."""
+
+    EventType: Required[int]
+    EventId: int
+    IsPlayed: bool
+    Timestamp: str
+    Name: str | None
+    Version: str
+    Input: Any
+    Result: Any
+    Reason: str
+    Details: str
+    TaskScheduledId: int
+    TimerId: int
+    FireAt: str
+    InstanceId: str
+    OrchestrationStatus: str
+    ParentInstanceId: str | None
+    FailureDetails: Any
+    # devhost's bookkeeping: never serialised by the HTTP API (not in PUBLIC_FIELDS)
+    RetryMax: int
+    RetryIntervalMs: int
+    Attempt: int
+    RetryOf: int
+    RetryFor: int
+    ActionIndex: int
+    MessageId: str
+    InputBlobName: str
+    ResultBlobName: str
+
+
+# What DurableTask.Core's history events carry, i.e. what the status API may show.
+PUBLIC_FIELDS = frozenset(
+    {
+        "EventType", "EventId", "Timestamp", "Name", "Version", "Input", "Result", "Reason",
+        "Details", "TaskScheduledId", "TimerId", "FireAt", "InstanceId", "OrchestrationStatus",
+        "ParentInstanceId", "FailureDetails",
+    }
+)  # fmt: skip
 
 
 class EventType(IntEnum):
@@ -67,19 +109,27 @@ def parse_iso(value: str) -> datetime:
 
 
 def event(kind: EventType, event_id: int = -1, **fields: Any) -> Event:
-    return {
-        "EventType": int(kind),
-        "EventId": event_id,
-        "IsPlayed": False,
-        "Timestamp": fields.pop("Timestamp", None) or iso(utcnow()),
-        **{k: v for k, v in fields.items() if v is not None},
-    }
+    return as_event(
+        {
+            "EventType": int(kind),
+            "EventId": event_id,
+            "IsPlayed": False,
+            "Timestamp": fields.pop("Timestamp", None) or iso(utcnow()),
+            **{k: v for k, v in fields.items() if v is not None},
+        }
+    )
+
+
+def as_event(data: dict[str, Any]) -> Event:
+    """A dict read from outside (a queue body, a table row) taken as an event once its
+    EventType is known to be an int (the callers check)."""
+    return cast(Event, data)
 
 
 _ROW_SKIP = {"EventType", "Timestamp"}
 
 
-def to_row(ev: dict[str, Any]) -> dict[str, Any]:
+def to_row(ev: Event) -> dict[str, Any]:
     """Row columns (without keys): EventType by name, _Timestamp as a datetime."""
     row = {
         k: json.dumps(v) if isinstance(v, dict | list) else v
@@ -94,30 +144,17 @@ def to_row(ev: dict[str, Any]) -> dict[str, Any]:
 _ROW_DROP = {"PartitionKey", "RowKey", "_Timestamp", "EventType", "ExecutionId"}
 
 
-def from_row(row: dict[str, Any]) -> dict[str, Any]:
+def from_row(row: dict[str, Any]) -> Event:
     ev = {k: v for k, v in row.items() if k not in _ROW_DROP and not k.startswith("odata")}
     ev["EventType"] = int(EventType[str(row["EventType"])])
     ts = row.get("_Timestamp")
     ev["Timestamp"] = iso(ts) if isinstance(ts, datetime) else str(ts or iso(utcnow()))
-    return ev
+    return as_event(ev)
 
 
-def public_event(ev: dict[str, Any]) -> dict[str, Any]:
-    """The status API's history entry: string EventType, no devhost bookkeeping."""
-    out = {k: v for k, v in ev.items() if not k.startswith("_") and k not in _PRIVATE}
+def public_event(ev: Event) -> dict[str, Any]:
+    """The status API's history entry: string EventType, only DurableTask.Core's own fields
+    (an allow-list: a bookkeeping field added later stays out of the API by default)."""
+    out: dict[str, Any] = {k: v for k, v in ev.items() if k in PUBLIC_FIELDS}
     out["EventType"] = EventType(ev["EventType"]).name
     return out
-
-
-_PRIVATE = {
-    "RetryMax",
-    "RetryIntervalMs",
-    "Attempt",
-    "RetryOf",
-    "RetryFor",
-    "ActionIndex",
-    "MessageId",
-    "IsPlayed",
-    "InputBlobName",
-    "ResultBlobName",
-}

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from devhost.durabletask.model.history import COMPLETIONS, SCHEDULING, EventType, utcnow
-from devhost.durabletask.model.status import ACTIVE, TERMINAL
+from devhost.durabletask.model.history import COMPLETIONS, SCHEDULING, Event, EventType, utcnow
+from devhost.durabletask.model.status import ACTIVE, TERMINAL, RuntimeStatus
 
 __all__ = ["ACTIVE", "TERMINAL", "Instance", "completion_key"]
 
@@ -17,7 +17,7 @@ class Instance:
     instance_id: str
     name: str
     execution_id: str
-    status: str = "Pending"
+    status: RuntimeStatus = RuntimeStatus.Pending
     input: str | None = None  # JSON text
     output: str | None = None  # JSON text
     custom_status: str | None = None  # JSON text
@@ -25,7 +25,7 @@ class Instance:
     updated: datetime = field(default_factory=utcnow)
     completed: datetime | None = None
     parent: dict[str, Any] | None = None  # instanceId, executionId, taskScheduledId
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[Event] = field(default_factory=list)
     persisted: int = 0  # history events already written to the table
 
     @property
@@ -38,7 +38,7 @@ class Instance:
         """Actions from the orchestrator's cumulative list already turned into events."""
         return sum(1 for e in self.history if "ActionIndex" in e)
 
-    def scheduled(self, event_id: int) -> dict[str, Any] | None:
+    def scheduled(self, event_id: int) -> Event | None:
         for e in self.history:
             if e["EventType"] in SCHEDULING and e["EventId"] == event_id:
                 return e
@@ -86,7 +86,7 @@ class Instance:
             instance_id=instance_id,
             name=str(row.get("Name", "")),
             execution_id=str(row.get("ExecutionId", "")),
-            status=str(row.get("RuntimeStatus", "Pending")),
+            status=RuntimeStatus(str(row.get("RuntimeStatus", "Pending"))),
             input=row.get("Input"),
             output=row.get("Output"),
             custom_status=row.get("CustomStatus"),
@@ -97,9 +97,10 @@ class Instance:
         )
 
 
-def completion_key(ev: dict[str, Any]) -> tuple[str, int] | None:
+def completion_key(ev: Event) -> tuple[str, int] | None:
     kind = EventType(ev["EventType"])
     field_name = COMPLETIONS.get(kind)
     if field_name is None:
         return None
-    return ("timer" if kind is EventType.TimerFired else "task", int(ev.get(field_name, -1)))
+    value = ev.get("TimerId", -1) if kind is EventType.TimerFired else ev.get("TaskScheduledId", -1)
+    return ("timer" if kind is EventType.TimerFired else "task", int(value))

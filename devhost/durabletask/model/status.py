@@ -1,31 +1,36 @@
-"""Runtime statuses: the SDK's own enum, and the one definition of active and terminal.
+"""Runtime statuses, and the one definition of active and terminal.
 
 DurableTask.Core's `OrchestrationStatus` names are what the Instances table stores and what the
-HTTP API returns; azure-functions-durable mirrors them as `OrchestrationRuntimeStatus`.
+HTTP API returns; azure-functions-durable mirrors them as `OrchestrationRuntimeStatus`. A
+StrEnum, so a status read from a row or a JSON reply compares equal to its member.
 """
 
 from __future__ import annotations
 
-from azure.durable_functions.models.OrchestrationRuntimeStatus import (
-    OrchestrationRuntimeStatus as RuntimeStatus,
-)
+from enum import StrEnum
 
-__all__ = ["ACTIVE", "TERMINAL", "RuntimeStatus", "is_terminal"]
+__all__ = ["ACTIVE", "TERMINAL", "RuntimeStatus"]
+
+
+class RuntimeStatus(StrEnum):
+    Running = "Running"
+    Completed = "Completed"
+    ContinuedAsNew = "ContinuedAsNew"
+    Failed = "Failed"
+    Canceled = "Canceled"
+    Terminated = "Terminated"
+    Pending = "Pending"
+    Suspended = "Suspended"
+
 
 ACTIVE: frozenset[str] = frozenset(
-    s.value
-    for s in (
+    {
         RuntimeStatus.Pending,
         RuntimeStatus.Running,
         RuntimeStatus.Suspended,
         RuntimeStatus.ContinuedAsNew,
-    )
+    }
 )
 TERMINAL: frozenset[str] = frozenset(
-    s.value for s in (RuntimeStatus.Completed, RuntimeStatus.Failed, RuntimeStatus.Terminated)
+    {RuntimeStatus.Completed, RuntimeStatus.Failed, RuntimeStatus.Terminated}
 )
-
-
-def is_terminal(status: object) -> bool:
-    """True for a status string (row or HTTP JSON) that no longer changes without a restart."""
-    return str(status) in TERMINAL

@@ -153,6 +153,3 @@ class MemoryRunner:
             return json.dumps(fn(json.loads(input_json) if input_json else None))
         except Exception as exc:
             raise FunctionInvocationError(function_name, str(exc), type(exc).__name__) from exc
-
-    async def run_entity(self, function_name: str, batch_json: str) -> str:
-        raise NotImplementedError
