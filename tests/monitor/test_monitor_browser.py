@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from devhost.monitor.chromium import ARGS, CHROMIUM
 from devhost.monitor.appview import load_app_view
+from devhost.monitor.chromium import ARGS, CHROMIUM
 from tests.monitor.conftest import FAILED, REJECTED, XSS_NAME, Hub, instance_of
 
 pytestmark = pytest.mark.e2e
