@@ -137,13 +137,16 @@ def _clean_text(value: object, limit: int) -> str | None:
 
 
 def _exif_fields(im: Image.Image) -> dict[str, Any]:
-    """EXIF already present in the parsed header. Never calls getexif() on PNG (it would load)."""
+    """EXIF already present in the parsed header.
+
+    getexif() only when the header holds EXIF: a PNG without it would load (decode) the image
+    to look for more. For a JPEG, Pillow parsed it at open already and getexif() returns that.
+    """
     raw = im.info.get("exif")
     if not isinstance(raw, bytes | bytearray) or not raw or len(raw) > MAX_EXIF_BYTES + 6:
         return {}  # absent, or bigger than any camera writes: not worth a Python-level parse
     try:
-        exif = Image.Exif()
-        exif.load(bytes(raw))
+        exif = im.getexif()
         orientation = exif.get(_TAG_ORIENTATION)
         sub = exif.get_ifd(_EXIF_IFD)
         return {
