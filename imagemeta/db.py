@@ -32,6 +32,8 @@ from typing import Any
 
 import pyodbc
 
+from imagemeta.textsafe import escape_text
+
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 _GO = re.compile(r"^\s*GO\s*$", re.IGNORECASE | re.MULTILINE)
 _BOOKKEEPING = (
@@ -285,7 +287,11 @@ def fetch_rows(connection_string: str) -> list[dict[str, Any]]:
 
 
 def print_rows(connection_string: str, out: Any = None) -> int:
-    """A readable table of the core columns; returns the row count."""
+    """A readable table of the core columns; returns the row count.
+
+    Stored text comes from outside (blob names, EXIF): every cell is escaped, so a name with
+    ESC, CR or U+202E prints as inert text instead of driving the terminal.
+    """
     out = out or sys.stdout
     rows = fetch_rows(connection_string)
     cols = ["Id", "FileName", "FileSizeKB", "Width", "Height", "Format", "ColorMode", "UploadedOn"]
@@ -300,7 +306,7 @@ def print_rows(connection_string: str, out: Any = None) -> int:
 
 
 def _cell(value: object, limit: int = 48) -> str:
-    text = "" if value is None else str(value)
+    text = "" if value is None else escape_text(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

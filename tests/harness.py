@@ -58,7 +58,10 @@ class Pipeline:
         for inst in self.devhost.list_instances():
             ref = inst.get("input")
             if isinstance(ref, str):
-                ref = json.loads(ref)
+                try:
+                    ref = json.loads(ref)
+                except ValueError:
+                    continue  # a forged start's input need not be JSON text (issue 20 item 9)
             if isinstance(ref, dict) and ref.get("name") in names:
                 out[(ref["name"], ref["etag"])] = inst
         return out
