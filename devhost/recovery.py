@@ -26,19 +26,23 @@ class Restarted:
     reason: str | None = None  # why it failed
 
 
-def failed_instances(base_url: str) -> list[dict[str, Any]]:
-    found = iter_instances(base_url, runtimeStatus="Failed", showInput=True, top=500)
+def failed_instances(base_url: str, key: str | None = None) -> list[dict[str, Any]]:
+    found = iter_instances(base_url, key=key, runtimeStatus="Failed", showInput=True, top=500)
     return [i for i in found if i.get("runtimeStatus") == "Failed"]
 
 
 def restart_failed(
-    base_url: str, function_name: str | None = None, *, dry_run: bool = False
+    base_url: str,
+    function_name: str | None = None,
+    *,
+    dry_run: bool = False,
+    key: str | None = None,
 ) -> list[Restarted]:
     """Restart every Failed instance (or, with dry_run, only list what would be restarted)."""
     from devhost.monitor.outcome import blob_name, outcome_of  # noqa: PLC0415
 
     restarted: list[Restarted] = []
-    for inst in failed_instances(base_url):
+    for inst in failed_instances(base_url, key):
         name = inst["name"]
         if function_name and name != function_name:
             continue
@@ -52,6 +56,6 @@ def restart_failed(
             f"{base_url}{API_PATH}/instances/{urllib.parse.quote(iid, safe='')}/restart"
             "?restartWithNewInstanceId=false"
         )
-        request_json(url, "POST")
+        request_json(url, "POST", key=key)
         restarted.append(Restarted(iid, name, blob, reason))
     return restarted

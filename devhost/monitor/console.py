@@ -21,6 +21,7 @@ from devhost.monitor.index import InstanceIndex, Query, backlog
 from devhost.monitor.outcome import blob_name, failure_text, outcome_of
 from devhost.monitor.table import TableInstances
 from devhost.monitor.timeline import build_timeline
+from devhost.textsafe import escape, escape_lines
 
 STYLE = {"stored": "green", "duplicate": "magenta", "rejected": "yellow", "failed": "red",
          "terminated": "grey50", "running": "blue", "Completed": "green", "Failed": "red",
@@ -65,11 +66,11 @@ def instances_table(index: InstanceIndex, query: Query) -> Table:
     table.add_column("Duration", no_wrap=True, justify="right")
     for item in page["items"]:
         table.add_row(
-            Text(item["instanceId"]),
-            Text(item["blob"] or ""),  # Text: a name like "[red]x" is shown, not styled
+            Text(escape(item["instanceId"])),
+            Text(escape(item["blob"] or "")),  # Text: a name like "[red]x" is shown, not styled
             _styled(item["runtimeStatus"]),
             _styled(item["outcome"]),
-            Text(item["reason"] or ""),
+            Text(escape(item["reason"] or "")),
             item["createdTime"][5:19].replace("T", " "),
             _fmt_ms(item["durationMs"]),
         )
@@ -108,27 +109,27 @@ async def _history(connection_string: str, hub: str, instance_id: str) -> dict[s
 async def _print_instance(console: Console, cs: str, hub: str, instance_id: str) -> int:
     status = await _history(cs, hub, instance_id)
     if status is None:
-        console.print(f"no instance {instance_id} in task hub {hub}")
+        console.print(Text(f"no instance {escape(instance_id)} in task hub {hub}"))
         return 1
     runtime = str(status["runtimeStatus"])
     outcome, reason = outcome_of(runtime, status["output"])
-    console.print(f"[bold]{instance_id}[/]  {status['name']}  {runtime}  {outcome}", markup=True)
-    console.print(f"  blob:   {blob_name(status['input'], status['output'])}", markup=False)
+    console.print(Text.assemble((escape(instance_id), "bold"),
+                                f"  {escape(status['name'])}  {runtime}  {outcome}"))  # fmt: skip
+    console.print(Text(f"  blob:   {escape(blob_name(status['input'], status['output']))}"))
     if reason:
-        console.print(f"  reason: {reason}", markup=False)
-    console.print(f"  input:  {status['input']}", markup=False)
-    console.print(f"  output: {status['output'] if runtime != 'Failed' else ''}", markup=False)
+        console.print(Text(f"  reason: {escape(reason)}"))
+    console.print(Text(f"  input:  {escape(status['input'])}"))
+    console.print(Text(f"  output: {escape(status['output']) if runtime != 'Failed' else ''}"))
     if runtime == "Failed":
-        console.print(failure_text(status["output"]), markup=False)
+        console.print(Text(escape_lines(failure_text(status["output"]))))
     table = Table("Offset", "Step", "Duration", "Result")
     for e in build_timeline(status)["entries"]:
         step = e["label"] + (f" #{e['attempt']}" if e.get("attempt") else "")
+        result = "failed: " + e["reason"] if e.get("reason") else ("ok" if e.get("ok") else "")
         table.add_row(
-            _fmt_ms(e["startOffset"]),
-            Text(step),
-            _fmt_ms(e["durationMs"]),
-            Text("failed: " + e["reason"] if e.get("reason") else ("ok" if e.get("ok") else "")),
-        )
+            _fmt_ms(e["startOffset"]), Text(escape(step)), _fmt_ms(e["durationMs"]),
+            Text(escape(result)),
+        )  # fmt: skip
     console.print(table)
     return 0
 

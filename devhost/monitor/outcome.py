@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from devhost.textsafe import escape
+
 OUTCOMES = ("stored", "duplicate", "rejected", "failed", "terminated", "running")
 ACTIVE_STATUSES = frozenset({"Pending", "Running", "Suspended", "ContinuedAsNew"})
 
@@ -111,4 +113,5 @@ def finish_log_line(
         details.append(outcome)
     if reason:
         details.append(reason)
-    return parts[0] + (": " + ": ".join(details) if details else "")
+    # One line whatever the names hold: blob names and reasons come from outside.
+    return escape(parts[0] + (": " + ": ".join(details) if details else ""))

@@ -169,9 +169,12 @@ class LocalSource(ApiSource):
         hub: str,
         sql: str | None = None,
         min_interval: float = 1.0,
+        *,
+        key: str | None = None,
+        api: DurableApi | None = None,
     ) -> None:
-        super().__init__(DurableApi(base_url), f"devhost {base_url} (task hub {hub})", sql,
-                         min_interval)  # fmt: skip
+        super().__init__(api or DurableApi(base_url, key), f"devhost {base_url} (task hub {hub})",
+                         sql, min_interval)  # fmt: skip
         self.table = TableInstances(storage, hub)
         self.storage = storage
         self._since: float | None = None
