@@ -1,4 +1,10 @@
-"""`python -m devhost ...`: start (like `func start`), status, upload, restart-failed."""
+"""`python -m devhost ...`: start (like `func start`), status, upload, restart-failed.
+
+Secrets never on the command line (devhost/secretargs.py): the key comes from $DEVHOST_KEY or
+`--key-file`, the storage connection string from AzureWebJobsStorage (environment or
+local.settings.json) or `--storage-connection-string-file`; `--key VALUE` and a
+`--storage-connection-string` holding a key are refused with one line (exit 2).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,11 @@ from pathlib import Path
 
 from devhost.config import ConfigError
 from devhost.monitor.appview import AppView, AppViewError, app_view_from_settings
+from devhost.secretargs import holds_credential, read_secret_file, refuse_on_argv, secret_from
 from devhost.startup import STORAGE_WAIT, StartupError
+from devhost.textsafe import SafeFormatter, escape
+
+KEY_ENV = "DEVHOST_KEY"
 
 VIEW_HELP = (
     "plug-in module naming the app's outcomes and subjects (default: DEVHOST_APP_VIEW in "
@@ -23,12 +33,10 @@ VIEW_HELP = (
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="[%(asctime)s] %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S",
-        stream=sys.stdout,
-    )
+    """Every line escaped (devhost/textsafe.py): blob names and reasons come from outside."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(SafeFormatter("[%(asctime)s] %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     for noisy in ("azure", "aiohttp.access", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -54,7 +62,9 @@ def cmd_start(args: argparse.Namespace) -> int:
                     poll_interval=args.poll_interval,
                     workers=getattr(args, "workers", 0),
                     storage_wait=getattr(args, "storage_wait", STORAGE_WAIT),
-                    key=getattr(args, "key", None) or os.environ.get("DEVHOST_KEY") or None,
+                    key=getattr(args, "key", None),
+                    rpc_port=args.rpc_port,
+                    allowed_hosts=tuple(getattr(args, "allow_host", ())),
                 )
             )
         except (ConfigError, StartupError) as exc:
@@ -149,10 +159,13 @@ def cmd_restart_failed(args: argparse.Namespace) -> int:
     except AppViewError as exc:
         print(f"devhost: {exc}", file=sys.stderr)
         return 2
-    restarted = restart_failed(args.url.rstrip("/"), args.function, dry_run=args.dry_run, view=view)
+    restarted = restart_failed(
+        args.url.rstrip("/"), args.function, dry_run=args.dry_run, key=args.key, view=view
+    )
     verb = "would restart" if args.dry_run else "restarted"
     for r in restarted:
-        print(f"{verb} {r.subject or '?'}  ({r.name} {r.instance_id}): {r.reason or ''}")
+        line = f"{verb} {r.subject or '?'}  ({r.name} {r.instance_id}): {r.reason or ''}"
+        print(escape(line))
     print(json.dumps({"wouldRestart" if args.dry_run else "restarted": len(restarted)}))
     return 0
 
@@ -163,12 +176,56 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _add_restart_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("restart-failed", help="start Failed orchestrations again (same id/input)")
+    p.add_argument("--url", default="http://127.0.0.1:7071", help="devhost base URL")
+    _key_opts(p)
+    p.add_argument("--function", help="only this orchestrator")
+    p.add_argument("--dry-run", action="store_true", help="list what would be restarted")
+    p.add_argument("--app-dir", default=".", help="Functions app root (local.settings.json)")
+    p.add_argument("--app-view", help=VIEW_HELP)
+    p.set_defaults(run=cmd_restart_failed)
+
+
 def _add_monitor_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from devhost.monitor.__main__ import add_arguments  # noqa: PLC0415
 
     p = sub.add_parser("monitor", help="the monitor page against a deployed app's HTTP API")
     add_arguments(p)
     p.set_defaults(run=cmd_monitor)
+
+
+def _key_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--key", help=argparse.SUPPRESS)  # refused: argv is public
+    p.add_argument(
+        "--key-file", metavar="FILE", help="file (mode 600) holding the key (or $DEVHOST_KEY)"
+    )
+
+
+def _listener_opts(p: argparse.ArgumentParser) -> None:
+    """`start`: the key and the listeners (devhost/guard.py)."""
+    p.add_argument("--key", help=argparse.SUPPRESS)  # refused: argv is public
+    p.add_argument(
+        "--key-file",
+        metavar="FILE",
+        help="file (mode 600) holding the key required as ?code= or x-functions-key on the "
+        "Durable webhooks, admin routes and non-anonymous httpTrigger functions (default: "
+        "$DEVHOST_KEY); needed to listen on a non-loopback address",
+    )
+    p.add_argument(
+        "--rpc-port",
+        type=int,
+        help="port of the loopback-only Durable RPC endpoint (default: 17071, else a random "
+        "free one, as the Durable extension picks it)",
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name clients may use besides localhost and IP addresses (repeatable; "
+        "also $DEVHOST_ALLOWED_HOSTS)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,7 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--app-dir", default=".", help="Functions app root (host.json)")
         p.add_argument(
             "--storage-connection-string",
-            help="overrides AzureWebJobsStorage from local.settings.json",
+            help="overrides AzureWebJobsStorage, if it holds no key (UseDevelopmentStorage=true);"
+            " a key goes in AzureWebJobsStorage (environment, local.settings.json) or a file",
+        )
+        p.add_argument(
+            "--storage-connection-string-file",
+            metavar="FILE",
+            help="file (mode 600) holding the storage connection string",
         )
 
     p = sub.add_parser("start", help="run the app like `func start`")
@@ -209,12 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=int(os.environ.get("DEVHOST_WORKERS", "0")),
         help="extra processes that run activities (like FUNCTIONS_WORKER_PROCESS_COUNT)",
     )
-    p.add_argument(
-        "--key",
-        help="key required as ?code= or x-functions-key on the Durable webhooks, admin routes "
-        "and non-anonymous httpTrigger functions (default: $DEVHOST_KEY); needed to listen "
-        "on a non-loopback address",
-    )
+    _listener_opts(p)
     p.add_argument(
         "--storage-wait",
         type=float,
@@ -228,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     app_opts(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7071, help="the main host's port")
+    p.add_argument("--rpc-port", type=int, required=True, help="the main host's RPC port")
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--poll-interval", type=float, default=1.0)
     p.add_argument("--verbose", action="store_true")
@@ -252,18 +311,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="", help="virtual folder inside the container")
     p.set_defaults(run=cmd_upload)
 
-    p = sub.add_parser("restart-failed", help="start Failed orchestrations again (same id/input)")
-    p.add_argument("--url", default="http://127.0.0.1:7071", help="devhost base URL")
-    p.add_argument("--function", help="only this orchestrator")
-    p.add_argument("--dry-run", action="store_true", help="list what would be restarted")
-    p.add_argument("--app-dir", default=".", help="Functions app root (local.settings.json)")
-    p.add_argument("--app-view", help=VIEW_HELP)
-    p.set_defaults(run=cmd_restart_failed)
-
+    _add_restart_parser(sub)
     _add_monitor_parser(sub)
     return parser
 
 
+def resolve_secrets(args: argparse.Namespace) -> None:
+    """Secrets from files or the environment; their argv forms refused (StartupError)."""
+    if "key_file" in args and args.command != "monitor":
+        refuse_on_argv(args.key, "--key", f"set ${KEY_ENV} or use --key-file FILE (mode 600)")
+        args.key = secret_from(args.key_file, KEY_ENV, "key")
+    if "storage_connection_string" in args:
+        value = args.storage_connection_string
+        if value and holds_credential(value):
+            refuse_on_argv(
+                value,
+                "--storage-connection-string with an account key",
+                "set AzureWebJobsStorage in the environment or local.settings.json, or use "
+                "--storage-connection-string-file FILE (mode 600)",
+            )
+        if args.storage_connection_string_file:
+            args.storage_connection_string = read_secret_file(
+                args.storage_connection_string_file, "storage connection string"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        resolve_secrets(args)
+    except StartupError as exc:
+        print(f"devhost: {exc}", file=sys.stderr)
+        return 2
     return int(args.run(args))

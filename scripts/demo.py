@@ -127,7 +127,7 @@ def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
             images = [u for u in uploads if Path(u.blob_name).suffix.lower() in IMAGE_EXTENSIONS]
             skipped = [u.blob_name for u in uploads if u not in images]
             print(f"demo: waiting for {len(images)} orchestrations "
-                  f"(watch them at {host.base_url}/monitor)")  # fmt: skip
+                  f"(watch them at {host.monitor_url})")  # fmt: skip
             results = _wait_for(host, images, timeout)
         finally:
             host.stop()

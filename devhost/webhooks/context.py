@@ -38,6 +38,7 @@ class Context:
         self.client: TaskHubClient = self.engine.client
         settings = request.app[SETTINGS_KEY]
         self.base_url: str = settings["base_url"] or _local_url(request)
+        self.request_base_url: str = settings.get("request_base_url") or self.base_url
         self.max_body: int = settings["max_body"]
         self.connection: str = settings["connection"]
         self.code: str | None = settings["code"]

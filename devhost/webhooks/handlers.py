@@ -126,7 +126,7 @@ async def get_status(
     if inst.status in TERMINAL:
         status = 500 if inst.status == "Failed" and fail_500 else 200
         return json_response(body, status=status)
-    location = ctx.base_url + ctx.request.raw_path
+    location = ctx.request_base_url + ctx.request.raw_path  # the request's own URI
     headers = {"Location": location, "Retry-After": "5"}
     return json_response(body, status=202, headers=headers)
 

@@ -48,6 +48,14 @@ class Host:
     def base_url(self) -> str:
         return self.proc.base_url
 
+    @property
+    def rpc_url(self) -> str:
+        """The RPC listener: `/durabletask/...` (the SDK's rpcBaseUrl) is served only there."""
+        return self.proc.rpc_url
+
+    def origin(self, path: str) -> str:
+        return self.rpc_url if path.startswith("/durabletask/") else self.base_url
+
     def http(
         self,
         method: str,
@@ -56,7 +64,7 @@ class Host:
         headers: dict[str, str] | None = None,
     ) -> Reply:
         req = urllib.request.Request(
-            self.base_url + path, data=body, method=method, headers=headers or {}
+            self.origin(path) + path, data=body, method=method, headers=headers or {}
         )
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
@@ -70,7 +78,7 @@ class Host:
 
     def raw(self, request: bytes) -> bytes:
         """Send bytes as they are (for requests urllib would not make) and read the reply."""
-        port = int(self.base_url.rsplit(":", 1)[1])
+        port = self.proc.rpc_port  # the raw requests go to /durabletask/...
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             sock.sendall(request)
             chunks = []
@@ -79,7 +87,10 @@ class Host:
         return b"".join(chunks)
 
     def client(self) -> df.DurableOrchestrationClient:
-        return df.DurableOrchestrationClient(client_binding_json(self.base_url, self.hub))
+        rpc = f"{self.rpc_url}/durabletask/"
+        return df.DurableOrchestrationClient(
+            client_binding_json(self.base_url, self.hub, rpc_base_url=rpc)
+        )
 
     def status(self, instance_id: str, query: str = "") -> Reply:
         return self.http("GET", f"/durabletask/instances/{instance_id}{query}")

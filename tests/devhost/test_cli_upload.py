@@ -5,6 +5,7 @@ the response headers (found by mypy --strict, now in `make lint`)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,9 +26,9 @@ def test_upload_a_folder_uploads_every_file_and_prints_each_etag(
         [
             sys.executable, "-m", "devhost", "upload", str(samples),
             "--container", unique_name, "--prefix", "run1",
-            "--storage-connection-string", azurite.connection_string,
         ],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "AzureWebJobsStorage": azurite.connection_string},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("ETag") == len(expected)

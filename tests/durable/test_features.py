@@ -39,7 +39,9 @@ def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def client(host: DevhostProcess) -> df.DurableOrchestrationClient:
-    return df.DurableOrchestrationClient(client_binding_json(host.base_url, HUB))
+    return df.DurableOrchestrationClient(
+        client_binding_json(host.base_url, HUB, rpc_base_url=f"{host.rpc_url}/durabletask/")
+    )
 
 
 async def finish(c: df.DurableOrchestrationClient, instance_id: str, timeout: float = 60) -> Any:

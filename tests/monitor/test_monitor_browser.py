@@ -69,12 +69,21 @@ def _text(page: Any, selector: str) -> str:
     return str(page.locator(selector).inner_text()).strip()
 
 
+def monitor(hub: Hub, fragment: str = "") -> str:
+    """The page's URL with this run's token (what devhost prints at start)."""
+    return hub.pipeline.devhost.monitor_url + fragment
+
+
 def test_overview_shows_the_hub_counts(hub: Hub, page: Any) -> None:
     expected = _expected(hub)
     assert expected["failed"] == FAILED and expected["rejected"] == REJECTED
-    page.goto(hub.base_url + "/")  # redirects to /monitor
+    assert page.goto(hub.base_url + "/monitor").status == 401  # no token, no cookie yet
+    token = hub.pipeline.devhost.monitor_token
+    page.goto(f"{hub.base_url}/?token={token}")  # redirects to /monitor, keeping the token
     page.wait_for_selector("#count-total")
-    assert page.url.endswith("/monitor")
+    assert page.url.endswith("/monitor")  # the page dropped the token from the address bar
+    page.reload()  # the cookie alone lets it in now
+    page.wait_for_selector("#count-total")
     card = "#count-{} .n"
     assert _text(page, card.format("total")) == str(expected["total"])
     assert _text(page, card.format("status-Failed")) == str(FAILED)
@@ -95,12 +104,12 @@ def test_cli_status_restart_dry_run_and_the_host_failure_line(hub: Hub) -> None:
 
     from devhost.process import REPO_ROOT  # noqa: PLC0415
 
-    cs = hub.pipeline.azurite.connection_string
+    env = {**os.environ, "AzureWebJobsStorage": hub.pipeline.azurite.connection_string}
     run = lambda *a: subprocess.run(  # noqa: E731
         [sys.executable, "-m", "devhost", *a], cwd=REPO_ROOT, capture_output=True, text=True,
-        timeout=120, check=True,
+        timeout=120, check=True, env=env,
     ).stdout  # fmt: skip
-    out = run("status", "--storage-connection-string", cs, "--outcome", "failed")
+    out = run("status", "--outcome", "failed")
     assert "Runtime status" in out and "Outcome" in out and "Reason" in out  # header rows
     assert f"{FAILED} of {FAILED} matching" in out
     for name in hub.failed:
@@ -108,7 +117,7 @@ def test_cli_status_restart_dry_run_and_the_host_failure_line(hub: Hub) -> None:
     assert "database is locked" in out
     expected = _expected(hub)
     assert f"{expected['total']} instance(s)" in out  # hub-wide, not only the rows shown
-    out = run("status", "--storage-connection-string", cs, "--top", "5")
+    out = run("status", "--top", "5")
     assert f"5 of {expected['total']} matching" in out
     out = run("restart-failed", "--url", hub.base_url, "--dry-run")
     assert out.count("would restart locked/") == FAILED
@@ -119,7 +128,7 @@ def test_cli_status_restart_dry_run_and_the_host_failure_line(hub: Hub) -> None:
 
 
 def test_filter_by_status_and_name(hub: Hub, page: Any) -> None:
-    page.goto(hub.base_url + "/monitor#instances")
+    page.goto(monitor(hub, "#instances"))
     page.wait_for_selector("#instance-rows tr")
     page.select_option("#f-status", "Failed")
     expect(page.locator("#page-info")).to_contain_text(f"· {FAILED} matching")
@@ -138,7 +147,7 @@ def test_filter_by_status_and_name(hub: Hub, page: Any) -> None:
 def test_detail_shows_each_retry_and_a_readable_failure(hub: Hub, page: Any) -> None:
     name = sorted(hub.failed)[0]
     iid = instance_of(hub, name)["instanceId"]
-    page.goto(f"{hub.base_url}/monitor#instance/{iid}")
+    page.goto(monitor(hub, f"#instance/{iid}"))
     page.wait_for_selector("#timeline .row")
     assert _text(page, "#detail-subject") == name
     store = page.locator("#timeline .row.activity", has_text="StoreMetadata")
@@ -155,7 +164,7 @@ def test_detail_shows_each_retry_and_a_readable_failure(hub: Hub, page: Any) -> 
 
 def test_rows_view_counts_by_format_and_links_to_instances(hub: Hub, page: Any) -> None:
     rows = hub.pipeline.rows()
-    page.goto(hub.base_url + "/monitor#rows")
+    page.goto(monitor(hub, "#rows"))
     page.wait_for_selector("#rows-total")
     assert _text(page, "#rows-total .n") == str(len(rows))
     assert _text(page, "#rows-format-PNG .n") == str(sum(r["Format"] == "PNG" for r in rows))
@@ -166,7 +175,7 @@ def test_rows_view_counts_by_format_and_links_to_instances(hub: Hub, page: Any) 
 
 
 def test_markup_in_a_blob_name_is_text(hub: Hub, page: Any) -> None:
-    page.goto(hub.base_url + "/monitor#instances?q=" + urllib.request.quote("<img"))
+    page.goto(monitor(hub, "#instances?q=" + urllib.request.quote("<img")))
     expect(page.locator("#page-info")).to_contain_text("· 1 matching")
     assert page.locator("#instance-rows td.subject").all_inner_texts() == [XSS_NAME]
     page.locator("#instance-rows a.subject-link").click()
@@ -209,11 +218,18 @@ class _EvilSite(BaseHTTPRequestHandler):
 def test_cross_site_posts_are_refused(hub: Hub, page: Any) -> None:
     iid = instance_of(hub, sorted(hub.failed)[-1])["instanceId"]
     url = f"{hub.base_url}/monitor/api/instances/{iid}/restart"
-    assert _post(url, {"Origin": "http://evil.example", "X-Devhost-Monitor": "1"}) == 403
-    assert _post(url, {"Content-Type": "text/plain"}) == 403
+    cookie = {"Cookie": f"devhost-monitor-{hub.pipeline.devhost.port}="
+              f"{hub.pipeline.devhost.monitor_token}"}  # fmt: skip
+    assert _post(url, {"Origin": "http://evil.example", "X-Devhost-Monitor": "1", **cookie}) == 403
+    assert _post(url, {"Content-Type": "text/plain", **cookie}) == 403  # no X-Devhost-Monitor
+    assert _post(url, {"Content-Type": "text/plain", "X-Devhost-Monitor": "1"}) == 401  # no token
     assert _post(hub.base_url + "/monitor/api/restart-failed", {"Sec-Fetch-Site": "cross-site",
                  "X-Devhost-Monitor": "1"}) == 403  # fmt: skip
-    # A real browser on another origin submitting a form at the monitor.
+    # A real browser on another origin submitting a form at the monitor. It has the cookie,
+    # and 127.0.0.1:<other port> is same-site, so SameSite=Strict still sends it: the guard's
+    # Sec-Fetch-Site/Origin check is what refuses the POST.
+    page.goto(monitor(hub))
+    page.wait_for_selector("#count-total")
     _EvilSite.target = url
     server = ThreadingHTTPServer(("127.0.0.1", 0), _EvilSite)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -229,7 +245,7 @@ def test_cross_site_posts_are_refused(hub: Hub, page: Any) -> None:
 def test_restart_a_failed_instance_from_its_page(hub: Hub, page: Any) -> None:
     name = sorted(hub.failed)[0]
     iid = instance_of(hub, name)["instanceId"]
-    page.goto(f"{hub.base_url}/monitor#instance/{iid}")
+    page.goto(monitor(hub, f"#instance/{iid}"))
     page.wait_for_selector("#act-restart")
     page.click("#act-restart")
     deadline = time.monotonic() + 60
@@ -244,7 +260,7 @@ def test_restart_a_failed_instance_from_its_page(hub: Hub, page: Any) -> None:
 
 
 def test_restart_all_failed_lists_them_first(hub: Hub, page: Any) -> None:
-    page.goto(hub.base_url + "/monitor")
+    page.goto(monitor(hub))
     page.wait_for_selector("#restart-all-failed")
     page.click("#restart-all-failed")
     page.wait_for_selector("#restart-dialog li")
@@ -272,23 +288,28 @@ def test_standalone_monitor_over_the_http_api_agrees(hub: Hub) -> None:
 
     port = free_port()
     argv = [sys.executable, "-m", "devhost.monitor", "--url", hub.base_url, "--port", str(port),
-            "--key", "unused-locally", "--sql", hub.pipeline.sql]  # fmt: skip
-    proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+            "--sql", hub.pipeline.sql]  # fmt: skip
+    env = {**os.environ, "DURABLE_SYSTEM_KEY": "unused-locally", "DEVHOST_MONITOR_TOKEN": "tk"}
+    proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, env=env)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/monitor/api/overview") as r:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/monitor/api/overview?token=tk"
+                ) as r:
                     remote = json.loads(r.read())
                 break
             except OSError:
                 assert time.monotonic() < deadline
                 time.sleep(0.3)
-        with urllib.request.urlopen(f"{hub.base_url}/monitor/api/overview") as r:
+        token = hub.pipeline.devhost.monitor_token
+        with urllib.request.urlopen(f"{hub.base_url}/monitor/api/overview?token={token}") as r:
             local = json.loads(r.read())
         assert remote["byOutcome"] == local["byOutcome"]
         assert remote["byStatus"] == local["byStatus"]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/monitor/api/rows?limit=5") as r:
+        rows_url = f"http://127.0.0.1:{port}/monitor/api/rows?limit=5&token=tk"
+        with urllib.request.urlopen(rows_url) as r:
             rows = json.loads(r.read())
         assert rows["total"] == local["byOutcome"]["stored"] + local["byOutcome"]["duplicate"]
     finally:

@@ -62,6 +62,8 @@ def readme_commands() -> list[str]:
 COVERED_PREFIXES = {
     "python -m devhost monitor --url https://": "tests/monitor (the standalone monitor, "
     "pointed at devhost's Durable HTTP API with a key, as at a deployed app)",
+    "export DURABLE_SYSTEM_KEY=": "tests/security/test_secrets_argv.py and tests/monitor "
+    "(the monitor reads the key from $DURABLE_SYSTEM_KEY; `az` needs a subscription)",
 }
 
 
