@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import io
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from devhost.azurite import local_azurite
-from devhost.config import load_config
+from devhost.config import ConfigError, load_config
 from devhost.durable.status import TERMINAL
 from devhost.process import DevhostProcess
 from imagemeta import db  # the app's own library: migration and row listing
@@ -107,10 +109,11 @@ def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
     os.chdir(app_dir)
     (app_dir / "data").mkdir(exist_ok=True)
     load_config(app_dir)  # local.settings.json Values -> environment, like `start`
-    sql = os.environ["SqlConnectionString"]
+    sql = os.environ.get("SqlConnectionString") or db.default_connection_string(app_dir)
+    # The database first: a wrong driver or path is reported before anything is started.
+    print("demo: applying the SQL migration", flush=True)
+    db.migrate(sql)
     with local_azurite(app_dir):
-        print("demo: applying the SQL migration")
-        db.migrate(sql)
         host = DevhostProcess(
             app_dir=app_dir,
             storage_connection_string=os.environ["AzureWebJobsStorage"],
@@ -119,8 +122,7 @@ def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
         try:
             host.start()
         except (RuntimeError, TimeoutError) as e:
-            print(f"demo: devhost failed to start: {e}")
-            return 1
+            raise DemoError(f"devhost failed to start ({e}); its own lines are above") from e
         try:
             service = BlobServiceClient.from_connection_string(os.environ["AzureWebJobsStorage"])
             uploads = _upload_samples(service, app_dir / "samples")
@@ -145,20 +147,39 @@ def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
     ]
     print(f"Rejected files ({len(rejected)}):")
     for name, reason in rejected:
-        print(f"  {name}: {reason}")
-    for name in skipped:
-        print(f"  {name}: skipped (not an image extension)")
+        print(f"  {db.printable(name)}: {reason}")
+    if skipped:
+        print(f"Skipped by the trigger, not an image extension ({len(skipped)}):")
+        for name in skipped:
+            print(f"  {db.printable(name)}")
     if failed:
         print(f"Failed orchestrations: {', '.join(sorted(failed))}")
         return 1
     return 0
 
 
+class DemoError(Exception):
+    """Something the user has to fix before the demo can run; the message is one line."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__)
     parser.add_argument("--app-dir", default=".", help="Functions app root (host.json)")
     args = parser.parse_args(argv)
-    return run_demo(Path(args.app_dir))
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # progress shows through `| tee` too
+    try:
+        return run_demo(Path(args.app_dir))
+    except (ConfigError, db.DatabaseError, DemoError, OSError, TimeoutError) as exc:
+        # Bad configuration, a database that cannot be opened, Azurite missing or not
+        # starting, devhost refusing to start: one line (exit 2), as devhost itself reports.
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:
+        if isinstance(exc.code, int) or exc.code is None:
+            raise
+        print(f"demo: {exc.code}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
