@@ -56,7 +56,8 @@ def _reason(exc: Exception) -> str:
 
 def _probes(connection_string: str) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
     """One cheap authenticated request per service, with the SDK's own retries off."""
-    opts = {**client_kwargs(connection_string), "retry_total": 0}
+    # A blackholed endpoint must not hang a probe for the SDK's default connect timeout.
+    opts = {**client_kwargs(connection_string), "retry_total": 0, "connection_timeout": 5}
 
     async def blob() -> None:
         async with BlobServiceClient.from_connection_string(connection_string, **opts) as c:
@@ -89,11 +90,17 @@ def endpoint(connection_string: str, service: str) -> str:
     return f"https://{account}.{service}.{suffix}"
 
 
-async def wait_for_storage(connection_string: str, timeout: float = STORAGE_WAIT) -> None:
-    """Return once blob, queue and table storage answer; StartupError otherwise."""
+async def wait_for_storage(
+    connection_string: str,
+    timeout: float = STORAGE_WAIT,
+    services: tuple[str, ...] = ("blob", "queue", "table"),
+) -> None:
+    """Return once the services answer; StartupError otherwise (timeout=0: one try each)."""
     deadline = time.monotonic() + timeout
     last_notice = 0.0
     for service, probe in _probes(connection_string):
+        if service not in services:
+            continue
         while True:
             try:
                 await probe()
@@ -114,9 +121,10 @@ async def wait_for_storage(connection_string: str, timeout: float = STORAGE_WAIT
                 reason = _reason(exc)
             now = time.monotonic()
             if now >= deadline:
+                waited = f" after {timeout:.0f} s" if timeout > 0 else ""
                 raise StartupError(
-                    f"storage not reachable at {endpoint(connection_string, service)} after "
-                    f"{timeout:.0f} s ({reason}); is Azurite running? (make start starts it)"
+                    f"storage not reachable at {endpoint(connection_string, service)}{waited} "
+                    f"({reason}); is Azurite running? (make start starts it)"
                 )
             if now - last_notice >= NOTICE_EVERY:
                 log.warning(
