@@ -24,7 +24,7 @@ if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1
 step_started=$SECONDS
 step_name=""
-ALWAYS='(^|[^a-z])(ERROR|error|ERR!|E:)|^added |^Successfully'
+ALWAYS='^ *(npm (error|ERR!)|ERROR|E:|added |Successfully)'
 
 begin() {
   step_name=$1
