@@ -16,7 +16,9 @@ import io
 import json
 import os
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,29 @@ def _instance_key(instance: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+HEARTBEAT = 4.0  # seconds: a first run on a loaded machine must never look hung
+
+
+@contextlib.contextmanager
+def heartbeat(doing: str, every: float = HEARTBEAT) -> Iterator[None]:
+    """Print "still <doing> (N s)" every `every` seconds until the block ends: starting Azurite
+    and devhost on a fresh .venv (first imports compile bytecode) can take several seconds."""
+    done = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(every):
+            print(f"demo: still {doing} ({time.monotonic() - started:.0f} s)", flush=True)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 def _wait_for(
     host: DevhostProcess, uploads: list[Upload], timeout: float
 ) -> dict[Upload, dict[str, Any]]:
@@ -113,14 +138,17 @@ def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
     # The database first: a wrong driver or path is reported before anything is started.
     print("demo: applying the SQL migration", flush=True)
     db.migrate(sql)
-    with local_azurite(app_dir):
+    with contextlib.ExitStack() as stack:
+        with heartbeat("starting Azurite"):
+            stack.enter_context(local_azurite(app_dir))
         host = DevhostProcess(
             app_dir=app_dir,
             storage_connection_string=os.environ["AzureWebJobsStorage"],
             stream_prefix="  [devhost] ",
         )
         try:
-            host.start()
+            with heartbeat("starting devhost"):
+                host.start()
         except (RuntimeError, TimeoutError) as e:
             raise DemoError(f"devhost failed to start ({e}); its own lines are above") from e
         try:
@@ -130,7 +158,8 @@ def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
             skipped = [u.blob_name for u in uploads if u not in images]
             print(f"demo: waiting for {len(images)} orchestrations "
                   f"(watch them at {host.base_url}/monitor)")  # fmt: skip
-            results = _wait_for(host, images, timeout)
+            with heartbeat("waiting for the orchestrations"):
+                results = _wait_for(host, images, timeout)
         finally:
             host.stop()
     print()

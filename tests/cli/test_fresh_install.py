@@ -7,8 +7,12 @@ import subprocess
 from itertools import count
 from pathlib import Path
 
+import pytest
+
 from devhost.process import REPO_ROOT
+from scripts.demo import heartbeat
 from scripts.fresh_install import Line, longest_gap, run_on_pty
+from tests.waiting import wait_until
 
 
 def test_lines_arrive_through_a_terminal_in_order_with_their_times() -> None:
@@ -55,3 +59,20 @@ def test_bootstrap_relays_quiet_installers_with_a_still_working_line() -> None:
     assert texts[0] == "Collecting x" and texts[-1] == "ERROR: y"
     assert "... still working" in texts and "noise" not in texts
     assert out[-1].startswith("bootstrap: probe: done in ")
+
+
+def test_the_demo_says_it_is_still_working_during_a_quiet_step(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    seen: list[str] = []
+
+    def said() -> bool:
+        seen.append(capsys.readouterr().out)
+        return "demo: still starting devhost (" in "".join(seen)
+
+    with heartbeat("starting devhost", every=0.05):
+        wait_until(said, timeout=30, message="no heartbeat line")
+    after = capsys.readouterr().out
+    with heartbeat("finishing at once", every=60):
+        pass
+    assert "finishing" not in after + capsys.readouterr().out  # a quick step stays quiet
