@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContentSettings
@@ -86,16 +86,37 @@ def _instance_key(instance: dict[str, Any]) -> tuple[str, str] | None:
 HEARTBEAT = 4.0  # seconds: a first run on a loaded machine must never look hung
 
 
+class LastWrite:
+    """stdout that remembers when anything last went out through it: the demo's own lines and
+    devhost's, which DevhostProcess relays through sys.stdout."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.at = time.monotonic()
+
+    def write(self, text: str) -> int:
+        self.at = time.monotonic()
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 @contextlib.contextmanager
 def heartbeat(doing: str, every: float = HEARTBEAT) -> Iterator[None]:
-    """Print "still <doing> (N s)" every `every` seconds until the block ends: starting Azurite
-    and devhost on a fresh .venv (first imports compile bytecode) can take several seconds."""
+    """Print "still <doing> (N s)" whenever nothing was printed for `every` seconds until the
+    block ends: starting Azurite and devhost from a fresh .venv (first imports compile
+    bytecode) can take several seconds on a loaded machine."""
+    installed = not isinstance(sys.stdout, LastWrite)
+    out = LastWrite(sys.stdout) if installed else cast(LastWrite, sys.stdout)
+    sys.stdout = cast(TextIO, out)
     done = threading.Event()
     started = time.monotonic()
 
     def beat() -> None:
-        while not done.wait(every):
-            print(f"demo: still {doing} ({time.monotonic() - started:.0f} s)", flush=True)
+        while not done.wait(min(0.25, every / 4)):
+            if time.monotonic() - out.at >= every:
+                print(f"demo: still {doing} ({time.monotonic() - started:.0f} s)", flush=True)
 
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()
@@ -104,6 +125,8 @@ def heartbeat(doing: str, every: float = HEARTBEAT) -> Iterator[None]:
     finally:
         done.set()
         thread.join()
+        if installed:
+            sys.stdout = out.stream
 
 
 def _wait_for(
@@ -197,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # progress shows through `| tee` too
+    sys.stdout = cast(TextIO, LastWrite(sys.stdout))  # heartbeat() measures silence across steps
     try:
         return run_demo(Path(args.app_dir))
     except (ConfigError, db.DatabaseError, DemoError, OSError, TimeoutError) as exc:
