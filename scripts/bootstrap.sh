@@ -9,7 +9,7 @@
 #
 # Idempotent: a step is skipped when already satisfied. Each step prints one line when it
 # starts and one with its elapsed seconds when it ends; the installers' own lines are passed
-# through as they arrive, and a quiet installer gets a "still working" line every 4 s.
+# through as they arrive, and a quiet installer gets a "still working" line every 3 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,34 +39,38 @@ end() {
 # relay LABEL PATTERN [EVERY]: copy the lines of stdin that match PATTERN, as they arrive,
 # prefixed with the step's elapsed seconds and cut to 110 characters. With EVERY (seconds),
 # print at most one matching line per EVERY seconds, with the count so far (npm's per-request
-# lines). Without any line for 4 s, say the step is still working.
+# lines). When nothing was printed for 3 s (EPOCHREALTIME, microseconds), say the step is still
+# working, so output never stops for more than a few seconds even on a loaded machine.
+QUIET_US=3000000
 relay() {
-  local label=$1 pattern=$2 every=${3:-0} buf="" part line status count=0 last=$SECONDS shown=-1
+  local label=$1 pattern=$2 every=${3:-0} buf="" part line status count=0 shown=-1 now last
+  last=${EPOCHREALTIME/./}
   while :; do
     part=""
-    if IFS= read -r -t 1 part; then status=0; else status=$?; fi
+    if IFS= read -r -t 0.5 part; then status=0; else status=$?; fi
+    now=${EPOCHREALTIME/./}
     if [ "$status" -gt 128 ]; then # timed out: keep a partial line for the next read
       buf+=$part
-      if ((SECONDS - last >= 4)); then
-        printf '  %-4s %4ds  ... still working\n' "$label" $((SECONDS - step_started))
-        last=$SECONDS
+    else
+      line=$buf$part
+      buf=""
+      if [ "$status" -ne 0 ] && [ -z "$line" ]; then break; fi
+      if [[ $line =~ $pattern ]]; then
+        count=$((count + 1))
+        if [ "$every" = 0 ] || ((SECONDS - shown >= every)) || [[ $line =~ $ALWAYS ]]; then
+          [ "$every" = 0 ] || line="[$count] $line"
+          ((${#line} <= 110)) || line="${line:0:109}…"
+          printf '  %-4s %4ds  %s\n' "$label" $((SECONDS - step_started)) "$line"
+          last=$now
+          shown=$SECONDS
+        fi
       fi
-      continue
+      if [ "$status" -ne 0 ]; then break; fi
     fi
-    line=$buf$part
-    buf=""
-    if [ "$status" -ne 0 ] && [ -z "$line" ]; then break; fi
-    if [[ $line =~ $pattern ]]; then
-      count=$((count + 1))
-      if [ "$every" = 0 ] || ((SECONDS - shown >= every)) || [[ $line =~ $ALWAYS ]]; then
-        [ "$every" = 0 ] || line="[$count] $line"
-        ((${#line} <= 110)) || line="${line:0:109}…"
-        printf '  %-4s %4ds  %s\n' "$label" $((SECONDS - step_started)) "$line"
-        last=$SECONDS
-        shown=$SECONDS
-      fi
+    if ((now - last >= QUIET_US)); then
+      printf '  %-4s %4ds  ... still working\n' "$label" $((SECONDS - step_started))
+      last=$now
     fi
-    if [ "$status" -ne 0 ]; then break; fi
   done
   if [ "$every" != 0 ]; then
     printf '  %-4s %4ds  %d lines in all\n' "$label" $((SECONDS - step_started)) "$count"

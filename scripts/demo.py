@@ -83,7 +83,7 @@ def _instance_key(instance: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-HEARTBEAT = 4.0  # seconds: a first run on a loaded machine must never look hung
+HEARTBEAT = 3.0  # seconds: a first run on a loaded machine must never look hung
 
 
 class LastWrite:

@@ -41,7 +41,7 @@ def test_longest_gap_counts_from_the_start_and_names_the_line_that_ended_it() ->
 
 
 def test_bootstrap_relays_quiet_installers_with_a_still_working_line() -> None:
-    """The relay in scripts/bootstrap.sh: lines as they come, one every 4 s of silence."""
+    """The relay in scripts/bootstrap.sh: lines as they come, one after 3 s of silence."""
     script = (REPO_ROOT / "scripts" / "bootstrap.sh").read_text()
     relay = script[script.index("step_started=") : script.index("# --- apt")]
     body = relay + (
