@@ -29,10 +29,17 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    from devhost.config import load_config  # noqa: PLC0415
+    from devhost.loader import check_function_files  # noqa: PLC0415
+
+    app_dir = Path(args.app_dir).resolve()
+    # The configuration first (host.json, local.settings.json, every function.json): its
+    # mistakes are one line at once, before the host's imports and before Azurite starts.
+    load_config(app_dir, args.storage_connection_string)
+    check_function_files(app_dir)
     from devhost.host import Host, HostOptions  # noqa: PLC0415
 
     _setup_logging(args.verbose)
-    app_dir = Path(args.app_dir).resolve()
     with contextlib.ExitStack() as stack:
         if args.with_azurite:
             from devhost.azurite import local_azurite  # noqa: PLC0415
@@ -73,7 +80,6 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from devhost.config import load_config  # noqa: PLC0415
-    from devhost.durable.status_cli import print_status  # noqa: PLC0415
     from devhost.startup import wait_for_storage  # noqa: PLC0415
 
     config = load_config(Path(args.app_dir).resolve(), args.storage_connection_string)
@@ -82,6 +88,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     except StartupError as exc:
         print(f"devhost: {exc}", file=sys.stderr)
         return 2
+    from devhost.durable.status_cli import print_status  # noqa: PLC0415
+
     return asyncio.run(
         print_status(
             config.settings["AzureWebJobsStorage"],
@@ -97,11 +105,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
-    from azure.core.exceptions import AzureError  # noqa: PLC0415
-
     from devhost.config import load_config  # noqa: PLC0415
     from devhost.startup import wait_for_storage  # noqa: PLC0415
-    from devhost.uploads import UploadOptions, upload  # noqa: PLC0415
 
     app_dir = Path(args.app_dir).resolve()
     name = args.container or _trigger_container(app_dir)
@@ -123,6 +128,10 @@ def cmd_upload(args: argparse.Namespace) -> int:
     # One request with the SDK's retries off: storage that is down is one line at once, not
     # the SDK's minute of retries and a ServiceRequestError traceback.
     asyncio.run(wait_for_storage(storage, timeout=0, services=("blob",)))
+    from azure.core.exceptions import AzureError  # noqa: PLC0415
+
+    from devhost.uploads import UploadOptions, upload  # noqa: PLC0415
+
     options = UploadOptions(
         force=args.force,
         all_files=args.all,
@@ -153,15 +162,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _trigger_container(app_dir: Path) -> str | None:
-    """The container the app's blobTrigger functions watch, when there is exactly one."""
-    from devhost.blobtrigger import parse_blob_path  # noqa: PLC0415
-
+    """The container the app's blobTrigger functions watch, when there is exactly one: the
+    path's first segment (devhost.blobtrigger validates it at start; importing that package
+    here would load the storage SDKs before a configuration error can be reported)."""
     found: set[str] = set()
     for conf in app_dir.glob("*/function.json"):
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, AttributeError):
             for b in json.loads(conf.read_text(encoding="utf-8-sig")).get("bindings", []):
                 if b.get("type") == "blobTrigger":
-                    found.add(parse_blob_path(str(b.get("path", ""))).container)
+                    found.add(str(b.get("path", "")).strip("/").split("/", 1)[0])
     return found.pop() if len(found) == 1 else None
 
 
@@ -192,15 +201,18 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return run(args)
 
 
-def _add_monitor_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from devhost.monitor.__main__ import add_arguments  # noqa: PLC0415
-
+def _add_monitor_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], full: bool
+) -> None:
     p = sub.add_parser("monitor", help="the monitor page against a deployed app's HTTP API")
-    add_arguments(p)
+    if full:  # its options need the monitor's modules (1-2 s of imports): only for `monitor`
+        from devhost.monitor.__main__ import add_arguments  # noqa: PLC0415
+
+        add_arguments(p)
     p.set_defaults(run=cmd_monitor)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
     # `worker` is internal (spawned by `start --workers N`): left out of the choices shown.
     sub = parser.add_subparsers(
@@ -298,12 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="list what would be restarted")
     p.set_defaults(run=cmd_restart_failed)
 
-    _add_monitor_parser(sub)
+    _add_monitor_parser(sub, "monitor" in (sys.argv[1:] if argv is None else argv))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.run(args))
     except (ConfigError, StartupError) as exc:  # bad host.json / settings, storage down

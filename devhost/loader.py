@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from azure.functions import meta
-
 from devhost.config import ConfigError
 
 
 def binding_registry() -> Any:
     """azure.functions' converter registry: the worker's own binding converters (untyped)."""
+    from azure.functions import meta  # noqa: PLC0415 - not needed to check function.json
+
     return meta.get_binding_registry()  # type: ignore[no-untyped-call]
 
 
@@ -188,7 +188,9 @@ def _validate_storage_binding(spec: FunctionSpec, b: Binding) -> None:
             raise LoadError(f"function '{spec.name}': queue binding '{b.name}' has no queueName")
 
 
-def load_function(app_dir: Path, folder: Path, settings: dict[str, str]) -> FunctionSpec:
+def read_function_json(folder: Path) -> tuple[dict[str, Any], list[Binding]]:
+    """function.json and its bindings, refused in one line when malformed or when a binding
+    type is unknown: nothing is imported yet."""
     try:
         conf = json.loads((folder / "function.json").read_text(encoding="utf-8-sig"))
     except ValueError as exc:
@@ -206,6 +208,18 @@ def load_function(app_dir: Path, folder: Path, settings: dict[str, str]) -> Func
         for b in raw
     ]
     _check_binding_types(folder, bindings)
+    return conf, bindings
+
+
+def check_function_files(app_dir: Path) -> None:
+    """Every function.json read and checked, before anything heavy is imported: a typo in one
+    of them is reported within a second, not after the host's imports."""
+    for conf in sorted(app_dir.glob("*/function.json")):
+        read_function_json(conf.parent)
+
+
+def load_function(app_dir: Path, folder: Path, settings: dict[str, str]) -> FunctionSpec:
+    conf, bindings = read_function_json(folder)
     module = _import(app_dir, folder, conf.get("scriptFile", "__init__.py"))
     entry = conf.get("entryPoint", "main")
     func = getattr(module, entry, None)

@@ -35,10 +35,11 @@ def restart_failed(
     base_url: str, function_name: str | None = None, *, dry_run: bool = False
 ) -> list[Restarted]:
     """Restart every Failed instance (or, with dry_run, only list what would be restarted)."""
+    failed = failed_instances(base_url)  # first: devhost down is reported before more imports
     from devhost.monitor.outcome import blob_name, outcome_of  # noqa: PLC0415
 
     restarted: list[Restarted] = []
-    for inst in failed_instances(base_url):
+    for inst in failed:
         name = inst["name"]
         if function_name and name != function_name:
             continue

@@ -21,16 +21,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, cast
-
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient, ContentSettings
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from devhost.azurite import local_azurite
 from devhost.config import ConfigError, load_config
-from devhost.durable.status import TERMINAL
 from devhost.process import DevhostProcess
 from imagemeta import db  # the app's own library: migration and row listing
+
+if TYPE_CHECKING:  # the storage SDK is imported once the configuration is known to be sound
+    from azure.storage.blob import BlobServiceClient
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif"}
 CONTAINER = "images-input"
@@ -43,6 +42,9 @@ class Upload:
 
 
 def _upload_samples(service: BlobServiceClient, samples: Path) -> list[Upload]:
+    from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError  # noqa: PLC0415
+    from azure.storage.blob import ContentSettings  # noqa: PLC0415
+
     container = service.get_container_client(CONTAINER)
     with contextlib.suppress(ResourceExistsError):
         container.create_container()  # private: no public_access
@@ -132,6 +134,8 @@ def heartbeat(doing: str, every: float = HEARTBEAT) -> Iterator[None]:
 def _wait_for(
     host: DevhostProcess, uploads: list[Upload], timeout: float
 ) -> dict[Upload, dict[str, Any]]:
+    from devhost.durable.status import TERMINAL  # noqa: PLC0415
+
     wanted = {(u.blob_name, u.etag): u for u in uploads}
     deadline = time.monotonic() + timeout
     reported = -1
@@ -175,6 +179,8 @@ def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
         except (RuntimeError, TimeoutError) as e:
             raise DemoError(f"devhost failed to start ({e}); its own lines are above") from e
         try:
+            from azure.storage.blob import BlobServiceClient  # noqa: PLC0415
+
             service = BlobServiceClient.from_connection_string(os.environ["AzureWebJobsStorage"])
             uploads = _upload_samples(service, app_dir / "samples")
             images = [u for u in uploads if Path(u.blob_name).suffix.lower() in IMAGE_EXTENSIONS]
