@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+import urllib.error
 from pathlib import Path
 
 from devhost.config import ConfigError
@@ -42,10 +43,17 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    from devhost.config import load_config  # noqa: PLC0415
+    from devhost.loader import check_function_files  # noqa: PLC0415
+
+    app_dir = Path(args.app_dir).resolve()
+    # The configuration first (host.json, local.settings.json, every function.json): its
+    # mistakes are one line at once, before the host's imports and before Azurite starts.
+    load_config(app_dir, args.storage_connection_string)
+    check_function_files(app_dir)
     from devhost.host import Host, HostOptions  # noqa: PLC0415
 
     _setup_logging(args.verbose)
-    app_dir = Path(args.app_dir).resolve()
     with contextlib.ExitStack() as stack:
         if args.with_azurite:
             from devhost.azurite import local_azurite  # noqa: PLC0415
@@ -88,7 +96,6 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from devhost.config import load_config  # noqa: PLC0415
-    from devhost.monitor.console import print_status  # noqa: PLC0415
     from devhost.startup import wait_for_storage  # noqa: PLC0415
 
     config = load_config(Path(args.app_dir).resolve(), args.storage_connection_string)
@@ -98,6 +105,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     except (StartupError, AppViewError) as exc:
         print(f"devhost: {exc}", file=sys.stderr)
         return 2
+    from devhost.monitor.console import print_status  # noqa: PLC0415
+
     return asyncio.run(
         print_status(
             config.settings["AzureWebJobsStorage"],
@@ -124,7 +133,7 @@ def app_view(args: argparse.Namespace, settings: dict[str, str] | None = None) -
 
 def cmd_upload(args: argparse.Namespace) -> int:
     from devhost.config import load_config  # noqa: PLC0415
-    from devhost.uploads import upload  # noqa: PLC0415
+    from devhost.startup import wait_for_storage  # noqa: PLC0415
 
     app_dir = Path(args.app_dir).resolve()
     name = args.container or _trigger_container(app_dir)
@@ -133,40 +142,89 @@ def cmd_upload(args: argparse.Namespace) -> int:
             "devhost: no single blobTrigger container in the app: pass --container", file=sys.stderr
         )
         return 2
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"devhost: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
     config = load_config(app_dir, args.storage_connection_string)
-    upload(config.settings["AzureWebJobsStorage"], name, args.paths, args.prefix)
+    storage = config.settings.get("AzureWebJobsStorage")
+    if not storage:
+        print("devhost: AzureWebJobsStorage is not set (local.settings.json or "
+              "--storage-connection-string)", file=sys.stderr)  # fmt: skip
+        return 2
+    # One request with the SDK's retries off: storage that is down is one line at once, not
+    # the SDK's minute of retries and a ServiceRequestError traceback.
+    asyncio.run(wait_for_storage(storage, timeout=0, services=("blob",)))
+    from azure.core.exceptions import AzureError  # noqa: PLC0415
+
+    from devhost.uploads import UploadOptions, upload  # noqa: PLC0415
+
+    options = UploadOptions(
+        force=args.force,
+        all_files=args.all,
+        extensions=_extensions(args.extensions, config.settings),
+    )
+    try:
+        upload(storage, name, args.paths, args.prefix, options)
+    except AzureError as exc:  # storage went away mid-upload, or refused a request
+        print(f"devhost: upload to {name} failed: {_first_line(exc)}", file=sys.stderr)
+        return 2
     return 0
 
 
-def _trigger_container(app_dir: Path) -> str | None:
-    """The container the app's blobTrigger functions watch, when there is exactly one."""
-    from devhost.blobtrigger import parse_blob_path  # noqa: PLC0415
+UPLOAD_EXTENSIONS = "DEVHOST_UPLOAD_EXTENSIONS"
 
+
+def _extensions(given: str | None, settings: dict[str, str]) -> tuple[str, ...] | None:
+    """The extensions `upload` sends without --all: --extensions, else the app's
+    DEVHOST_UPLOAD_EXTENSIONS setting (local.settings.json Values); None uploads everything."""
+    text = given if given is not None else settings.get(UPLOAD_EXTENSIONS, "")
+    found = [e.strip().lower() for e in text.split(",") if e.strip()]
+    return tuple(e if e.startswith(".") else f".{e}" for e in found) or None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def _trigger_container(app_dir: Path) -> str | None:
+    """The container the app's blobTrigger functions watch, when there is exactly one: the
+    path's first segment (devhost.blobtrigger validates it at start; importing that package
+    here would load the storage SDKs before a configuration error can be reported)."""
     found: set[str] = set()
     for conf in app_dir.glob("*/function.json"):
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, AttributeError):
             for b in json.loads(conf.read_text(encoding="utf-8-sig")).get("bindings", []):
                 if b.get("type") == "blobTrigger":
-                    found.add(parse_blob_path(str(b.get("path", ""))).container)
+                    found.add(str(b.get("path", "")).strip("/").split("/", 1)[0])
     return found.pop() if len(found) == 1 else None
 
 
 def cmd_restart_failed(args: argparse.Namespace) -> int:
     from devhost.recovery import restart_failed  # noqa: PLC0415
 
+    url = args.url.rstrip("/")
     try:
         view = app_view(args)
+        restarted = restart_failed(
+            url, args.function, dry_run=args.dry_run, key=args.key, view=view
+        )
     except AppViewError as exc:
         print(f"devhost: {exc}", file=sys.stderr)
         return 2
-    restarted = restart_failed(
-        args.url.rstrip("/"), args.function, dry_run=args.dry_run, key=args.key, view=view
-    )
+    except urllib.error.HTTPError as exc:
+        print(f"devhost: {url} answered HTTP {exc.code} {exc.reason}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:  # refused, unreachable, timed out; not JSON
+        reason = getattr(exc, "reason", None) or exc
+        print(f"devhost: no Durable HTTP API at {url} ({_first_line(reason)}); is devhost "
+              "running? (make start)", file=sys.stderr)  # fmt: skip
+        return 2
     verb = "would restart" if args.dry_run else "restarted"
     for r in restarted:
-        line = f"{verb} {r.subject or '?'}  ({r.name} {r.instance_id}): {r.reason or ''}"
-        print(escape(line))
-    print(json.dumps({"wouldRestart" if args.dry_run else "restarted": len(restarted)}))
+        print(escape(f"{verb} {r.subject or '?'}  ({r.name} {r.instance_id}): {r.reason or ''}"))
+    print(f"{verb} {len(restarted)} failed orchestration{'s' if len(restarted) != 1 else ''}")
     return 0
 
 
@@ -187,11 +245,14 @@ def _add_restart_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.set_defaults(run=cmd_restart_failed)
 
 
-def _add_monitor_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from devhost.monitor.__main__ import add_arguments  # noqa: PLC0415
-
+def _add_monitor_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], full: bool
+) -> None:
     p = sub.add_parser("monitor", help="the monitor page against a deployed app's HTTP API")
-    add_arguments(p)
+    if full:  # its options need the monitor's modules (1-2 s of imports): only for `monitor`
+        from devhost.monitor.__main__ import add_arguments  # noqa: PLC0415
+
+        add_arguments(p)
     p.set_defaults(run=cmd_monitor)
 
 
@@ -228,9 +289,12 @@ def _listener_opts(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    # `worker` is internal (spawned by `start --workers N`): left out of the choices shown.
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{start,status,upload,restart-failed,monitor}"
+    )
 
     def app_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument("--app-dir", default=".", help="Functions app root (host.json)")
@@ -282,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(run=cmd_start)
 
-    p = sub.add_parser("worker", help=argparse.SUPPRESS)  # spawned by `start --workers N`
+    p = sub.add_parser("worker")  # no help=: argparse would list it as "==SUPPRESS=="
     app_opts(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7071, help="the main host's port")
@@ -309,10 +373,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+")
     p.add_argument("--container", help="default: the app's blobTrigger container")
     p.add_argument("--prefix", default="", help="virtual folder inside the container")
+    p.add_argument(
+        "--force", action="store_true", help="upload files whose content is already there too"
+    )
+    p.add_argument("--all", action="store_true", help="upload every file, whatever its extension")
+    p.add_argument(
+        "--extensions",
+        help=f"comma list of extensions to upload (default: the app's {UPLOAD_EXTENSIONS} "
+        "setting; without it, every file)",
+    )
     p.set_defaults(run=cmd_upload)
 
     _add_restart_parser(sub)
-    _add_monitor_parser(sub)
+    _add_monitor_parser(sub, "monitor" in (sys.argv[1:] if argv is None else argv))
     return parser
 
 
@@ -337,10 +410,10 @@ def resolve_secrets(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         resolve_secrets(args)
-    except StartupError as exc:
+        return int(args.run(args))
+    except (ConfigError, StartupError) as exc:  # bad host.json / settings, storage down, argv
         print(f"devhost: {exc}", file=sys.stderr)
         return 2
-    return int(args.run(args))

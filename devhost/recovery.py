@@ -40,9 +40,9 @@ def restart_failed(
     view: AppView = GENERIC,
 ) -> list[Restarted]:
     """Restart every Failed instance (or, with dry_run, only list what would be restarted)."""
-
+    failed = failed_instances(base_url, key)  # first: devhost down is reported at once
     restarted: list[Restarted] = []
-    for inst in failed_instances(base_url, key):
+    for inst in failed:
         name = inst["name"]
         if function_name and name != function_name:
             continue

@@ -39,7 +39,7 @@ from azure.storage.blob.aio import ContainerClient
 
 log = logging.getLogger("devhost.sdkshortcuts")
 
-# The versions the shortcuts were written against (requirements.txt, requirements-dev.txt).
+# The versions the shortcuts were written against (requirements.txt, requirements-devhost.txt).
 PINNED = {"azure-data-tables": "12.7.0", "azure-storage-blob": "12.31.1"}
 PAGE_SIZE = 5000  # List Blobs' maximum
 

@@ -201,7 +201,7 @@ def test_encoded_names_and_next_marker() -> None:
 
 def test_the_pins_are_the_requirements_and_gate_the_shortcuts() -> None:
     pinned: dict[str, str] = {}
-    for req in ("requirements.txt", "requirements-dev.txt"):
+    for req in ("requirements.txt", "requirements-devhost.txt", "requirements-dev.txt"):
         for line in (REPO_ROOT / req).read_text().splitlines():
             m = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line.strip())
             if m and m.group(1) in sdkshortcuts.PINNED:
