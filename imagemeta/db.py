@@ -25,6 +25,9 @@ it from a minimal environment built with whatever Python the workstation has.
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import re
 import shutil
 import sys
@@ -494,3 +497,52 @@ def _timestamp(value: object, seconds: bool) -> str:
     text = text.replace("T", " ").rstrip("Z")
     text = text.split("+")[0].split(".")[0]
     return text if seconds else text[:16]
+
+
+def default_connection_string(app_dir: Path | None = None) -> str:
+    value = os.environ.get("SqlConnectionString")
+    if value:
+        return value
+    settings = (app_dir or Path.cwd()) / "local.settings.json"
+    if settings.exists():
+        try:
+            values = json.loads(settings.read_text(encoding="utf-8-sig")).get("Values", {})
+        except (ValueError, AttributeError) as exc:
+            raise DatabaseError(f"{settings.name} is not valid JSON: {exc}") from exc
+        value = values.get("SqlConnectionString") if isinstance(values, dict) else None
+        if value:
+            return str(value)
+    raise DatabaseError("no SqlConnectionString in the environment or local.settings.json (Values)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m imagemeta.db", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("command", choices=["migrate", "rows"])
+    parser.add_argument("--connection-string", help="pyodbc connection string")
+    parser.add_argument("--name", help="rows: only this file's versions (* and ? wildcards)")
+    args = parser.parse_args(argv)
+    try:
+        cs = args.connection_string or default_connection_string()
+        if args.command == "migrate":
+            applied = migrate(cs)
+            print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+        else:
+            print_rows(cs, name=args.name)
+    except DatabaseError as exc:
+        print(f"imagemeta.db: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # SchemaMismatch, an unsupported database: already one line
+        if isinstance(exc.code, int) or exc.code is None:
+            raise
+        print(f"imagemeta.db: {exc.code}", file=sys.stderr)
+        return 2
+    except pyodbc.Error as exc:  # anything else the database says: its first line, not a trace
+        print(f"imagemeta.db: {args.command}: {_first_line(exc)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

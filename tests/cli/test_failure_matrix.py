@@ -118,8 +118,8 @@ CELLS = [
     Cell("demo-malformed-host-json", DEMO, "host.json is not valid JSON", broken_host_json),
     Cell("demo-invalid-hub-name", DEMO, "Task hub name 'Image-Metadata_Hub'", invalid_hub),
     # devhost start
-    Cell("start-storage-unreachable", [*START, "--storage-connection-string", "{closed}",
-         "--storage-wait", "1"], "storage not reachable at http://127.0.0.1:"),
+    Cell("start-storage-unreachable", [*START, "--storage-wait", "1"],
+         "storage not reachable at http://127.0.0.1:", env={"AzureWebJobsStorage": "{closed}"}),
     Cell("start-malformed-host-json", START, "host.json is not valid JSON", broken_host_json),
     Cell("start-malformed-local-settings", START, "local.settings.json is not valid JSON",
          broken_settings),
@@ -130,13 +130,13 @@ CELLS = [
     Cell("start-invalid-hub-name", START, "Task hub name 'Image-Metadata_Hub' should contain "
          "only alphanumeric characters", invalid_hub),
     # devhost status
-    Cell("status-storage-unreachable", [*STATUS, "--storage-connection-string", "{closed}"],
-         "storage not reachable at http://127.0.0.1:"),
+    Cell("status-storage-unreachable", STATUS, "storage not reachable at http://127.0.0.1:",
+         env={"AzureWebJobsStorage": "{closed}"}),
     Cell("status-malformed-host-json", STATUS, "host.json is not valid JSON", broken_host_json),
     Cell("status-invalid-hub-name", STATUS, "Task hub name 'Image-Metadata_Hub'", invalid_hub),
     # devhost upload
-    Cell("upload-storage-unreachable", [*UPLOAD, "--storage-connection-string", "{closed}"],
-         "storage not reachable at http://127.0.0.1:"),
+    Cell("upload-storage-unreachable", UPLOAD, "storage not reachable at http://127.0.0.1:",
+         env={"AzureWebJobsStorage": "{closed}"}),
     Cell("upload-malformed-local-settings", UPLOAD, "local.settings.json is not valid JSON",
          broken_settings),
     Cell("upload-missing-path", ["devhost", "upload", "--app-dir", "{app}", "{tmp}/nothing"],

@@ -102,7 +102,8 @@ def failed(
 ) -> Iterator[tuple[DevhostProcess, dict[str, str], str]]:
     """tests/apps/durable_app with a Failed instance whose input names INPUT_NAME."""
     root = tmp_path_factory.mktemp("escape-durable")
-    env = {HUB_SETTING: "Esc" + uuid.uuid4().hex[:10]}
+    # the image pipeline's app view names the instance's subject ("blob ...") from its input
+    env = {HUB_SETTING: "Esc" + uuid.uuid4().hex[:10], "DEVHOST_APP_VIEW": "imagemeta.devview"}
     host = DevhostProcess(app_dir=REPO_ROOT / "tests" / "apps" / "durable_app",
                           storage_connection_string=azurite.connection_string,
                           log_path=root / "devhost.log", env=env)  # fmt: skip
@@ -161,7 +162,7 @@ def test_devhost_status_escapes_names(failed: tuple[DevhostProcess, dict[str, st
     assert escape(INPUT_NAME)[:10] in listing  # the table may fold a long name
     detail = _devhost(env, "status", "--app-dir", app, iid)
     clean(detail)
-    assert f"blob:   {escape(INPUT_NAME)}" in detail
+    assert f"blob: {escape(INPUT_NAME)}" in detail
 
 
 def test_restart_failed_escapes_names(failed: tuple[DevhostProcess, dict[str, str], str]) -> None:
