@@ -34,7 +34,6 @@ KIND_BY_PATH = {
     "devhost/test_sdkshortcuts.py": "storage",
     "devhost/test_startup.py": "host",
     "conformance": "host",
-    "durable": "host",
     "e2e": "host",
     "reliability": "host",
     "readme": "host",

@@ -1,8 +1,9 @@
-"""A live devhost (test app tests/apps/durable_app on its own task hub) per test module, plus raw
-HTTP and SDK clients. Each test pins one behaviour of the real Durable extension and names, in a
-comment, the source it is pinned to: the extension at Azure/azure-functions-durable-extension
-a7c6d694 (v2.13.7, src/WebJobs.Extensions.DurableTask/...) and DurableTask.AzureStorage v1.17.5
-(the version that extension references), Azure/durabletask tag durabletask.azurestorage-v1.17.5."""
+"""The conformance suite: behaviour pinned to the real extension's sources, against a live
+devhost (test app tests/apps/durable_app on its own task hub per test module), through raw HTTP
+and the SDK's client. Each test names, in a comment, the source it is pinned to: the extension at
+Azure/azure-functions-durable-extension a7c6d694 (v2.13.7, src/WebJobs.Extensions.DurableTask/...)
+and DurableTask.Core / DurableTask.AzureStorage v1.17.5 (the version that extension references),
+Azure/durabletask tag durabletask.azurestorage-v1.17.5."""
 
 from __future__ import annotations
 
