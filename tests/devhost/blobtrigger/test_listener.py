@@ -118,7 +118,8 @@ def run_listener(
                 message=lambda: "never settled: " + seen(),
             )
         finally:
-            asyncio.run_coroutine_threadsafe(listener.stop(), loop).result(10)
+            if thread.is_alive():
+                asyncio.run_coroutine_threadsafe(listener.stop(), loop).result(10)
             thread.join(10)
             assert not thread.is_alive(), "the listener did not stop within 10 s"
             loop.close()
