@@ -54,8 +54,9 @@ STORAGE_FIXTURES = {"azurite", "azurite_fresh", "storage_connection_string", "pi
 
 
 def kind_of(path: Path) -> str | None:
-    rel = path.resolve().relative_to(TESTS).as_posix()
-    matches = [p for p in KIND_BY_PATH if rel == p or rel.startswith(p + "/")]
+    full = path.resolve()
+    rel = full.relative_to(TESTS).as_posix() if full.is_relative_to(TESTS) else ""
+    matches = [p for p in KIND_BY_PATH if rel and (rel == p or rel.startswith(p + "/"))]
     return KIND_BY_PATH[max(matches, key=len)] if matches else None
 
 
@@ -68,7 +69,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not kinds:
             kind = kind_of(item.path)
             if kind is None:
-                unmapped.add(item.path.resolve().relative_to(TESTS).as_posix())
+                unmapped.add(item.nodeid.split("::")[0])
                 continue
             item.add_marker(kind)
             kinds = {kind}
