@@ -31,8 +31,9 @@ lint: install
 	$(PY) -m mypy
 	shellcheck infra/deploy.sh scripts/bootstrap.sh .ci/run
 
+## The fast suite: in-process tests only, no Azurite, no subprocess (tests/README.md).
 unit: install
-	$(PY) -m pytest -m "not e2e and not reliability" $(PYTEST_ARGS)
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench

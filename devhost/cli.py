@@ -21,11 +21,9 @@ from pathlib import Path
 
 from devhost.config import ConfigError
 from devhost.monitor.appview import AppView, AppViewError, app_view_from_settings
-from devhost.secretargs import holds_credential, read_secret_file, refuse_on_argv, secret_from
+from devhost.secretargs import key_options, resolve_secrets
 from devhost.startup import STORAGE_WAIT, StartupError
 from devhost.textsafe import SafeFormatter, escape
-
-KEY_ENV = "DEVHOST_KEY"
 
 VIEW_HELP = (
     "plug-in module naming the app's outcomes and subjects (default: DEVHOST_APP_VIEW in "
@@ -237,7 +235,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 def _add_restart_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("restart-failed", help="start Failed orchestrations again (same id/input)")
     p.add_argument("--url", default="http://127.0.0.1:7071", help="devhost base URL")
-    _key_opts(p)
+    key_options(p)
     p.add_argument("--function", help="only this orchestrator")
     p.add_argument("--dry-run", action="store_true", help="list what would be restarted")
     p.add_argument("--app-dir", default=".", help="Functions app root (local.settings.json)")
@@ -254,13 +252,6 @@ def _add_monitor_parser(
 
         add_arguments(p)
     p.set_defaults(run=cmd_monitor)
-
-
-def _key_opts(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--key", help=argparse.SUPPRESS)  # refused: argv is public
-    p.add_argument(
-        "--key-file", metavar="FILE", help="file (mode 600) holding the key (or $DEVHOST_KEY)"
-    )
 
 
 def _listener_opts(p: argparse.ArgumentParser) -> None:
@@ -387,26 +378,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     _add_restart_parser(sub)
     _add_monitor_parser(sub, "monitor" in (sys.argv[1:] if argv is None else argv))
     return parser
-
-
-def resolve_secrets(args: argparse.Namespace) -> None:
-    """Secrets from files or the environment; their argv forms refused (StartupError)."""
-    if "key_file" in args and args.command != "monitor":
-        refuse_on_argv(args.key, "--key", f"set ${KEY_ENV} or use --key-file FILE (mode 600)")
-        args.key = secret_from(args.key_file, KEY_ENV, "key")
-    if "storage_connection_string" in args:
-        value = args.storage_connection_string
-        if value and holds_credential(value):
-            refuse_on_argv(
-                value,
-                "--storage-connection-string with an account key",
-                "set AzureWebJobsStorage in the environment or local.settings.json, or use "
-                "--storage-connection-string-file FILE (mode 600)",
-            )
-        if args.storage_connection_string_file:
-            args.storage_connection_string = read_secret_file(
-                args.storage_connection_string_file, "storage connection string"
-            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ it spawns through their environment.
 
 from __future__ import annotations
 
+import argparse
 import os
 import stat
 from pathlib import Path
@@ -51,3 +52,33 @@ def secret_from(file: str | None, env: str, what: str) -> str | None:
     if file:
         return read_secret_file(file, what)
     return os.environ.get(env) or None
+
+
+KEY_ENV = "DEVHOST_KEY"
+
+
+def key_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--key", help=argparse.SUPPRESS)  # refused: argv is public
+    p.add_argument(
+        "--key-file", metavar="FILE", help="file (mode 600) holding the key (or $DEVHOST_KEY)"
+    )
+
+
+def resolve_secrets(args: argparse.Namespace) -> None:
+    """Secrets from files or the environment; their argv forms refused (StartupError)."""
+    if "key_file" in args and args.command != "monitor":
+        refuse_on_argv(args.key, "--key", f"set ${KEY_ENV} or use --key-file FILE (mode 600)")
+        args.key = secret_from(args.key_file, KEY_ENV, "key")
+    if "storage_connection_string" in args:
+        value = args.storage_connection_string
+        if value and holds_credential(value):
+            refuse_on_argv(
+                value,
+                "--storage-connection-string with an account key",
+                "set AzureWebJobsStorage in the environment or local.settings.json, or use "
+                "--storage-connection-string-file FILE (mode 600)",
+            )
+        if args.storage_connection_string_file:
+            args.storage_connection_string = read_secret_file(
+                args.storage_connection_string_file, "storage connection string"
+            )

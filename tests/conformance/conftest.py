@@ -1,15 +1,15 @@
-"""A live devhost (test app tests/apps/durable_app on its own task hub) per test module, plus raw
-HTTP and SDK clients. Each test pins one behaviour of the real Durable extension and names, in a
-comment, the source it is pinned to: the extension at Azure/azure-functions-durable-extension
-a7c6d694 (v2.13.7, src/WebJobs.Extensions.DurableTask/...) and DurableTask.AzureStorage v1.17.5
-(the version that extension references), Azure/durabletask tag durabletask.azurestorage-v1.17.5."""
+"""The conformance suite: behaviour pinned to the real extension's sources, against a live
+devhost (test app tests/apps/durable_app on its own task hub per test module), through raw HTTP
+and the SDK's client. Each test names, in a comment, the source it is pinned to: the extension at
+Azure/azure-functions-durable-extension a7c6d694 (v2.13.7, src/WebJobs.Extensions.DurableTask/...)
+and DurableTask.Core / DurableTask.AzureStorage v1.17.5 (the version that extension references),
+Azure/durabletask tag durabletask.azurestorage-v1.17.5."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import socket
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +23,7 @@ import pytest
 from devhost.azurite import Azurite
 from devhost.process import DevhostProcess
 from devhost.webhooks.routes import client_binding_json
+from tests.waiting import wait_until
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "durable_app"
 TERMINAL = {"Completed", "Failed", "Terminated"}
@@ -96,13 +97,20 @@ class Host:
         return self.http("GET", f"/durabletask/instances/{instance_id}{query}")
 
     def wait(self, instance_id: str, statuses: set[str] = TERMINAL, timeout: float = 60) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
+        """The instance's status body once its runtimeStatus is one of `statuses`."""
+
+        def reached() -> Any:
             body = self.status(instance_id).json()
-            if body and body["runtimeStatus"] in statuses:
-                return body
-            assert time.monotonic() < deadline, f"{instance_id}: {body}"
-            time.sleep(0.2)
+            return body if body and body["runtimeStatus"] in statuses else None
+
+        return wait_until(
+            reached,
+            timeout=timeout,
+            message=lambda: (
+                f"{instance_id} never {'/'.join(sorted(statuses))}: "
+                f"{self.status(instance_id).json()}\n{self.proc.log_tail()}"
+            ),
+        )
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 
 from devhost.azurite import ACCOUNT_KEY, Azurite, connection_string, free_port
 from devhost.process import REPO_ROOT
+from tests.waiting import wait_until
 
 APP = REPO_ROOT / "tests" / "apps" / "durable_app"
 
@@ -37,6 +38,17 @@ def one_line(stderr: str) -> str:
 
 def closed_storage() -> str:
     return connection_string(free_port(), free_port(), free_port())
+
+
+def logged(proc: subprocess.Popen[bytes], log: Path, line: str) -> str:
+    """The log once it holds `line`; fails at once if the process ends first."""
+
+    def holds() -> str:
+        text = log.read_text()
+        assert proc.poll() is None, text
+        return text if line in text else ""
+
+    return wait_until(holds, timeout=60, message=lambda: f"no {line!r} in {log.read_text()}")
 
 
 def test_busy_port_is_one_line(azurite: Azurite) -> None:
@@ -98,15 +110,10 @@ def test_storage_that_comes_up_later_is_waited_for(tmp_path: Path) -> None:
         table_port=ports[2], log_path=tmp_path / "azurite.log",
     )  # fmt: skip
     try:
-        time.sleep(3)
+        logged(proc, tmp_path / "devhost.log", "Waiting for storage")
         assert proc.poll() is None  # still waiting, not crashed
         server.start()
-        deadline = time.monotonic() + 60
-        while "Host started" not in (tmp_path / "devhost.log").read_text():
-            assert proc.poll() is None, (tmp_path / "devhost.log").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
-        text = (tmp_path / "devhost.log").read_text()
+        text = logged(proc, tmp_path / "devhost.log", "Host started")
         assert "Waiting for storage" in text
         assert "Not as in Azure:" in text  # the one-line statement of what devhost cannot match
     finally:
@@ -131,11 +138,7 @@ def test_disabled_function_is_listed_as_disabled_and_not_run(
                  "AzureWebJobsStorage": azurite.connection_string},
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 60
-            while "Host started" not in log.read_text():
-                assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline
-                time.sleep(0.3)
+            logged(proc, log, "Host started")
         finally:
             proc.terminate()
             proc.wait(20)

@@ -19,6 +19,7 @@ import pytest
 from devhost.monitor.appview import load_app_view
 from devhost.monitor.chromium import ARGS, CHROMIUM
 from tests.monitor.conftest import FAILED, REJECTED, XSS_NAME, Hub, instance_of
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 VIEW = load_app_view("imagemeta.devview")  # the app's words, as devhost loads them
@@ -248,10 +249,12 @@ def test_restart_a_failed_instance_from_its_page(hub: Hub, page: Any) -> None:
     page.goto(monitor(hub, f"#instance/{iid}"))
     page.wait_for_selector("#act-restart")
     page.click("#act-restart")
-    deadline = time.monotonic() + 60
-    while "Completed" not in _text(page, "#detail-status"):
-        assert time.monotonic() < deadline, "restarted instance did not complete"
-        time.sleep(1)  # the page refreshes itself while the instance runs
+    wait_until(  # the page refreshes itself while the instance runs
+        lambda: "Completed" in _text(page, "#detail-status"),
+        timeout=60,
+        interval=1,
+        message=lambda: f"restarted instance shows {_text(page, '#detail-status')!r}",
+    )
     assert page.dialogs and page.dialogs[0][0] == "confirm"
     assert _text(page, "#detail-outcome") == "stored"
     page.wait_for_selector("#detail-rows table")
@@ -269,13 +272,14 @@ def test_restart_all_failed_lists_them_first(hub: Hub, page: Any) -> None:
     assert all(text.startswith("locked/") for text in listed)
     page.click("#restart-confirm")
     names = set(hub.failed)
-    deadline = time.monotonic() + 90
-    while True:
-        found = hub.pipeline.instances_for(names)
-        if all(v["runtimeStatus"] == "Completed" for v in found.values()):
-            break
-        assert time.monotonic() < deadline
-        time.sleep(1)
+    wait_until(
+        lambda: all(
+            v["runtimeStatus"] == "Completed" for v in hub.pipeline.instances_for(names).values()
+        ),
+        timeout=90,
+        interval=1,
+        message="the restarted instances did not all complete",
+    )
     assert {r["FileName"] for r in hub.pipeline.rows()} >= names
 
 
@@ -292,17 +296,19 @@ def test_standalone_monitor_over_the_http_api_agrees(hub: Hub) -> None:
     env = {**os.environ, "DURABLE_SYSTEM_KEY": "unused-locally", "DEVHOST_MONITOR_TOKEN": "tk"}
     proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, env=env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/monitor/api/overview?token=tk"
-                ) as r:
-                    remote = json.loads(r.read())
-                break
-            except OSError:
-                assert time.monotonic() < deadline
-                time.sleep(0.3)
+
+        def overview() -> Any:
+            url = f"http://127.0.0.1:{port}/monitor/api/overview?token=tk"
+            with urllib.request.urlopen(url) as r:
+                return json.loads(r.read())
+
+        remote = wait_until(
+            overview,
+            timeout=30,
+            interval=0.3,
+            message="the standalone monitor never answered",
+            ignore=(OSError,),  # not listening yet
+        )
         token = hub.pipeline.devhost.monitor_token
         with urllib.request.urlopen(f"{hub.base_url}/monitor/api/overview?token={token}") as r:
             local = json.loads(r.read())
@@ -332,7 +338,9 @@ def test_admin_host_status_and_manual_run(hub: Hub) -> None:
     )
     with urllib.request.urlopen(req, timeout=10) as r:
         assert r.status == 202
-    deadline = time.monotonic() + 30
-    while hub.pipeline.devhost.log_tail(100000).count("images-input/good/0001.png") < 2:
-        assert time.monotonic() < deadline, "the manual run did not happen"
-        time.sleep(0.5)
+    wait_until(
+        lambda: hub.pipeline.devhost.log_tail(100000).count("images-input/good/0001.png") >= 2,
+        timeout=30,
+        interval=0.5,
+        message="the manual run did not happen",
+    )

@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 
 from devhost.azurite import free_port, port_open
 from devhost.process import REPO_ROOT
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -194,12 +194,15 @@ def test_local_session_from_the_readme(checkout: Path) -> None:
     )  # fmt: skip
     py = str(checkout / ".venv" / "bin" / "python")
     try:
-        deadline = time.monotonic() + 120
-        while "Host started" not in (checkout / "start.log").read_text():
-            assert start.poll() is None, (checkout / "start.log").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
-        text = (checkout / "start.log").read_text()
+
+        def started() -> str:
+            text = (checkout / "start.log").read_text()
+            assert start.poll() is None, text
+            return text if "Host started" in text else ""
+
+        text = wait_until(
+            started, timeout=120, interval=0.5, message=(checkout / "start.log").read_text
+        )
         assert "applied: 0001_create_image_metadata" in text  # make start migrates first
 
         upload = run(checkout, py, "-m", "devhost", "upload", "samples/")
@@ -215,19 +218,17 @@ def test_local_session_from_the_readme(checkout: Path) -> None:
         images = [
             n for n in uploaded if Path(n).suffix.lower() in (".jpg", ".jpeg", ".png", ".gif")
         ]
-        deadline = time.monotonic() + 120
-        while True:
+
+        shown = [""]
+
+        def all_done() -> subprocess.CompletedProcess[str] | None:
             status = run(checkout, py, "-m", "devhost", "status")
             assert status.returncode == 0, status.stderr
-            done = status.stdout.count("Completed")
-            if (
-                done >= len(images)
-                and "Running" not in status.stdout
-                and "Pending" not in status.stdout
-            ):
-                break
-            assert time.monotonic() < deadline, status.stdout
-            time.sleep(1)
+            out = shown[0] = status.stdout
+            finished = out.count("Completed") >= len(images)
+            return status if finished and "Running" not in out and "Pending" not in out else None
+
+        status = wait_until(all_done, timeout=120, interval=1, message=lambda: shown[0])
 
         rows = run(checkout, py, "-m", "imagemeta.db", "rows")
         assert rows.returncode == 0, rows.stderr

@@ -10,7 +10,6 @@ of the watched container, and that the row then holds only what storage says.
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -154,13 +153,17 @@ def _start(pipeline: Pipeline, instance_id: str, body: object) -> int:
 
 
 def _wait(pipeline: Pipeline, instance_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def terminal() -> dict[str, Any] | None:
         status = pipeline.devhost.get_json(f"/durabletask/instances/{instance_id}")
-        if status and status.get("runtimeStatus") in {"Completed", "Failed", "Terminated"}:
-            return status
-        time.sleep(0.3)
-    raise AssertionError(f"{instance_id} not terminal: {pipeline.devhost.log_tail()}")
+        ended = status and status.get("runtimeStatus") in {"Completed", "Failed", "Terminated"}
+        return status if ended else None
+
+    return wait_until(
+        terminal,
+        timeout=timeout,
+        interval=0.3,
+        message=lambda: f"{instance_id} not terminal: {pipeline.devhost.log_tail()}",
+    )
 
 
 @pytest.mark.e2e

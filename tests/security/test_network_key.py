@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 
 from devhost.azurite import Azurite, free_port
 from devhost.process import REPO_ROOT
+from tests.waiting import wait_until
 
 APP = REPO_ROOT / "tests" / "apps" / "durable_app"
 KEY = "k3y-for-tests"
@@ -77,11 +77,12 @@ def keyed_host(
         cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
         env={**os.environ, "DEVHOST_KEY": KEY, "AzureWebJobsStorage": azurite.connection_string},
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while "Host started" not in log.read_text():
+
+    def started() -> bool:
         assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.3)
+        return "Host started" in log.read_text()
+
+    wait_until(started, timeout=60, interval=0.3, message=log.read_text)
     yield port, log
     proc.terminate()
     proc.wait(20)
@@ -111,13 +112,13 @@ def test_sdk_starter_works_and_its_urls_carry_the_key(keyed_host: tuple[int, Pat
     status, body = call(f"http://127.0.0.1:{port}/api/orchestrators/Chain", "POST", ["Kyiv"])
     assert status == 202
     assert f"code={KEY}" in body["statusQueryGetUri"]
-    deadline = time.monotonic() + 30
-    while True:
+
+    def finished() -> Any:
         status, got = call(body["statusQueryGetUri"])
-        if status == 200:
-            break
-        assert status == 202 and time.monotonic() < deadline
-        time.sleep(0.3)
+        assert status in (200, 202), (status, got)
+        return got if status == 200 else None  # 202 while it runs
+
+    got = wait_until(finished, timeout=30, interval=0.3, message="never finished")
     assert got["runtimeStatus"] == "Completed"
 
 
