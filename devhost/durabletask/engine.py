@@ -27,6 +27,7 @@ from devhost.durabletask.azurestorage.sessions import SessionManager
 from devhost.durabletask.azurestorage.tracking import TrackingStore
 from devhost.durabletask.core.activity_dispatcher import ActivityDispatcher
 from devhost.durabletask.core.executor import Replayer
+from devhost.durabletask.core.functions import FunctionCatalog
 from devhost.durabletask.core.orchestration_dispatcher import FinishHook, OrchestrationDispatcher
 from devhost.durabletask.core.taskhub_client import TaskHubClient
 from devhost.durabletask.model.history import utcnow
@@ -89,7 +90,12 @@ class DurableEngine:
         self.client = TaskHubClient(self.service_client, runner)
         self.orchestrations = OrchestrationDispatcher(
             self.service,
-            Replayer(runner.run_orchestrator, clock=utcnow, new_id=new_id),
+            Replayer(
+                runner.run_orchestrator,
+                clock=utcnow,
+                new_id=new_id,
+                functions=FunctionCatalog(runner),
+            ),
             on_finished=on_finished,
         )
         self.activities = ActivityDispatcher(

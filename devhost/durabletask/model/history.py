@@ -43,6 +43,8 @@ class Event(TypedDict, total=False):
     RetryFor: int
     ActionIndex: int
     MessageId: str
+    ContinuedFrom: str  # ExecutionStarted of a ContinueAsNew: the execution it replaces
+    Consumed: str  # ... and the message ids (comma-separated) that execution's work item took
     InputBlobName: str
     ResultBlobName: str
 

@@ -19,6 +19,7 @@ import azure.functions as func
 
 from devhost.contracts import FunctionInvocationError
 from devhost.durabletask.core.executor import OrchestratorCall, Replayer
+from devhost.durabletask.core.functions import FunctionCatalog
 from devhost.durabletask.model.history import Event, EventType, event, iso
 from devhost.durabletask.model.messages import ActivityRequest, TaskMessage
 from devhost.durabletask.model.state import Instance
@@ -104,6 +105,28 @@ def id_factory(prefix: str = "exec") -> Callable[[], str]:
 
 def make_replayer(call: OrchestratorCall, clock: FixedClock | None = None) -> Replayer:
     return Replayer(call, clock=clock or FixedClock(), new_id=id_factory())
+
+
+def app_replayer(
+    orchestrators: dict[str, Orchestrator],
+    activities: tuple[str, ...] = (),
+    clock: FixedClock | None = None,
+    **options: Any,
+) -> Replayer:
+    """A Replayer over an app with these functions: names are checked as the extension checks
+    them (the activities themselves never run here)."""
+    runner = MemoryRunner(orchestrators, dict.fromkeys(activities, lambda value: value))
+    return Replayer(
+        runner.run_orchestrator,
+        clock=clock or FixedClock(),
+        new_id=id_factory(),
+        functions=FunctionCatalog(runner),
+        **options,
+    )
+
+
+def raised(name: str, value: Any) -> Event:
+    return event(EventType.EventRaised, Name=name, Input=json.dumps(value))
 
 
 def run(replayer: Replayer, inst: Instance, *events: Event) -> Checkpoint:
