@@ -9,6 +9,7 @@ from typing import Any
 from azure.durable_functions.models.actions.ActionType import ActionType
 
 OUT_OF_PROC = "$OutOfProcData$:"
+OUT_OF_PROC_LABEL = "\n\n" + OUT_OF_PROC  # OutOfProcExceptionHelpers.OutOfProcDataLabel
 
 # Actions that take a task id from the SDK's counter (WaitForExternalEvent matches by name).
 ID_ACTIONS = frozenset(
@@ -47,11 +48,13 @@ def action_type(action: Action) -> ActionType | None:
 
 
 def failure_state(message: str) -> tuple[dict[str, Any], str]:
-    """(state, error) of a raised episode: the SDK appends its state after `$OutOfProcData$:`
-    to the exception message, and the state's `error` is str(exception); without that suffix
-    the message itself is the error (TaskOrchestrationShim.cs L174-207)."""
-    if OUT_OF_PROC in message:
-        head, _, tail = message.partition(OUT_OF_PROC)
+    """(state, error) of a raised episode: the SDK appends "\n\n$OutOfProcData$:" and its
+    state to the exception message, read from the first such label
+    (OutOfProcExceptionHelpers.TryExtractOutOfProcStateJson, L47-78), and the state's `error` is
+    str(exception); without the label the message itself is the error (TaskOrchestrationShim.cs
+    L174-207)."""
+    if OUT_OF_PROC_LABEL in message:
+        head, _, tail = message.partition(OUT_OF_PROC_LABEL)
         try:
             state = json.loads(tail)
         except ValueError:
@@ -60,3 +63,9 @@ def failure_state(message: str) -> tuple[dict[str, Any], str]:
             state = {}
         return state, str(state.get("error") or head.strip())
     return {}, message
+
+
+def stack_of(details: str) -> str:
+    """A raised episode's traceback without the SDK's state (devhost's stand-in for the .NET
+    stack trace the extension puts in a failure's details)."""
+    return details.split(OUT_OF_PROC, 1)[0].rstrip()

@@ -259,7 +259,11 @@ class Replayer:
             reply = json.loads(await self.call(name, ctx))
         except FunctionInvocationError as exc:
             state, error = act.failure_state(exc.message)
-            details = f"Message: {error}, StackTrace: {exc.details}" if state else exc.message
+            details = (
+                f"Message: {error}, StackTrace: {act.stack_of(exc.details)}"
+                if state
+                else exc.message
+            )
             return state, Failure(f"Orchestrator function '{inst.name}' failed: {error}", details)
         except ValueError as exc:
             return {}, Failure(f"Orchestrator function '{inst.name}' failed: {exc}", str(exc))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import traceback
 from collections.abc import Callable, Generator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,8 +35,9 @@ def sdk_call(orchestrators: dict[str, Orchestrator]) -> OrchestratorCall:
     async def call(name: str, context_json: str) -> str:
         try:
             return str(handles[name](func.OrchestrationContext(context_json)))
-        except Exception as exc:
-            raise FunctionInvocationError(name, str(exc), type(exc).__name__) from exc
+        except Exception as exc:  # as devhost.invoker reports it, traceback included
+            details = "".join(traceback.format_exception(exc))
+            raise FunctionInvocationError(name, str(exc), type(exc).__name__, details) from exc
 
     return call
 

@@ -15,6 +15,7 @@ from typing import Any
 import azure.durable_functions as df
 import pytest
 
+from devhost.durabletask.core.actions import failure_state
 from devhost.durabletask.model.history import EventType
 from tests.devhost.durable.replaykit import (
     T0,
@@ -315,10 +316,29 @@ def test_a_failed_sub_orchestration_sends_its_reason_and_details_once() -> None:
     ev = to_parent.event
     assert ev["EventType"] == EventType.SubOrchestrationInstanceFailed
     assert ev["Reason"] == "Orchestrator function 'Failing' failed: bad"
-    assert ev["Details"] == "Message: bad, StackTrace: "
+    assert ev["Details"].startswith("Message: bad, StackTrace: Traceback (most recent call")
+    assert "$OutOfProcData$" not in ev["Details"]  # the SDK's state stays out of the text
     run(replayer, inst, ev)
-    assert json.loads(inst.output or "") == (
-        "Orchestrator function 'Failing' failed: bad \n Message: bad, StackTrace: "
+    assert json.loads(inst.output or "") == f"{ev['Reason']} \n {ev['Details']}"
+
+
+def parent_lets_it_fail(ctx: df.DurableOrchestrationContext) -> Gen:
+    return (yield ctx.call_sub_orchestrator("Failing", None))
+
+
+def test_an_uncaught_sub_orchestration_failure_fails_the_parent_with_both_reasons() -> None:
+    # The parent's own exception message then holds the child's reason and its state suffix
+    # comes last: the shim reads the state after the last "$OutOfProcData$:" (the SDK's
+    # TaskOrchestrationExecutor.get_orchestrator_state_str appends it to the message).
+    replayer = app_replayer({"Parent": parent_lets_it_fail, "Failing": failing})
+    inst = running("Parent")
+    [kid] = run(replayer, inst, started(inst)).starts
+    kid.status = "Running"
+    [(to_parent, _)] = task_messages(run(replayer, kid, started(kid)))
+    run(replayer, inst, to_parent.event)
+    assert inst.status == "Failed"
+    assert json.loads(inst.output or "").startswith(
+        "Orchestrator function 'Parent' failed: Orchestrator function 'Failing' failed: bad \n "
     )
 
 
@@ -336,3 +356,43 @@ def test_the_custom_status_carries_over_until_the_next_execution_sets_one() -> N
     inst = running("Marked", 0)
     run(replayer, inst, started(inst))
     assert (inst.execution_id, inst.input, inst.custom_status) == ("exec-2", "1", '"first"')
+
+
+# --- what the Python SDK does with events that arrive early ----------------------------------
+def add_events(ctx: df.DurableOrchestrationContext) -> Gen:
+    total = 0
+    for _ in range(5):
+        number = yield ctx.wait_for_external_event("add")
+        total += yield ctx.call_activity("Add", [total, number])
+    return total
+
+
+def test_early_events_of_one_name_are_kept_once_by_the_python_sdk() -> None:
+    # DurableTaskEndToEndTests.cs WaitForEventAndCallActivity_DroppedEventsTest (L2412): five
+    # "add" events arrive together. .NET's extension queues early events per name (0+1+2+3+4
+    # folds to 26); the Python SDK matches events itself and keeps one early event per name,
+    # overwritten by the next and re-used by every later wait (TaskOrchestrationExecutor.py
+    # L207-216, DurableOrchestrationContext._add_to_open_tasks L786-795): 0, 4, 4, 4, 4. devhost
+    # hands the SDK DTFx's history, so a Python app gets what it gets in Azure: 60.
+    replayer = app_replayer({"AddEvents": add_events}, ("Add",))
+    inst = running("AddEvents")
+    run(replayer, inst, started(inst))
+    cp = run(replayer, inst, *[raised("add", i) for i in range(5)])
+    seen = []
+    while items := work_items(cp):
+        [item] = items
+        a, b = json.loads(item.input or "null")
+        seen.append([a, b])
+        cp = run(replayer, inst, completed(item.task_scheduled_id, a + b))
+    assert seen == [[0, 0], [0, 4], [4, 4], [12, 4], [28, 4]]
+    assert (inst.status, inst.output) == ("Completed", "60")
+
+
+def test_the_sdk_state_is_read_after_its_label() -> None:
+    # OutOfProcExceptionHelpers.TryExtractOutOfProcStateJson (L47-78) looks for the label
+    # "\n\n$OutOfProcData$:" the SDK writes (get_orchestrator_state_str); a message quoting the
+    # marker without it keeps its text.
+    state_json = '{"error": "mine", "isDone": false}'
+    message = f'child said "$OutOfProcData$:{{}}"\n\n$OutOfProcData$:{state_json}'
+    state, error = failure_state(message)
+    assert (state, error) == ({"error": "mine", "isDone": False}, "mine")
