@@ -14,6 +14,7 @@ says why in one line."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -188,3 +189,15 @@ def test_sub_orchestration_with_the_parent_id_hangs_as_in_azure(host: Host) -> N
 def test_first_retry_interval_over_six_days_hangs_as_in_azure(host: Host) -> None:
     iid = start(host, "SimpleActivityRetrySuccceds", 7 * 24 * 3600 * 1000)
     hangs(host, iid, "FirstRetryInterval")
+
+
+# RewindOrchestration (L1531): the failed instance is rewound and completes
+def test_rewind_orchestration(host: Host, tmp_path: Path) -> None:
+    flag = tmp_path / "fail"
+    flag.write_text("1")
+    iid = start(host, "SayHelloWithActivityForRewind", {"name": "Catherine", "flag": str(flag)})
+    assert wait_for(host, iid)["runtimeStatus"] == "Failed"
+    flag.unlink()
+    arun(host.client().rewind(iid, "rewind!"))
+    st = wait_for(host, iid)
+    assert (st["runtimeStatus"], st["output"]) == ("Completed", "Hello, Catherine!")

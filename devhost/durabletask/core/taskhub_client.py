@@ -46,6 +46,7 @@ class TaskHubClient:
         # Reads, queries, events and purges need no extension-level check.
         self.read = service.read
         self.send_event = service.send_event
+        self.rewind = service.rewind
         self.purge = service.purge
         self.purge_where = service.purge_where
         self.query = service.query

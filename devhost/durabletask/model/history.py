@@ -35,6 +35,7 @@ class Event(TypedDict, total=False):
     OrchestrationStatus: str
     ParentInstanceId: str | None
     FailureDetails: Any
+    Data: str | None  # GenericEvent
     # devhost's bookkeeping: never serialised by the HTTP API (not in PUBLIC_FIELDS)
     RetryMax: int
     RetryIntervalMs: int
@@ -54,7 +55,7 @@ PUBLIC_FIELDS = frozenset(
     {
         "EventType", "EventId", "Timestamp", "Name", "Version", "Input", "Result", "Reason",
         "Details", "TaskScheduledId", "TimerId", "FireAt", "InstanceId", "OrchestrationStatus",
-        "ParentInstanceId", "FailureDetails",
+        "ParentInstanceId", "FailureDetails", "Data",
     }
 )  # fmt: skip
 

@@ -403,3 +403,70 @@ def test_a_lost_start_message_is_sent_again_by_pending_recovery() -> None:
     run(hub.service_client.recover_pending(older_than=30))
     run(hub.run_until_idle())
     assert json.loads(run(hub.client.read("lost")).output) == "Z!"
+
+
+# --- rewind (AzureTableTrackingStore.RewindHistoryAsync L282-411) ----------------------------
+def flaky_chain(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    a = yield ctx.call_activity("Upper", ctx.get_input())
+    return (yield ctx.call_activity("FailOnce", a))
+
+
+def flaky_parent(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    return (yield ctx.call_sub_orchestrator("FlakyChain", ctx.get_input(), "kid"))
+
+
+def fail_once() -> Any:
+    failures: list[str] = []
+
+    def activity(value: Any) -> Any:
+        if not failures:
+            failures.append(value)
+            raise ValueError("not yet")
+        return f"{value}!"
+
+    return activity
+
+
+def rewind_hub() -> tuple[MemoryTaskHub, MemoryRunner]:
+    orchestrators = {"FlakyChain": flaky_chain, "FlakyParent": flaky_parent}
+    runner = MemoryRunner(orchestrators, {**ACTIVITIES, "FailOnce": fail_once()})
+    return MemoryTaskHub(runner, clock=FixedClock(), new_id=id_factory()), runner
+
+
+def test_rewind_reruns_the_failed_activity_and_completes() -> None:
+    # The TaskFailed, its TaskScheduled and the failed ExecutionCompleted become GenericEvent
+    # ("Rewound: ..."), the row goes Pending, and a GenericEvent wakes the instance
+    # (RewindTaskOrchestrationAsync L1882-1902); replay then schedules the activity again with
+    # the same sequence number.
+    hub, runner = rewind_hub()
+    run(start_and_finish(hub, "FlakyChain", "a", "r"))
+    assert run(hub.client.read("r")).status == "Failed"
+    run(hub.client.rewind("r", "fixed"))
+    assert run(hub.client.read("r")).status == "Pending"
+    run(hub.run_until_idle())
+    inst = run(hub.client.read("r", history=True))
+    assert (inst.status, json.loads(inst.output)) == ("Completed", "A!")
+    assert runner.runs == ["Upper", "FailOnce", "FailOnce"]
+    generic = [e for e in inst.history if e["EventType"] == EventType.GenericEvent]
+    assert [e.get("Reason") or e.get("Data") for e in generic] == [
+        "Rewound: TaskScheduled", "Rewound: TaskFailed", "Rewound: ExecutionCompleted", "fixed",
+    ]  # fmt: skip
+    scheduled = [e["EventId"] for e in inst.history if e["EventType"] == EventType.TaskScheduled]
+    assert scheduled == [0, 1]
+
+
+def test_rewind_goes_down_to_the_failed_sub_orchestration() -> None:
+    # L366-392: the parent's SubOrchestrationInstanceCreated is only marked, the child is
+    # rewound in turn and is the failed leaf that gets the wake-up; its completion then
+    # completes the parent.
+    hub, _ = rewind_hub()
+    run(start_and_finish(hub, "FlakyParent", "b", "p"))
+    assert run(hub.client.read("p")).status == "Failed"
+    run(hub.client.rewind("p", "fixed"))
+    run(hub.run_until_idle())
+    parent = run(hub.client.read("p", history=True))
+    assert (parent.status, json.loads(parent.output)) == ("Completed", "B!")
+    kind = EventType.SubOrchestrationInstanceCreated
+    [created] = [e for e in parent.history if e["EventType"] == kind]
+    assert created["Reason"] == "Rewound: SubOrchestrationInstanceCreated"
+    assert run(hub.client.read("kid")).status == "Completed"
