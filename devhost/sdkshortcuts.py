@@ -34,6 +34,7 @@ from urllib.parse import quote, unquote
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import AsyncHttpResponse, HttpRequest
+from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from azure.storage.blob.aio import ContainerClient
 
@@ -107,8 +108,9 @@ def _key(value: str) -> str:
     return quote(value.replace("'", "''"), safe="")
 
 
-Op = tuple[str, Mapping[str, Any]]  # ("create" | "upsert" | "update", entity), as the SDK's
-# submit_transaction takes them; upsert and update merge, update requires the row (If-Match: *)
+Op = tuple[str, Mapping[str, Any]]  # ("create" | "upsert" | "update" | "replace", entity), as
+# the SDK's submit_transaction takes them; upsert and update merge, update requires the row
+# (If-Match: *); replace is InsertOrReplace (PUT without If-Match)
 
 
 def batch_body(table_url: str, version: str, ops: Sequence[Op]) -> tuple[str, bytes]:
@@ -122,8 +124,9 @@ def batch_body(table_url: str, version: str, ops: Sequence[Op]) -> tuple[str, by
         if op == "create":
             line, accept = f"POST {table_url}", "application/json;odata=minimalmetadata"
         else:
+            verb = "PUT" if op == "replace" else "PATCH"
             line, accept = (
-                f"PATCH {table_url}(PartitionKey='{_key(entity['PartitionKey'])}',"
+                f"{verb} {table_url}(PartitionKey='{_key(entity['PartitionKey'])}',"
                 f"RowKey='{_key(entity['RowKey'])}')",
                 "application/json",
             )
@@ -184,7 +187,12 @@ async def transaction(table: TableClient, ops: Sequence[Op]) -> None:
                 return
         except Exception as exc:
             _fell_back("table $batch", exc)
-    await table.submit_transaction([(op, dict(e)) for op, e in ops])
+    await table.submit_transaction(
+        [
+            ("upsert", dict(e), {"mode": UpdateMode.REPLACE}) if op == "replace" else (op, dict(e))
+            for op, e in ops
+        ]
+    )
 
 
 async def insert_batch(table: TableClient, entities: Sequence[Mapping[str, Any]]) -> None:

@@ -119,12 +119,14 @@ def host(
     azurite: Azurite,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Host]:
-    """The test app on a task hub of its own (one per module: queries see only its instances)."""
+    """The test app (the module's `APP`, else tests/apps/durable_app) on a task hub of its own
+    (one per module: queries see only its instances)."""
     module = request.module.__name__.rsplit(".", 1)[-1]
     hub = "Conf" + "".join(p.capitalize() for p in module.split("_")[1:])[:40]
     root = tmp_path_factory.mktemp(module)
     app = root / "app"
-    shutil.copytree(APP, app, ignore=shutil.ignore_patterns("__pycache__"))
+    source = getattr(request.module, "APP", APP)
+    shutil.copytree(source, app, ignore=shutil.ignore_patterns("__pycache__"))
     host_json = json.loads((app / "host.json").read_text())
     host_json["extensions"]["durableTask"]["hubName"] = hub
     (app / "host.json").write_text(json.dumps(host_json))

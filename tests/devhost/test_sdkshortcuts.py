@@ -103,6 +103,14 @@ def test_batches_write_what_submit_transaction_writes(
         # upsert merges: columns it does not mention stay
         await sdkshortcuts.upsert_batch(table, [{"PartitionKey": "mine", "RowKey": 16 * "0"}])
         assert (await table.get_entity("mine", 16 * "0"))["Name"] == "Extract é ☃"
+        # replace (InsertOrReplace, what AzureTableTrackingStore writes over a ContinueAsNew's
+        # old rows): columns it does not mention are gone, a missing row is inserted
+        new = {"PartitionKey": "mine", "RowKey": 16 * "0", "EventType": "ExecutionStarted"}
+        extra = {"PartitionKey": "mine", "RowKey": 15 * "0" + "9", "EventType": "x"}
+        await sdkshortcuts.transaction(table, [("replace", new), ("replace", extra)])
+        replaced = dict(await table.get_entity("mine", 16 * "0"))
+        assert (replaced["EventType"], "Name" in replaced) == ("ExecutionStarted", False)
+        assert (await table.get_entity("mine", 15 * "0" + "9"))["EventType"] == "x"
         # a key the service refuses fails the whole batch with the SDK's error, writes nothing
         bad = _rows("bad'key é", 3)
         bad[2]["RowKey"] = "bad/key"
