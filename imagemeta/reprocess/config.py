@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -115,6 +116,7 @@ def resolve(
             sql = sql or settings.get("SqlConnectionString") or None
         storage = _storage(env, account_url, connection if account_url is None else None)
         return Target(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", storage, key, sql)
+    root = api_root(url)
     connection = env.get(STORAGE_CS_ENV)
     if account_url is None and not connection:
         raise ConfigError(
@@ -123,7 +125,7 @@ def resolve(
             f"or {STORAGE_CS_ENV} in the environment"
         )
     storage = _storage(env, account_url, connection if account_url is None else None)
-    return Target(api_root(url), storage, key, sql, deployed=True)
+    return Target(root, storage, key, sql, deployed=True)
 
 
 def _storage(env: Mapping[str, str], account_url: str | None, connection: str | None) -> Storage:
@@ -135,6 +137,35 @@ def _storage(env: Mapping[str, str], account_url: str | None, connection: str | 
             "--account-url must look like https://<account>.blob.core.windows.net (no SAS)"
         )
     return Storage(account_url=account_url.rstrip("/"), account_key=env.get(STORAGE_KEY_ENV))
+
+
+@dataclass(frozen=True)
+class Window:
+    prefix: str = ""
+    since: datetime | None = None  # Last-Modified >= since
+    until: datetime | None = None  # Last-Modified < until
+
+    def contains(self, last_modified: datetime | None) -> bool:
+        if last_modified is None:
+            return self.since is None and self.until is None
+        if self.since is not None and last_modified < self.since:
+            return False
+        return self.until is None or last_modified < self.until
+
+
+class Mode(Enum):
+    MISSING = "missing"
+    ALL = "all"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Options:
+    mode: Mode = Mode.MISSING
+    dry_run: bool = False
+    max_in_flight: int = 32
+    poll_first: float = 0.5  # seconds before the first status read of a started instance
+    poll_max: float = 2.0
 
 
 def parse_time(text: str, option: str) -> datetime:

@@ -14,28 +14,14 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from azure.core.exceptions import AzureError
-from azure.storage.blob.aio import BlobServiceClient, ContainerClient, ExponentialRetry
+from azure.storage.blob.aio import ContainerClient, ExponentialRetry
 
 from imagemeta.blobref import INPUT_CONTAINER, BlobRef, blobref_from_trigger, is_supported_name
-from imagemeta.reprocess.config import ConfigError, Storage
+from imagemeta.reprocess.config import ConfigError, Storage, Window
 
 PAGE_SIZE = 5000  # the service's maximum per List Blobs call
 # The SDK's default back-off starts at 15 s: an unreachable account must be reported in seconds.
 RETRY = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=3)
-
-
-@dataclass(frozen=True)
-class Window:
-    prefix: str = ""
-    since: datetime | None = None  # Last-Modified >= since
-    until: datetime | None = None  # Last-Modified < until
-
-    def contains(self, last_modified: datetime | None) -> bool:
-        if last_modified is None:
-            return self.since is None and self.until is None
-        if self.since is not None and last_modified < self.since:
-            return False
-        return self.until is None or last_modified < self.until
 
 
 @dataclass(frozen=True)
@@ -71,13 +57,14 @@ def open_container(storage: Storage, credential: Any = None) -> ContainerClient:
     options: dict[str, Any] = {"retry_policy": RETRY}
     try:
         if storage.connection_string is not None:
-            service = BlobServiceClient.from_connection_string(storage.connection_string, **options)
-        else:
-            assert storage.account_url is not None
-            service = BlobServiceClient(storage.account_url, credential=credential, **options)
+            return ContainerClient.from_connection_string(
+                storage.connection_string, INPUT_CONTAINER, **options
+            )
+        assert storage.account_url is not None
+        url = storage.account_url
+        return ContainerClient(url, INPUT_CONTAINER, credential=credential, **options)
     except ValueError as exc:
         raise ConfigError(f"storage connection string or account URL: {exc}") from exc
-    return service.get_container_client(INPUT_CONTAINER)
 
 
 class Listing:

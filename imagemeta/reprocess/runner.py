@@ -13,31 +13,16 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from enum import Enum
 
 from azure.core.exceptions import AzureError
 
 from imagemeta.blobref import InvalidReference, parse_ref, quoted_etag
 from imagemeta.reprocess.api import ApiError, ApiUnreachable, DurableApi, Status, status_from
+from imagemeta.reprocess.config import Mode, Options
 from imagemeta.reprocess.listing import Listing, Version
 from imagemeta.reprocess.stored import RowIndex
 from imagemeta.reprocess.tally import NAMES, Tally, first_line, printable
 from imagemeta.trigger import ACTIVE, FINISHED, ORCHESTRATOR, Start, start_version
-
-
-class Mode(Enum):
-    MISSING = "missing"
-    ALL = "all"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class Options:
-    mode: Mode = Mode.MISSING
-    dry_run: bool = False
-    max_in_flight: int = 32
-    poll_first: float = 0.5  # seconds before the first status read of a started instance
-    poll_max: float = 2.0
 
 
 @dataclass(frozen=True)

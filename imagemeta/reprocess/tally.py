@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,11 @@ def printable(text: str, limit: int = 200) -> str:
     """A blob name or reason safe for a terminal or a log: no control or invisible characters."""
     out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
     return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def note(text: str) -> None:
+    """One line for the operator on stderr (progress and summaries go elsewhere)."""
+    print(f"reprocess: {text}", file=sys.stderr)
 
 
 def first_line(text: str) -> str:

@@ -50,7 +50,8 @@ class Result:
 @dataclass
 class App:
     pipeline: Pipeline
-    etags: dict[str, str] = field(default_factory=dict)
+    etags: dict[str, str] = field(default_factory=dict)  # name -> current version
+    old_rows: set[tuple[str, str]] = field(default_factory=set)  # rows of replaced versions
 
     @property
     def images(self) -> set[str]:
@@ -111,6 +112,11 @@ class App:
             src.backup(dst)
         assert self.row_count() == 0
 
+    def delete_rows(self, names: list[str]) -> None:
+        with contextlib.closing(sqlite3.connect(self.sqlite_path(), timeout=30)) as db:
+            db.executemany("DELETE FROM ImageMetadata WHERE FileName = ?", [(n,) for n in names])
+            db.commit()
+
     def instances(self) -> dict[str, dict[str, Any]]:
         """Instance id -> status of this app's instances (raw API form)."""
         return {i["instanceId"]: i for i in self.pipeline.devhost.list_instances()}
@@ -122,11 +128,10 @@ class App:
 
 def assert_exact_rows(app: App) -> None:
     """One row per stored image version, none for rejected files, no duplicates."""
-    rows = app.rows()
+    rows = [(n, e.strip('"')) for n, e in app.rows()]
     assert len(rows) == len(set(rows)), "duplicate rows"
-    assert {n for n, _ in rows} == app.images
-    by_name = {n: e.strip('"') for n, e in rows}
-    assert all(by_name[n] == app.etags[n].strip('"') for n in app.images)
+    expected = {(n, app.etags[n].strip('"')) for n in app.images}
+    assert set(rows) == expected | {(n, e.strip('"')) for n, e in app.old_rows}
 
 
 @pytest.fixture(scope="module")
