@@ -74,8 +74,7 @@ class Reprocess:
             async for instances in self.api.pages(runtimeStatus="Failed", top="500"):
                 n += sum(1 for i in instances if _is_ours(i))
         else:
-            async for page in self.listing.pages():
-                n += len(page.versions)
+            n = await self.listing.count()
         self.total = n
         self._progress(self.done, self.total, self.tally)
 

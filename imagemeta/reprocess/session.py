@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +25,10 @@ from imagemeta.reprocess.report import Display
 from imagemeta.reprocess.runner import Reprocess
 from imagemeta.reprocess.stored import RowIndex, SqlUnavailable
 from imagemeta.reprocess.tally import first_line, note
+
+# The SDKs log multi-line warnings (azure-identity lists every credential it tried); this tool
+# reports each problem in one line of its own instead.
+logging.getLogger("azure").addHandler(logging.NullHandler())
 
 
 def _account_name(url: str) -> str:
