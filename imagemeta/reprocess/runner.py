@@ -64,6 +64,8 @@ class Reprocess:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await counter
             self._sql.shutdown(wait=False)
+        self.total = self.done  # what was counted may have changed while the run went on
+        self._progress(self.done, self.total, self.tally)
         return self.tally
 
     # --- what to look at -----------------------------------------------------------------

@@ -44,7 +44,9 @@ class RowIndex:
         found: set[str] = set()
         for start in range(0, len(hashes), CHUNK):
             chunk = hashes[start : start + CHUNK]
-            marks = ", ".join("?" * len(chunk))
+            # CHAR(64) like the column: an NVARCHAR parameter (pyodbc's default for str) would
+            # make SQL Server convert the column and scan instead of seeking the index.
+            marks = ", ".join(["CAST(? AS CHAR(64))"] * len(chunk))
             sql = f"{SELECT_SQL} ({marks})"
             for name_hash, etag in self._conn.execute(sql, *chunk).fetchall():
                 iid = by_key.get((str(name_hash).strip(), quoted_etag(str(etag))))
