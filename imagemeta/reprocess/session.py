@@ -102,7 +102,7 @@ class Run:
                     rows.close()
 
     def _rows(self) -> RowIndex | None:
-        if self.target.sql is None or self.options.mode is Mode.FAILED:
+        if self.target.sql is None or self.options.mode is not Mode.MISSING:
             if self.options.mode is Mode.MISSING:
                 note("no database (--no-sql or no SqlConnectionString): comparing instances")
             return None

@@ -98,7 +98,9 @@ class Tally:
         return {
             "mode": self.mode,
             "dryRun": self.dry_run,
-            "comparedWith": "ImageMetadata" if self.sql else "instances",
+            "comparedWith": ("ImageMetadata" if self.sql else "instances")
+            if self.mode == "missing"
+            else None,
             "listed": self.listed,
             "selected": self.selected,
             "started": self.started,
@@ -119,8 +121,9 @@ class Tally:
     def summary(self, *, interrupted: bool = False) -> list[str]:
         compared = "ImageMetadata rows" if self.sql else "instance state"
         head = "dry run: nothing started" if self.dry_run else "reprocess"
+        how = f", compared with {compared}" if self.mode == "missing" else ""
         lines = [
-            f"{head} (--{self.mode}, compared with {compared})",
+            f"{head} (--{self.mode}{how})",
             f"  listed {self.listed} blobs: {self.selected} selected, {self.unsupported} not "
             f"images, {self.outside} outside --prefix/--modified-since/--until",
         ]
