@@ -67,7 +67,7 @@ class App:
             "DEVHOST_PORT": str(self.pipeline.devhost.port),
         }
 
-    def command(self, *args: str, env: dict[str, str] | None = None) -> list[str]:
+    def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "imagemeta.reprocess", *args]
 
     def environ(self, env: dict[str, str] | None) -> dict[str, str]:
