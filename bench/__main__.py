@@ -269,9 +269,13 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        default="floor,protocol,pipeline,ledger,hubsize,sizes,scaling,hostile,trigger,monitor",
+        default="floor,protocol,pipeline,ledger,hubsize,sizes,scaling,hostile,trigger,monitor,"
+        "reprocess",
         help="comma-separated sections to run",
     )
+    parser.add_argument("--reprocess-sizes", default="1000", help="images per reprocess run")
+    parser.add_argument("--reprocess-listing", type=int, default=100_000, help="blobs listed")
+    parser.add_argument("--reprocess-in-flight", type=int, default=32, help="--max-in-flight")
     parser.add_argument("--monitor-instances", type=int, default=10_000)
     parser.add_argument("--monitor-overhead-images", type=int, default=600)
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
@@ -280,6 +284,7 @@ def main() -> int:
         args.floor_sizes, args.pipeline_sizes, args.scaling_sizes = "100", "100", "100"
         args.monitor_instances, args.monitor_overhead_images = 1000, 100
         args.ledger_size, args.hub_sizes, args.hub_images, args.purge_at = 50, "200", 50, 200
+        args.reprocess_sizes, args.reprocess_listing = "100", 10_000
     sections = set(args.only.split(","))
     ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -322,6 +327,12 @@ def main() -> int:
 
         report["monitor"] = bench_monitor(
             work, args.monitor_instances, args.monitor_overhead_images
+        )
+    if "reprocess" in sections:
+        from bench.reprocess import bench_reprocess  # noqa: PLC0415
+
+        report["reprocess"] = bench_reprocess(
+            ints(args.reprocess_sizes), work, args.reprocess_listing, args.reprocess_in_flight
         )
     lines = summary(report)
     if lines:

@@ -3,7 +3,8 @@
 A generator driven by the Durable SDK, so it must be deterministic: no clocks, no I/O, no
 randomness. An unreadable image is an expected outcome (completed, status "rejected"), not a
 failure; a store that keeps failing after its retries fails the orchestration visibly so it
-can be restarted (`python -m devhost restart-failed`, or the SDK's `client.restart`).
+can be restarted (`python -m imagemeta.reprocess --failed`, locally or against a deployed app;
+`python -m devhost restart-failed`; or the SDK's `client.restart`).
 """
 
 from __future__ import annotations

@@ -29,6 +29,10 @@ FUNCTIONS = ("BlobTriggerClient", "OrchestratorFunction", "ExtractMetadata", "St
 ALLOWED_DIRS = (*FUNCTIONS, "imagemeta")
 ALLOWED_FILES = ("host.json", "requirements.txt")
 ALLOWED_SUFFIXES = (".py", ".json", ".sql")  # inside the allowed folders
+# Operator tools that live beside the app's library but never run in Azure (they need packages
+# requirements.txt does not carry: rich, aiohttp, azure-identity). .funcignore's
+# `!imagemeta/*.py` does not reach into subfolders either.
+OPERATOR_ONLY = ("imagemeta/reprocess",)
 
 
 def _wanted(rel_parts: tuple[str, ...]) -> bool:
@@ -49,6 +53,8 @@ def package_files(app_dir: Path) -> list[str]:
             continue
         for path in base.rglob("*"):
             rel = path.relative_to(app_dir)
+            if rel.as_posix().startswith(tuple(f"{d}/" for d in OPERATOR_ONLY)):
+                continue
             if path.is_file() and not path.is_symlink() and _wanted(rel.parts[1:]):
                 out.append(rel.as_posix())
     return sorted(out)

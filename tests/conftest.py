@@ -49,6 +49,7 @@ KIND_BY_PATH = {
     "infra/test_package.py": "unit",
     "deploy": "host",
     "cli": "host",
+    "reprocess": "host",
     "integration/test_db_cli.py": "host",
     "security/test_listeners.py": "browser",
     "security/test_secrets_argv.py": "host",

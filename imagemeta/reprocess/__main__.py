@@ -1,0 +1,3 @@
+from imagemeta.reprocess.cli import main
+
+raise SystemExit(main())
