@@ -72,8 +72,9 @@ def history_batches(
         if final:
             sentinel["CheckpointCompletedTimestamp"] = utcnow()
         first = start == 0 and n == 0
-        ops: list[Op] = [(op, r) for r in chunk]
-        ops.append((op if op == "replace" else "create" if first else "update", sentinel))
+        row_op = "replace" if op in ("replace", "append") else op
+        ops: list[Op] = [(row_op, r) for r in chunk]
+        ops.append(("replace" if op == "replace" else "create" if first else "update", sentinel))
         batches.append(ops)
     return batches
 
@@ -232,9 +233,11 @@ class TrackingStore:
     async def append_history(
         self, instance_id: str, execution_id: str, start: int, events: Iterable[Event]
     ) -> None:
-        """Insert new rows (as DurableTask.AzureStorage does): a row key that already exists
-        fails the whole batch, which the dispatcher treats like a crash (reload and replay)."""
-        await self._write_history(instance_id, execution_id, start, events, "create")
+        """New rows with InsertOrReplace, as AzureTableTrackingStore writes history entities: a
+        ContinueAsNew's shorter history leaves the old execution's rows past it (replace_history),
+        and the next appends must overwrite them. The sentinel row still guards each batch
+        (created with the execution's first rows, updated after)."""
+        await self._write_history(instance_id, execution_id, start, events, "append")
 
     async def replace_history(
         self, instance_id: str, execution_id: str, events: list[Event]

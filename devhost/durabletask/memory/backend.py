@@ -134,32 +134,38 @@ class MemoryTracking:
         return 0
 
     async def read_history(self, instance_id: str) -> tuple[str | None, list[Event]]:
+        """The current execution's rows (the first row's execution, as the sentinel names it);
+        rows an earlier execution left past them are ignored, as the table store does."""
         rows = self.history.get(instance_id, [])
         if not rows:
             return None, []
         execution = rows[0]["ExecutionId"]
-        return execution, [copy.deepcopy(r["Event"]) for r in rows]
+        current = [r for r in rows if r["ExecutionId"] == execution]
+        return execution, [copy.deepcopy(r["Event"]) for r in current]
 
     async def append_history(
         self, instance_id: str, execution_id: str, start: int, events: Iterable[Event]
     ) -> None:
-        """Like the table's entity-group transaction: a row key that exists fails it all."""
+        """InsertOrReplace by sequence number, as the table store writes history rows: rows an
+        earlier execution left past a ContinueAsNew's shorter history are overwritten."""
         self.faults.write("append_history")
         rows = self.history.setdefault(instance_id, [])
         if rows and rows[0]["ExecutionId"] != execution_id and start == 0:
             raise RuntimeError("history of another execution is still there")
-        if start != len(rows):
-            raise RuntimeError(f"row {start} conflicts with {len(rows)} existing rows")
-        rows.extend({"ExecutionId": execution_id, "Event": copy.deepcopy(e)} for e in events)
+        if any(r["ExecutionId"] != execution_id for r in rows[:start]) or start > len(rows):
+            raise RuntimeError(f"row {start} does not follow this execution's rows")
+        new = [{"ExecutionId": execution_id, "Event": copy.deepcopy(e)} for e in events]
+        rows[start : start + len(new)] = new
 
     async def replace_history(
         self, instance_id: str, execution_id: str, events: list[Event]
     ) -> None:
-        """One atomic write of a new execution's rows (InsertOrReplace over the old ones)."""
+        """One atomic write of a new execution's rows (InsertOrReplace over the old ones); old
+        rows past the new ones stay behind, as in the table."""
         self.faults.write("replace_history")
-        self.history[instance_id] = [
-            {"ExecutionId": execution_id, "Event": copy.deepcopy(e)} for e in events
-        ]
+        rows = self.history.setdefault(instance_id, [])
+        new = [{"ExecutionId": execution_id, "Event": copy.deepcopy(e)} for e in events]
+        rows[: len(new)] = new
 
     async def delete_history(self, instance_id: str) -> int:
         self.faults.write("delete_history")

@@ -470,3 +470,31 @@ def test_rewind_goes_down_to_the_failed_sub_orchestration() -> None:
     [created] = [e for e in parent.history if e["EventType"] == kind]
     assert created["Reason"] == "Rewound: SubOrchestrationInstanceCreated"
     assert run(hub.client.read("kid")).status == "Completed"
+
+
+def shrinking(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """First execution: three activities; then continue-as-new into a one-activity execution."""
+    n = ctx.get_input()
+    for _ in range(3 if n == 0 else 1):
+        yield ctx.call_activity("Square", n)
+    if n == 0:
+        ctx.continue_as_new(1)
+        return None
+    return "done"
+
+
+def test_appends_after_a_shorter_continue_as_new_overwrite_the_old_executions_rows() -> None:
+    # AzureTableTrackingStore writes a ContinueAsNew's history over the old execution's rows
+    # from sequence number 0 and leaves the longer old history's tail behind (ignored: another
+    # ExecutionId); later appends write history entities with InsertOrReplace, so they overwrite
+    # that tail instead of failing with EntityAlreadyExists (found by the suspend/resume port
+    # under load: the instance looped on the failed append).
+    clock = FixedClock()
+    runner = MemoryRunner({**ORCHESTRATORS, "Shrinking": shrinking}, ACTIVITIES)
+    hub = MemoryTaskHub(runner, clock=clock, new_id=id_factory())
+    run(hub.client.start_new("Shrinking", "s", "0"))
+    run(hub.run_until_idle())
+    inst = run(hub.client.read("s", history=True))
+    assert (inst.status, inst.output) == ("Completed", '"done"')
+    kinds = [EventType(e["EventType"]).name for e in inst.history]
+    assert kinds.count("TaskScheduled") == 1 and kinds.count("ExecutionCompleted") == 1
