@@ -31,6 +31,7 @@ from rich.progress import (
 )
 
 from devhost.azurite import client_kwargs
+from devhost.textsafe import escape
 
 CHUNK = 1024 * 1024
 
@@ -64,10 +65,8 @@ def plan(paths: list[str], prefix: str) -> list[tuple[Path, str]]:
 
 
 def printable(text: str) -> str:
-    """File names reach the terminal: escape anything it would act on or hide."""
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
-    )
+    """File names reach the terminal: escaped by devhost's one escaping function."""
+    return escape(text)
 
 
 def content_md5(path: Path) -> bytes:

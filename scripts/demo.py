@@ -27,6 +27,7 @@ from devhost.azurite import local_azurite
 from devhost.config import ConfigError, load_config
 from devhost.process import DevhostProcess
 from imagemeta import db  # the app's own library: migration and row listing
+from imagemeta.textsafe import escape_text
 
 if TYPE_CHECKING:  # the storage SDK is imported once the configuration is known to be sound
     from azure.storage.blob import BlobServiceClient
@@ -205,11 +206,11 @@ def run_demo(app_dir: Path, timeout: float = 180.0) -> int:
     ]
     print(f"Rejected files ({len(rejected)}):")
     for name, reason in rejected:
-        print(f"  {db.printable(name)}: {reason}")
+        print(f"  {escape_text(name)}: {reason}")
     if skipped:
         print(f"Skipped by the trigger, not an image extension ({len(skipped)}):")
         for name in skipped:
-            print(f"  {db.printable(name)}")
+            print(f"  {escape_text(name)}")
     if failed:
         print(f"Failed orchestrations: {', '.join(sorted(failed))}")
         return 1

@@ -9,14 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imagemeta.reprocess.api import Status
+from imagemeta.textsafe import escape_text
 
 FIRST = 5  # reasons kept per outcome: enough to act on, bounded at any scale
 NAMES = 10  # names kept for --dry-run
 
 
 def printable(text: str, limit: int = 200) -> str:
-    """A blob name or reason safe for a terminal or a log: no control or invisible characters."""
-    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    """A blob name or reason safe for a terminal or a log (the app's one escaping function),
+    cut to `limit` characters."""
+    out = escape_text(text)
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 

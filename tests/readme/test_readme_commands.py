@@ -38,6 +38,9 @@ COVERED = {
     "make unit": "test_test_commands_are_wired (make -n: the pytest line it runs)",
     ".venv/bin/python -m pytest tests/cli -q": "test_test_commands_are_wired (collects)",
     ".venv/bin/python -m pytest -m reliability": "test_test_commands_are_wired (collects)",
+    ".venv/bin/python -m pytest -m unit": "test_test_commands_are_wired (collects)",
+    '.venv/bin/python -m pytest -m "unit or storage"': "test_test_commands_are_wired (collects)",
+    '.venv/bin/python -m pytest -m "not browser"': "test_test_commands_are_wired (collects)",
     # Core Tools: `func` cannot be installed on these machines (its CDN is unreachable).
     "sudo apt-get install unixodbc libsqliteodbc": "scripts/bootstrap.sh (same packages)",
     "npx azurite --skipApiVersionCheck --location data/azurite &": "devhost.azurite (same flags)",
@@ -148,7 +151,13 @@ def test_test_commands_are_wired() -> None:
                           text=True, timeout=60, check=True).stdout  # fmt: skip
     assert "-m pytest -m unit" in plan
     py = str(REPO_ROOT / ".venv" / "bin" / "python")
-    for args in (["tests/cli", "-q"], ["-m", "reliability"]):
+    for args in (
+        ["tests/cli", "-q"],
+        ["-m", "reliability"],
+        ["-m", "unit"],
+        ["-m", "unit or storage"],
+        ["-m", "not browser"],
+    ):
         listed = subprocess.run(
             [py, "-m", "pytest", *args, "--collect-only"], cwd=REPO_ROOT,
             capture_output=True, text=True, timeout=300, check=False,
