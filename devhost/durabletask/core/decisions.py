@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from devhost.durabletask.core import actions as act
-from devhost.durabletask.core.shim import Node
+from devhost.durabletask.core.actiontree import Node
 from devhost.durabletask.model.history import (
     FAILURES,
     Event,

@@ -15,7 +15,7 @@ from devhost.durabletask.core import actions as act
 from devhost.durabletask.model.history import Event, EventType
 
 if TYPE_CHECKING:
-    from devhost.durabletask.core.shim import Node
+    from devhost.durabletask.core.actiontree import Node
 
 PREFIX = "Non-Deterministic workflow detected: "
 EXCEPTION = "DurableTask.Core.Exceptions.NonDeterministicOrchestrationException"

@@ -16,8 +16,9 @@ import logging
 from azure.durable_functions.models.actions.ActionType import ActionType
 
 from devhost.durabletask.core import actions as act
+from devhost.durabletask.core.actiontree import Node
 from devhost.durabletask.core.functions import ACTIVITY, ORCHESTRATOR, FunctionCatalog
-from devhost.durabletask.core.shim import MAX_DELAY_MS, Node, Refusal
+from devhost.durabletask.core.shim import MAX_DELAY_MS, Refusal
 from devhost.durabletask.model.state import Instance
 
 log = logging.getLogger("devhost.durable")

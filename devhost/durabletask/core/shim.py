@@ -40,6 +40,7 @@ from azure.durable_functions.models.actions.ActionType import ActionType
 
 from devhost.durabletask.core import actions as act
 from devhost.durabletask.core import nondeterminism
+from devhost.durabletask.core.actiontree import Node
 from devhost.durabletask.model.history import Event, EventType
 
 MAX_DELAY_MS = 6 * 24 * 3600 * 1000  # AzureStorageDurabilityProvider.MaximumDelayTime
@@ -52,31 +53,6 @@ SCHEDULING = {
 
 # (action, kind) -> the ArgumentException text the context API would raise, or None
 Refusal = Callable[[act.Action, ActionType], str | None]
-
-
-@dataclass(eq=False)
-class Node:
-    """One action of the SDK's list, as the shim invokes it."""
-
-    action: act.Action
-    kind: ActionType | None
-    children: list[Node] = field(default_factory=list)
-    refused: str | None = None
-    task_id: int | None = None  # the sequence number history gave it; None while new
-    invoked: bool = False
-    done: bool = False
-    canceled: bool = False
-
-    @property
-    def takes_id(self) -> bool:
-        return self.kind in act.ID_ACTIONS and self.refused is None
-
-    def finished(self) -> bool:
-        if self.kind is ActionType.WHEN_ALL:
-            return all(c.finished() for c in self.children)
-        if self.kind is ActionType.WHEN_ANY:
-            return any(c.finished() for c in self.children)
-        return self.done
 
 
 @dataclass
