@@ -205,10 +205,14 @@ def test_ctrl_c_during_the_migration_removes_the_rule(
     server, accepted = refusing_server
     env = {k: v for k, v in deployer.env.items() if k != "DEPLOY_ODBC_DRIVER"}
     env.update(FAKE_SQL_FQDN=server, DEPLOY_MIGRATE_WAIT="120", DEPLOY_MIGRATE_INTERVAL="1")
+    # As from a terminal: SIGINT at its default disposition. A runner that started the suite in
+    # the background (`cmd &` in a script) hands it down ignored, and a shell cannot trap a
+    # signal ignored on entry, so the test would only measure how it was started.
     proc = subprocess.Popen(
         ["bash", str(deployer.clone / "infra" / "deploy.sh"), "--yes", "--sql-auth", "password"],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )  # fmt: skip
     rule = deployer.state / "firewall.json"
     wait_until(lambda: rule.exists() and json.loads(rule.read_text()), timeout=120,
