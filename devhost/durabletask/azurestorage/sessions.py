@@ -70,6 +70,13 @@ class Admission:
         key = completion_key(ev)
         if key is not None and key in self.completed:
             return Verdict.DROP  # duplicate completion (an activity ran twice)
+        if key is not None and inst.scheduled(key[1]) is None:
+            # Out of order (DurableTask.AzureStorage OrchestrationSession.IsOutOfOrderMessage):
+            # a completion whose scheduling event is not in history yet. Messages go out before
+            # the history is written, so after a crash in between a re-run activity can answer
+            # before the replay schedules it again; applied now, the SDK would ignore it and
+            # then drop the real completion as a duplicate. It waits for the history instead.
+            return Verdict.DEFER
         if kind is EventType.ExecutionSuspended:
             self.status = RuntimeStatus.Suspended
         elif kind is EventType.ExecutionResumed:
