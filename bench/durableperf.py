@@ -116,7 +116,10 @@ def _wait_done(host: DevhostProcess, ids: list[str], timeout: float) -> None:
     pending = list(ids)
     deadline = time.monotonic() + timeout
     while pending:
-        status = host.get_json(f"/durabletask/instances/{pending[-1]}")
+        try:
+            status = host.get_json(f"/durabletask/instances/{pending[-1]}")
+        except OSError:  # a long replay holds devhost's loop: ask again
+            status = None
         state = (status or {}).get("runtimeStatus")
         if state in ("Completed", "Failed", "Terminated"):
             if state != "Completed":
