@@ -73,13 +73,14 @@ def retry_source(inst: Instance, ev: Event) -> Event | None:
 def segments(inst: Instance, events: list[Event]) -> list[list[Event]]:
     """Episodes to run: retry-related events go alone, everything else together."""
     out: list[list[Event]] = []
+    last_alone = False  # the last segment is a retry event (always alone)
     for ev in events:
-        if retry_source(inst, ev) is not None:
-            out.append([ev])
-        elif out and not any(retry_source(inst, e) for e in out[-1]):
+        alone = retry_source(inst, ev) is not None
+        if out and not alone and not last_alone:
             out[-1].append(ev)
         else:
             out.append([ev])
+        last_alone = alone
     return out
 
 
@@ -245,13 +246,14 @@ class Replayer:
     ) -> str | None:
         """Turn actions the orchestrator added since the last episode into events."""
         stamp = iso(now)
+        task_id = inst.next_id - 1  # each action below appends one scheduling event
         for index in range(inst.action_count, len(flat)):
             action = flat[index]
             kind = act.action_type(action)
             if kind is None or kind in act.UNSUPPORTED:
                 what = act.UNSUPPORTED.get(kind, "this action") if kind else "this action"
                 return f"devhost does not support {what} yet"
-            task_id = inst.next_id
+            task_id += 1
             retry = action.get("retryOptions") or {}
             extra: dict[str, Any] = {"ActionIndex": index, "Timestamp": stamp}
             if kind in act.RETRYING:
