@@ -1,18 +1,22 @@
-# The README's commands. Every target installs what it needs first (scripts/bootstrap.sh).
+# The README's commands. Every target installs what it needs first (scripts/bootstrap.sh):
+# demo and start only the runtime set (the app + devhost), the others the development set too.
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo start test lint unit bench clean
+.PHONY: install install-runtime demo start test lint unit bench clean
 
 install:
-	@scripts/bootstrap.sh
+	@scripts/bootstrap.sh dev
+
+install-runtime:
+	@scripts/bootstrap.sh runtime
 
 ## Main job: Azurite + devhost + SQLite ODBC, uploads the sample images, prints the rows.
-demo: install
+demo: install-runtime
 	$(PY) -m scripts.demo
 
 ## Long-running local session (like `func start` with Azurite).
-start: install
+start: install-runtime
 	@mkdir -p data
 	$(PY) -m imagemeta.db migrate
 	$(PY) -m devhost start --with-azurite
@@ -27,8 +31,9 @@ lint: install
 	$(PY) -m mypy
 	shellcheck infra/deploy.sh scripts/bootstrap.sh .ci/run
 
+## The fast suite: in-process tests only, no Azurite, no subprocess (tests/README.md).
 unit: install
-	$(PY) -m pytest -m "not e2e and not reliability" $(PYTEST_ARGS)
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench

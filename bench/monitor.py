@@ -141,18 +141,23 @@ def bench_render(work: Path, n: int = 10_000) -> dict[str, Any]:
         out["seed_s"] = seed_instances(azurite.connection_string, n)
         host.start()
         base = host.base_url + "/monitor/api"
+        token = f"token={host.monitor_token}"  # the monitor's per-run token (devhost/guard.py)
         with _browser() if browser else nullcontext() as b:
-            ui = host.base_url + "/monitor"
+            ui = host.monitor_url
             if b is not None:  # first: the page's first load reads the whole table
                 out["browser_overview_cold_ms"] = _render_ms(b.new_page(), ui, "#count-total")
             else:
-                out["overview_cold_ms"], _ = _get(base + "/overview")
-            _, body = _get(base + "/overview")
+                out["overview_cold_ms"], _ = _get(f"{base}/overview?{token}")
+            _, body = _get(f"{base}/overview?{token}")
             assert body["total"] == n, body["total"]
-            out["overview_warm_ms"] = _warm(base + "/overview")
-            out["list_page_ms"] = _warm(base + "/instances?page=3&size=50&sort=created")
-            out["list_sorted_by_duration_ms"] = _warm(base + "/instances?size=50&sort=duration")
-            out["list_filtered_ms"] = _warm(base + "/instances?status=Failed&q=seed/0&size=50")
+            out["overview_warm_ms"] = _warm(f"{base}/overview?{token}")
+            out["list_page_ms"] = _warm(f"{base}/instances?page=3&size=50&sort=created&{token}")
+            out["list_sorted_by_duration_ms"] = _warm(
+                f"{base}/instances?size=50&sort=duration&{token}"
+            )
+            out["list_filtered_ms"] = _warm(
+                f"{base}/instances?status=Failed&q=seed/0&size=50&{token}"
+            )
             if b is not None:
                 page = b.new_page()
                 out["browser_overview_ms"] = statistics.median(
@@ -196,8 +201,8 @@ def _poll_cost(browser: Any, host: DevhostProcess, azurite: Azurite, span: float
 
     idle, browser_idle = cpu_ms_per_s()
     context = browser.new_context()
-    for url in ("/monitor", "/monitor#instances"):
-        context.new_page().goto(host.base_url + url)
+    for url in ("", "#instances"):
+        context.new_page().goto(host.monitor_url + url)
     time.sleep(6)
     watched, browser_watched = cpu_ms_per_s()
     context.close()
@@ -215,10 +220,12 @@ def _remote(base_url: str, browser: Any) -> dict[str, float]:
     """The standalone monitor over the HTTP API only (as against a deployed app)."""
     port = free_port()
     argv = [sys.executable, "-m", "devhost.monitor", "--url", base_url, "--port", str(port)]
-    proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+    token = "bench-monitor-token"
+    env = {**os.environ, "DEVHOST_MONITOR_TOKEN": token}
+    proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, env=env)
     out: dict[str, float] = {}
     try:
-        ui = f"http://127.0.0.1:{port}/monitor"
+        ui = f"http://127.0.0.1:{port}/monitor?token={token}"
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -233,7 +240,7 @@ def _remote(base_url: str, browser: Any) -> dict[str, float]:
         else:
             out["overview_cold_ms"], _ = _get(ui.replace("/monitor", "/monitor/api/overview"))
         time.sleep(2.1)  # past the refresh interval: the warm figure includes a poll
-        out["overview_warm_ms"] = _warm(f"http://127.0.0.1:{port}/monitor/api/overview")
+        out["overview_warm_ms"] = _warm(ui.replace("/monitor", "/monitor/api/overview"))
         if browser is not None:
             out["browser_overview_ms"] = _render_ms(browser.new_page(), ui, "#count-total")
         return out
@@ -265,7 +272,7 @@ def _pipeline_run(work: Path, tag: str, n: int, watch: Callable[[str], Any] | No
         pid = azurite.process.pid if azurite.process else None
         if watch is None:
             return run_backlog(host, rows, container, items, azurite_pid=pid)
-        with watch(host.base_url):
+        with watch(host.monitor_url):
             return run_backlog(host, rows, container, items, azurite_pid=pid)
     finally:
         host.stop()
@@ -276,12 +283,12 @@ BROWSER_CPU: list[float] = []  # seconds of Chromium CPU while a page watched a 
 
 
 @contextmanager
-def _open_page(base_url: str) -> Iterator[None]:
+def _open_page(monitor_url: str) -> Iterator[None]:
     with _browser() as b:
         overview = b.new_page()
-        overview.goto(base_url + "/monitor")
+        overview.goto(monitor_url)
         listing = b.new_page()
-        listing.goto(base_url + "/monitor#instances")
+        listing.goto(monitor_url + "#instances")
         before = browser_cpu_seconds()
         yield
         BROWSER_CPU.append(browser_cpu_seconds() - before)

@@ -2,7 +2,9 @@
 
 - `POST /admin/functions/{name}` with `{"input": "..."}` runs a non-HTTP function once, like
   the host's AdminController: 202 Accepted and the invocation runs in the background; 404 for an
-  unknown function. For a blobTrigger function `input` is a blob path `container/name`; for an
+  unknown function. For a blobTrigger function `input` is a blob path `container/name`, which
+  must lie in the trigger's container and match its path pattern (400 otherwise: the function
+  would otherwise see a blob from elsewhere labelled with its own container); for an
   activityTrigger function it is the activity's JSON input.
 - `GET /admin/host/status`: the host's `HostStatus` shape (`id`, `state`, `version`,
   `versionDetails`, `processUptime` in milliseconds).
@@ -22,6 +24,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from devhost.textsafe import escape
+
 log = logging.getLogger("devhost")
 
 VERSION = "4.0.0-devhost"
@@ -38,6 +42,10 @@ class AdminBackend(Protocol):
     started: float  # time.time() when the host process started
 
     def trigger_type(self, function_name: str) -> str | None: ...
+
+    def check_input(self, function_name: str, input_text: str) -> str | None:
+        """Why this input cannot be given to the function by hand, or None."""
+        ...
 
     async def invoke_by_hand(self, function_name: str, input_text: str) -> None:
         """Run the function once with this trigger input; raise to report a failure."""
@@ -71,9 +79,7 @@ async def host_status(request: web.Request) -> web.Response:
 
 
 async def invoke(request: web.Request) -> web.Response:
-    origin = request.headers.get("Origin")
-    if origin and origin != f"{request.scheme}://{request.host}":
-        return web.json_response({"error": "cross-site request refused"}, status=403)
+    # Cross-site requests never get here: devhost/guard.py refuses them for every listener.
     backend = request.app[BACKEND_KEY]
     name = request.match_info["name"]
     trigger = backend.trigger_type(name)
@@ -90,12 +96,15 @@ async def invoke(request: web.Request) -> web.Response:
         return web.json_response({"error": 'body must be JSON: {"input": "..."}'}, status=400)
     value = body.get("input") if isinstance(body, dict) else None
     text = value if isinstance(value, str) else json.dumps(value)
+    problem = backend.check_input(name, text)
+    if problem is not None:
+        return web.json_response({"error": problem}, status=400)
 
     async def run() -> None:
         try:
             await backend.invoke_by_hand(name, text)
         except Exception as exc:
-            log.warning("Manual invocation of %s failed: %s", name, exc)
+            log.warning("Manual invocation of %s failed: %s", name, escape(exc))
 
     task = asyncio.create_task(run())
     _TASKS.add(task)
@@ -123,6 +132,22 @@ class HostAdminBackend:
         result = self.runner.trigger_type(function_name)
         return None if result is None else str(result)
 
+    def check_input(self, function_name: str, input_text: str) -> str | None:
+        if self.trigger_type(function_name) != "blobTrigger":
+            return None
+        from devhost.blobtrigger import parse_blob_path, target_from_binding  # noqa: PLC0415
+
+        spec = self.host.functions[function_name]
+        target = target_from_binding(spec.name, spec.trigger.raw, self.host.config.settings)
+        path = f"{target.container}/{target.blob_pattern}"
+        container, _, blob = input_text.strip("/").partition("/")
+        if container != target.container or not blob:
+            return f"{function_name} is triggered by blobs in '{target.container}': the input " \
+                   f"must be a blob path '{target.container}/...' matching '{path}'"  # fmt: skip
+        if parse_blob_path(path).match(blob) is None:
+            return f"blob '{escape(blob)}' does not match {function_name}'s path '{path}'"
+        return None
+
     async def invoke_by_hand(self, function_name: str, input_text: str) -> None:
         trigger = self.trigger_type(function_name)
         if trigger == "activityTrigger":
@@ -144,9 +169,10 @@ class HostAdminBackend:
 
         spec = self.host.functions[function_name]
         target = target_from_binding(spec.name, spec.trigger.raw, self.host.config.settings)
+        problem = self.check_input(function_name, path)
+        if problem is not None:
+            raise ValueError(problem)
         container, _, blob = path.strip("/").partition("/")
-        if not blob:
-            raise ValueError(f"input must be a blob path 'container/name', not {path!r}")
         client = BlobClient.from_connection_string(target.connection_string, container, blob)
         async with client:
             downloader = await client.download_blob()

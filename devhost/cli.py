@@ -1,4 +1,10 @@
-"""`python -m devhost ...`: start (like `func start`), status, upload, restart-failed."""
+"""`python -m devhost ...`: start (like `func start`), status, upload, restart-failed.
+
+Secrets never on the command line (devhost/secretargs.py): the key comes from $DEVHOST_KEY or
+`--key-file`, the storage connection string from AzureWebJobsStorage (environment or
+local.settings.json) or `--storage-connection-string-file`; `--key VALUE` and a
+`--storage-connection-string` holding a key are refused with one line (exit 2).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,14 @@ import logging
 import os
 import signal
 import sys
+import urllib.error
 from pathlib import Path
 
 from devhost.config import ConfigError
 from devhost.monitor.appview import AppView, AppViewError, app_view_from_settings
+from devhost.secretargs import key_options, resolve_secrets
 from devhost.startup import STORAGE_WAIT, StartupError
+from devhost.textsafe import SafeFormatter, escape
 
 VIEW_HELP = (
     "plug-in module naming the app's outcomes and subjects (default: DEVHOST_APP_VIEW in "
@@ -23,21 +32,26 @@ VIEW_HELP = (
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="[%(asctime)s] %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S",
-        stream=sys.stdout,
-    )
+    """Every line escaped (devhost/textsafe.py): blob names and reasons come from outside."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(SafeFormatter("[%(asctime)s] %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     for noisy in ("azure", "aiohttp.access", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    from devhost.config import load_config  # noqa: PLC0415
+    from devhost.loader import check_function_files  # noqa: PLC0415
+
+    app_dir = Path(args.app_dir).resolve()
+    # The configuration first (host.json, local.settings.json, every function.json): its
+    # mistakes are one line at once, before the host's imports and before Azurite starts.
+    load_config(app_dir, args.storage_connection_string)
+    check_function_files(app_dir)
     from devhost.host import Host, HostOptions  # noqa: PLC0415
 
     _setup_logging(args.verbose)
-    app_dir = Path(args.app_dir).resolve()
     with contextlib.ExitStack() as stack:
         if args.with_azurite:
             from devhost.azurite import local_azurite  # noqa: PLC0415
@@ -54,7 +68,9 @@ def cmd_start(args: argparse.Namespace) -> int:
                     poll_interval=args.poll_interval,
                     workers=getattr(args, "workers", 0),
                     storage_wait=getattr(args, "storage_wait", STORAGE_WAIT),
-                    key=getattr(args, "key", None) or os.environ.get("DEVHOST_KEY") or None,
+                    key=getattr(args, "key", None),
+                    rpc_port=args.rpc_port,
+                    allowed_hosts=tuple(getattr(args, "allow_host", ())),
                 )
             )
         except (ConfigError, StartupError) as exc:
@@ -78,7 +94,6 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from devhost.config import load_config  # noqa: PLC0415
-    from devhost.monitor.console import print_status  # noqa: PLC0415
     from devhost.startup import wait_for_storage  # noqa: PLC0415
 
     config = load_config(Path(args.app_dir).resolve(), args.storage_connection_string)
@@ -88,6 +103,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     except (StartupError, AppViewError) as exc:
         print(f"devhost: {exc}", file=sys.stderr)
         return 2
+    from devhost.monitor.console import print_status  # noqa: PLC0415
+
     return asyncio.run(
         print_status(
             config.settings["AzureWebJobsStorage"],
@@ -114,7 +131,7 @@ def app_view(args: argparse.Namespace, settings: dict[str, str] | None = None) -
 
 def cmd_upload(args: argparse.Namespace) -> int:
     from devhost.config import load_config  # noqa: PLC0415
-    from devhost.uploads import upload  # noqa: PLC0415
+    from devhost.startup import wait_for_storage  # noqa: PLC0415
 
     app_dir = Path(args.app_dir).resolve()
     name = args.container or _trigger_container(app_dir)
@@ -123,37 +140,89 @@ def cmd_upload(args: argparse.Namespace) -> int:
             "devhost: no single blobTrigger container in the app: pass --container", file=sys.stderr
         )
         return 2
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"devhost: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
     config = load_config(app_dir, args.storage_connection_string)
-    upload(config.settings["AzureWebJobsStorage"], name, args.paths, args.prefix)
+    storage = config.settings.get("AzureWebJobsStorage")
+    if not storage:
+        print("devhost: AzureWebJobsStorage is not set (local.settings.json or "
+              "--storage-connection-string)", file=sys.stderr)  # fmt: skip
+        return 2
+    # One request with the SDK's retries off: storage that is down is one line at once, not
+    # the SDK's minute of retries and a ServiceRequestError traceback.
+    asyncio.run(wait_for_storage(storage, timeout=0, services=("blob",)))
+    from azure.core.exceptions import AzureError  # noqa: PLC0415
+
+    from devhost.uploads import UploadOptions, upload  # noqa: PLC0415
+
+    options = UploadOptions(
+        force=args.force,
+        all_files=args.all,
+        extensions=_extensions(args.extensions, config.settings),
+    )
+    try:
+        upload(storage, name, args.paths, args.prefix, options)
+    except AzureError as exc:  # storage went away mid-upload, or refused a request
+        print(f"devhost: upload to {name} failed: {_first_line(exc)}", file=sys.stderr)
+        return 2
     return 0
 
 
-def _trigger_container(app_dir: Path) -> str | None:
-    """The container the app's blobTrigger functions watch, when there is exactly one."""
-    from devhost.blobtrigger import parse_blob_path  # noqa: PLC0415
+UPLOAD_EXTENSIONS = "DEVHOST_UPLOAD_EXTENSIONS"
 
+
+def _extensions(given: str | None, settings: dict[str, str]) -> tuple[str, ...] | None:
+    """The extensions `upload` sends without --all: --extensions, else the app's
+    DEVHOST_UPLOAD_EXTENSIONS setting (local.settings.json Values); None uploads everything."""
+    text = given if given is not None else settings.get(UPLOAD_EXTENSIONS, "")
+    found = [e.strip().lower() for e in text.split(",") if e.strip()]
+    return tuple(e if e.startswith(".") else f".{e}" for e in found) or None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def _trigger_container(app_dir: Path) -> str | None:
+    """The container the app's blobTrigger functions watch, when there is exactly one: the
+    path's first segment (devhost.blobtrigger validates it at start; importing that package
+    here would load the storage SDKs before a configuration error can be reported)."""
     found: set[str] = set()
     for conf in app_dir.glob("*/function.json"):
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, AttributeError):
             for b in json.loads(conf.read_text(encoding="utf-8-sig")).get("bindings", []):
                 if b.get("type") == "blobTrigger":
-                    found.add(parse_blob_path(str(b.get("path", ""))).container)
+                    found.add(str(b.get("path", "")).strip("/").split("/", 1)[0])
     return found.pop() if len(found) == 1 else None
 
 
 def cmd_restart_failed(args: argparse.Namespace) -> int:
     from devhost.recovery import restart_failed  # noqa: PLC0415
 
+    url = args.url.rstrip("/")
     try:
         view = app_view(args)
+        restarted = restart_failed(
+            url, args.function, dry_run=args.dry_run, key=args.key, view=view
+        )
     except AppViewError as exc:
         print(f"devhost: {exc}", file=sys.stderr)
         return 2
-    restarted = restart_failed(args.url.rstrip("/"), args.function, dry_run=args.dry_run, view=view)
+    except urllib.error.HTTPError as exc:
+        print(f"devhost: {url} answered HTTP {exc.code} {exc.reason}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:  # refused, unreachable, timed out; not JSON
+        reason = getattr(exc, "reason", None) or exc
+        print(f"devhost: no Durable HTTP API at {url} ({_first_line(reason)}); is devhost "
+              "running? (make start)", file=sys.stderr)  # fmt: skip
+        return 2
     verb = "would restart" if args.dry_run else "restarted"
     for r in restarted:
-        print(f"{verb} {r.subject or '?'}  ({r.name} {r.instance_id}): {r.reason or ''}")
-    print(json.dumps({"wouldRestart" if args.dry_run else "restarted": len(restarted)}))
+        print(escape(f"{verb} {r.subject or '?'}  ({r.name} {r.instance_id}): {r.reason or ''}"))
+    print(f"{verb} {len(restarted)} failed orchestration{'s' if len(restarted) != 1 else ''}")
     return 0
 
 
@@ -163,23 +232,72 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return run(args)
 
 
-def _add_monitor_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from devhost.monitor.__main__ import add_arguments  # noqa: PLC0415
+def _add_restart_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("restart-failed", help="start Failed orchestrations again (same id/input)")
+    p.add_argument("--url", default="http://127.0.0.1:7071", help="devhost base URL")
+    key_options(p)
+    p.add_argument("--function", help="only this orchestrator")
+    p.add_argument("--dry-run", action="store_true", help="list what would be restarted")
+    p.add_argument("--app-dir", default=".", help="Functions app root (local.settings.json)")
+    p.add_argument("--app-view", help=VIEW_HELP)
+    p.set_defaults(run=cmd_restart_failed)
 
+
+def _add_monitor_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], full: bool
+) -> None:
     p = sub.add_parser("monitor", help="the monitor page against a deployed app's HTTP API")
-    add_arguments(p)
+    if full:  # its options need the monitor's modules (1-2 s of imports): only for `monitor`
+        from devhost.monitor.__main__ import add_arguments  # noqa: PLC0415
+
+        add_arguments(p)
     p.set_defaults(run=cmd_monitor)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _listener_opts(p: argparse.ArgumentParser) -> None:
+    """`start`: the key and the listeners (devhost/guard.py)."""
+    p.add_argument("--key", help=argparse.SUPPRESS)  # refused: argv is public
+    p.add_argument(
+        "--key-file",
+        metavar="FILE",
+        help="file (mode 600) holding the key required as ?code= or x-functions-key on the "
+        "Durable webhooks, admin routes and non-anonymous httpTrigger functions (default: "
+        "$DEVHOST_KEY); needed to listen on a non-loopback address",
+    )
+    p.add_argument(
+        "--rpc-port",
+        type=int,
+        help="port of the loopback-only Durable RPC endpoint (default: 17071, else a random "
+        "free one, as the Durable extension picks it)",
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name clients may use besides localhost and IP addresses (repeatable; "
+        "also $DEVHOST_ALLOWED_HOSTS)",
+    )
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    # `worker` is internal (spawned by `start --workers N`): left out of the choices shown.
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{start,status,upload,restart-failed,monitor}"
+    )
 
     def app_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument("--app-dir", default=".", help="Functions app root (host.json)")
         p.add_argument(
             "--storage-connection-string",
-            help="overrides AzureWebJobsStorage from local.settings.json",
+            help="overrides AzureWebJobsStorage, if it holds no key (UseDevelopmentStorage=true);"
+            " a key goes in AzureWebJobsStorage (environment, local.settings.json) or a file",
+        )
+        p.add_argument(
+            "--storage-connection-string-file",
+            metavar="FILE",
+            help="file (mode 600) holding the storage connection string",
         )
 
     p = sub.add_parser("start", help="run the app like `func start`")
@@ -209,12 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=int(os.environ.get("DEVHOST_WORKERS", "0")),
         help="extra processes that run activities (like FUNCTIONS_WORKER_PROCESS_COUNT)",
     )
-    p.add_argument(
-        "--key",
-        help="key required as ?code= or x-functions-key on the Durable webhooks, admin routes "
-        "and non-anonymous httpTrigger functions (default: $DEVHOST_KEY); needed to listen "
-        "on a non-loopback address",
-    )
+    _listener_opts(p)
     p.add_argument(
         "--storage-wait",
         type=float,
@@ -224,10 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(run=cmd_start)
 
-    p = sub.add_parser("worker", help=argparse.SUPPRESS)  # spawned by `start --workers N`
+    p = sub.add_parser("worker")  # no help=: argparse would list it as "==SUPPRESS=="
     app_opts(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7071, help="the main host's port")
+    p.add_argument("--rpc-port", type=int, required=True, help="the main host's RPC port")
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--poll-interval", type=float, default=1.0)
     p.add_argument("--verbose", action="store_true")
@@ -250,20 +364,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+")
     p.add_argument("--container", help="default: the app's blobTrigger container")
     p.add_argument("--prefix", default="", help="virtual folder inside the container")
+    p.add_argument(
+        "--force", action="store_true", help="upload files whose content is already there too"
+    )
+    p.add_argument("--all", action="store_true", help="upload every file, whatever its extension")
+    p.add_argument(
+        "--extensions",
+        help=f"comma list of extensions to upload (default: the app's {UPLOAD_EXTENSIONS} "
+        "setting; without it, every file)",
+    )
     p.set_defaults(run=cmd_upload)
 
-    p = sub.add_parser("restart-failed", help="start Failed orchestrations again (same id/input)")
-    p.add_argument("--url", default="http://127.0.0.1:7071", help="devhost base URL")
-    p.add_argument("--function", help="only this orchestrator")
-    p.add_argument("--dry-run", action="store_true", help="list what would be restarted")
-    p.add_argument("--app-dir", default=".", help="Functions app root (local.settings.json)")
-    p.add_argument("--app-view", help=VIEW_HELP)
-    p.set_defaults(run=cmd_restart_failed)
-
-    _add_monitor_parser(sub)
+    _add_restart_parser(sub)
+    _add_monitor_parser(sub, "monitor" in (sys.argv[1:] if argv is None else argv))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    args = build_parser(argv).parse_args(argv)
+    try:
+        resolve_secrets(args)
+        return int(args.run(args))
+    except (ConfigError, StartupError) as exc:  # bad host.json / settings, storage down, argv
+        print(f"devhost: {exc}", file=sys.stderr)
+        return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,24 @@ def default_host_id(machine_name: str, script_path: str) -> str:
     return host_id.lower().rstrip("-")
 
 
+# AzureStorageOptions.ValidateHubName (Durable extension): the hub name must be a valid blob,
+# container (lower-cased), table and queue (lower-cased) name, and at most 50 characters; the
+# table rule is the binding one: a letter, then letters and digits, 3-63 in all.
+_HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
+MAX_HUB_NAME = 50
+
+
+def validate_hub_name(hub: str) -> None:
+    """Refuse a task hub name the Durable extension refuses, with its message, at start
+    (AzureStorageDurabilityProviderFactory.EnsureInitialized) instead of a storage error later."""
+    if not _HUB_NAME.fullmatch(hub) or len(hub) > MAX_HUB_NAME:
+        raise ConfigError(
+            f"Task hub name '{hub}' should contain only alphanumeric characters, start with a "
+            "letter, and have length between 3 and 45 (host.json extensions.durableTask.hubName"
+            f" or {HUB_OVERRIDE})"
+        )
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -99,8 +118,12 @@ def load_config(app_dir: Path, storage_connection_string: str | None = None) -> 
     settings_path = app_dir / "local.settings.json"
     if settings_path.exists():
         values = _read_json(settings_path).get("Values", {}) or {}
+        if not isinstance(values, dict):
+            raise ConfigError('local.settings.json: "Values" must be a JSON object')
         for key, value in values.items():
             os.environ.setdefault(str(key), str(value))
     if storage_connection_string:
         os.environ["AzureWebJobsStorage"] = storage_connection_string
-    return HostConfig(app_dir=app_dir, host_json=host_json, settings=dict(os.environ))
+    config = HostConfig(app_dir=app_dir, host_json=host_json, settings=dict(os.environ))
+    validate_hub_name(config.hub_name)
+    return config

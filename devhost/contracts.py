@@ -30,6 +30,10 @@ class FunctionRunner(Protocol):
         """Trigger binding type of a loaded function ('orchestrationTrigger', ...) or None."""
         ...
 
+    def function_names(self) -> list[str]:
+        """Every loaded function's name, as function.json folders spell them."""
+        ...
+
     async def run_orchestrator(self, function_name: str, context_json: str) -> str:
         """Run one orchestrator episode; returns the SDK's JSON reply text.
 

@@ -1,33 +1,58 @@
-"""The host: loads the app, wires the durable engine, the blob trigger listener and the HTTP
-server (Durable API + httpTrigger) to one FunctionRunner, and runs them until stopped."""
+"""The host: loads the app, wires the durable engine, the blob trigger listener and two HTTP
+listeners to one FunctionRunner, and runs them until stopped.
+
+- The public listener (`--host`/`--port`): the Durable webhooks, httpTrigger functions, the
+  admin routes and the monitor, as the Functions host serves them.
+- The RPC listener, on 127.0.0.1 only: `/durabletask/...`, what DurableOrchestrationClient calls
+  (the binding's `rpcBaseUrl`), and the activity workers' wake route. The extension keeps this
+  endpoint off the public port the same way (LocalHttpListener: 127.0.0.1:17071, else a random
+  port in 30000-31000, ten attempts), so neither a port-forward of the public port nor its key
+  reaches an unkeyed API.
+
+Both go through devhost/guard.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
-from devhost.auth import check_bind, key_middleware
+from devhost.auth import KEYED_PREFIXES
 from devhost.bindings import BindingIO
 from devhost.blobtrigger import BlobTriggerListener, target_from_binding
 from devhost.config import HostConfig, load_config
 from devhost.durabletask.azurestorage.names import PARTITIONS
 from devhost.durabletask.azurestorage.partitions import SINGLE_OWNER_NOTE
 from devhost.durabletask.engine import DurableEngine
-from devhost.durabletask.model.state import Instance
+from devhost.guard import GuardedServer, MonitorToken, Policy, check_bind, configured_hosts
 from devhost.http_triggers import add_http_triggers
 from devhost.invoker import Invoker
 from devhost.loader import load_functions
 from devhost.monitor.appview import app_view_from_settings
 from devhost.runner import HostRunner, close_sdk_session
-from devhost.startup import STORAGE_WAIT, check_port_free, wait_for_storage
-from devhost.webhooks.routes import add_routes, client_binding_json
+from devhost.startup import STORAGE_WAIT, StartupError, check_port_free, wait_for_storage
+from devhost.webhooks.routes import (
+    DEFAULT_MAX_BODY,
+    RPC_PREFIX,
+    WEBHOOK_PREFIX,
+    add_routes,
+    client_binding_json,
+)
 from devhost.workers import add_wake_route, run_worker, spawn_worker
 
 log = logging.getLogger("devhost")
+
+KEY_REMEDY = "set DEVHOST_KEY or --key-file FILE and send it as ?code= or x-functions-key"
+RPC_HOST = "127.0.0.1"
+RPC_DEFAULT_PORT = 17071  # LocalHttpListener.DefaultPort
+RPC_RANDOM_PORTS = (30000, 31000)  # LocalHttpListener.MinPort / MaxPort
+RPC_ATTEMPTS = 10
 
 
 @dataclass
@@ -41,6 +66,8 @@ class HostOptions:
     workers: int = 0  # extra processes that run activities (FUNCTIONS_WORKER_PROCESS_COUNT - 1)
     storage_wait: float = STORAGE_WAIT  # seconds to wait for storage at start
     key: str | None = None  # required on webhooks/admin when set; needed off loopback
+    rpc_port: int | None = None  # None: 17071, else a random free one, as the extension does
+    allowed_hosts: tuple[str, ...] = field(default_factory=tuple)  # --allow-host names
 
 
 class Host:
@@ -53,7 +80,7 @@ class Host:
         self.functions = {f.name: f for f in loaded if not f.disabled}
         self.disabled = sorted(f.name for f in loaded if f.disabled)
         self.invoker = Invoker(self.functions, options.concurrency)
-        check_bind(options.host, options.key)
+        check_bind(options.host, options.key, remedy=KEY_REMEDY)
         shown = options.host if options.host not in ("", "::") else "0.0.0.0"  # noqa: S104
         self.listen_url = f"http://{shown}:{options.port}"
         local = "127.0.0.1" if shown == "0.0.0.0" else options.host  # noqa: S104
@@ -64,21 +91,23 @@ class Host:
                 "AzureWebJobsStorage is not set: local.settings.json or --storage-connection-string"
             )
         self.storage = storage
+        self.rpc_port = options.rpc_port
         self.runner = HostRunner(
             self.functions,
             self.invoker,
-            client_binding_json(self.base_url, self.config.hub_name, code=options.key),
+            self._client_json(),
             BindingIO(self.config.settings, self.config.host_json),
         )
         # How the host's tools and its finish line describe an instance (the app's words).
         self.app_view = app_view_from_settings(self.config.settings)
+        self.monitor_token = MonitorToken.for_this_run()
         self.engine = DurableEngine(
             storage,
             self.config.hub_name,
             self.runner,
             poll_interval=options.poll_interval,
             activity_concurrency=options.concurrency,
-            on_finished=self._finished,
+            on_finished=self.app_view.finish_hook(log),
         )
         self.listener: BlobTriggerListener | None = None
         targets = [
@@ -96,6 +125,19 @@ class Host:
                 max_concurrency=options.concurrency,
             )
 
+    @property
+    def rpc_url(self) -> str:
+        """The RPC listener's origin (its port is known once it listens, or given)."""
+        return f"http://{RPC_HOST}:{self.rpc_port or RPC_DEFAULT_PORT}"
+
+    def _client_json(self) -> str:
+        return client_binding_json(
+            self.base_url,
+            self.config.hub_name,
+            code=self.options.key,
+            rpc_base_url=f"{self.rpc_url}{RPC_PREFIX}/",
+        )
+
     def banner(self) -> str:
         lines = ["", "Functions:", ""]
         for spec in self.functions.values():
@@ -110,52 +152,96 @@ class Host:
             f"(Durable API at {self.base_url}/runtime/webhooks/durabletask"
             + ("; key required" if self.options.key else "")
             + ")",
+            f"Durable RPC endpoint (the SDK's rpcBaseUrl): {self.rpc_url}{RPC_PREFIX}/ "
+            "(this machine only)",
+            f"Monitor: {self.monitor_token.url(self.base_url)}",
             "Not as in Azure: " + SINGLE_OWNER_NOTE.format(n=PARTITIONS, hub=hub),
         ]
-        if self.app_view.app_describe is not None:
-            lines.append(
-                f"App view: {self.app_view.name} (outcomes: {', '.join(self.app_view.outcomes)})"
-            )
-        lines.append("")
+        lines += [self.app_view.banner_line(), ""]
         return "\n".join(lines)
 
     async def run_worker(self, stop: asyncio.Event) -> None:
         """An activity worker process (`devhost worker`), spawned by a host with --workers."""
         try:
-            await run_worker(self.engine, self.base_url, stop)
+            await run_worker(self.engine, self.rpc_url, stop)
         finally:
             await close_sdk_session()
             self.invoker.close()
 
-    def _finished(self, inst: Instance) -> None:
-        line = self.app_view.finish_line(
-            inst.name, inst.instance_id, inst.status, inst.input, inst.output
-        )
-        log.info("%s", line)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        app = web.Application(
-            client_max_size=100 * 1024 * 1024, middlewares=[key_middleware(self.options.key)]
-        )
-        add_routes(app, self.engine, base_url=self.base_url, code=self.options.key)
+    def _public_app(self) -> web.Application:
+        app = web.Application(client_max_size=DEFAULT_MAX_BODY)
+        add_routes(app, self.engine, base_url=self.base_url, code=self.options.key,
+                   prefixes=(WEBHOOK_PREFIX,))  # fmt: skip
         add_http_triggers(app, self.runner, self.options.key)
-        add_wake_route(app, self.engine)
-        check_port_free(self.options.host, self.options.port)
-        await wait_for_storage(self.storage, self.options.storage_wait)
         from devhost.monitor.wiring import add_host_routes  # noqa: PLC0415 - issue 13
 
         add_host_routes(app, self)  # /monitor, / -> /monitor, /admin/functions, /admin/host
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        # Creates the task hub before the API can be called.
-        await self.engine.start(activities=self.options.workers == 0)
-        site = web.TCPSite(runner, self.options.host, self.options.port)
-        await site.start()  # before the listener: blob-triggered functions call the API
+        return app
+
+    async def _start_rpc(self) -> GuardedServer:
+        """The RPC listener on 127.0.0.1: the given port, else LocalHttpListener's choice."""
+        app = web.Application(client_max_size=DEFAULT_MAX_BODY)
+        add_routes(app, self.engine, base_url=self.base_url, code=self.options.key,
+                   prefixes=(RPC_PREFIX,), request_base_url=self.rpc_url)  # fmt: skip
+        add_wake_route(app, self.engine)
+        policy = Policy("durable-rpc", RPC_HOST, self.rpc_port or 0, loopback_clients_only=True)
+        server = GuardedServer(app, policy)
+        await server.setup()
+        if self.rpc_port:
+            candidates = [self.rpc_port]
+        else:
+            low, high = RPC_RANDOM_PORTS
+            candidates = [RPC_DEFAULT_PORT, *random.sample(range(low, high), RPC_ATTEMPTS - 1)]
+        for port in candidates:
+            try:
+                self.rpc_port = await server.listen(port)
+                break
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    await server.close()
+                    raise StartupError(
+                        f"cannot listen on {RPC_HOST}:{port}: {exc.strerror}"
+                    ) from exc
+                log.debug("Durable RPC port %d is busy", port)
+        else:
+            await server.close()
+            raise StartupError(
+                f"no free port for the Durable RPC endpoint on {RPC_HOST} after {len(candidates)}"
+                " attempts" + (" (--rpc-port is in use)" if len(candidates) == 1 else "")
+            )
+        self.runner.set_client_json(self._client_json())  # rpcBaseUrl names the bound port
+        return server
+
+    async def run(self, stop: asyncio.Event) -> None:
         o = self.options
-        workers = [
-            spawn_worker(i, o.app_dir, o.port, o.concurrency, o.poll_interval, self.storage)
-            for i in range(o.workers)
-        ]
+        check_port_free(o.host, o.port)
+        await wait_for_storage(self.storage, o.storage_wait)
+        rpc = await self._start_rpc()
+        public = GuardedServer(
+            self._public_app(),
+            Policy(
+                "devhost",
+                o.host,
+                o.port,
+                key=o.key,
+                key_remedy=KEY_REMEDY,
+                keyed_prefixes=KEYED_PREFIXES,
+                open_prefixes=("/api/",),
+                monitor_token=self.monitor_token,
+                allowed_hosts=configured_hosts(o.allowed_hosts),
+            ),
+        )
+        await public.setup()
+        # Creates the task hub before the API can be called.
+        await self.engine.start(activities=o.workers == 0)
+        await public.listen()  # before the listener: blob-triggered functions call the API
+        assert self.rpc_port is not None
+        rpc_port = self.rpc_port
+        workers = []
+        for i in range(o.workers):
+            proc = spawn_worker(i, o.app_dir, o.port, rpc_port, o.concurrency, o.poll_interval,
+                                self.storage)  # fmt: skip
+            workers.append(proc)
         listener_task = asyncio.create_task(self.listener.run()) if self.listener else None
         print(self.banner(), flush=True)
         log.info("Host started")
@@ -170,7 +256,8 @@ class Host:
             for proc in workers:
                 proc.terminate()
             await self.engine.stop()
-            await runner.cleanup()
+            await public.close()
+            await rpc.close()
             for proc in workers:
                 await asyncio.to_thread(proc.wait, 10)
             await close_sdk_session()

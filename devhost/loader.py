@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from azure.functions import meta
-
 from devhost.config import ConfigError
 
 
 def binding_registry() -> Any:
     """azure.functions' converter registry: the worker's own binding converters (untyped)."""
+    from azure.functions import meta  # noqa: PLC0415 - not needed to check function.json
+
     return meta.get_binding_registry()  # type: ignore[no-untyped-call]
 
 
@@ -109,6 +109,22 @@ def _import(app_dir: Path, folder: Path, script: str) -> types.ModuleType:
         ) from exc
 
 
+KNOWN_TYPES = TRIGGERS | CLIENT_TYPES | OTHER_TYPES
+
+
+def _check_binding_types(folder: Path, bindings: list[Binding]) -> None:
+    """Unknown binding types first, before the trigger count and the import, naming them: as
+    the host's FunctionDescriptorProvider.VerifyResolvedBindings reports "The binding type(s)
+    '...' are not registered" (a misspelt "blobTriger" is not "no trigger")."""
+    unknown = [b.type for b in bindings if b.type not in KNOWN_TYPES]
+    if unknown:
+        names = ", ".join(f"'{t}'" for t in unknown)
+        raise LoadError(
+            f"function '{folder.name}': unknown binding type {names} (misspelt? devhost knows "
+            f"{', '.join(sorted(KNOWN_TYPES))})"
+        )
+
+
 def _validate(spec: FunctionSpec, settings: dict[str, str]) -> None:
     triggers = [b for b in spec.bindings if b.is_trigger]
     if len(triggers) != 1:
@@ -122,8 +138,6 @@ def _validate(spec: FunctionSpec, settings: dict[str, str]) -> None:
     params = inspect.signature(spec.func).parameters
     registry = binding_registry()
     for b in spec.bindings:
-        if b.type not in TRIGGERS | CLIENT_TYPES | OTHER_TYPES:
-            raise LoadError(f"function '{spec.name}': unknown binding type '{b.type}'")
         if b.type == "blobTrigger" and not settings.get(
             b.raw.get("connection") or "AzureWebJobsStorage"
         ):
@@ -174,17 +188,38 @@ def _validate_storage_binding(spec: FunctionSpec, b: Binding) -> None:
             raise LoadError(f"function '{spec.name}': queue binding '{b.name}' has no queueName")
 
 
-def load_function(app_dir: Path, folder: Path, settings: dict[str, str]) -> FunctionSpec:
+def read_function_json(folder: Path) -> tuple[dict[str, Any], list[Binding]]:
+    """function.json and its bindings, refused in one line when malformed or when a binding
+    type is unknown: nothing is imported yet."""
     try:
         conf = json.loads((folder / "function.json").read_text(encoding="utf-8-sig"))
     except ValueError as exc:
         raise LoadError(
             f"function '{folder.name}': function.json is not valid JSON: {exc}"
         ) from exc
+    raw = conf.get("bindings", []) if isinstance(conf, dict) else None
+    if not isinstance(raw, list) or not all(isinstance(b, dict) for b in raw):
+        raise LoadError(
+            f"function '{folder.name}': function.json must be an object whose \"bindings\" is "
+            "a list of objects"
+        )
     bindings = [
         Binding(str(b.get("name")), str(b.get("type")), str(b.get("direction", "in")), b)
-        for b in conf.get("bindings", [])
+        for b in raw
     ]
+    _check_binding_types(folder, bindings)
+    return conf, bindings
+
+
+def check_function_files(app_dir: Path) -> None:
+    """Every function.json read and checked, before anything heavy is imported: a typo in one
+    of them is reported within a second, not after the host's imports."""
+    for conf in sorted(app_dir.glob("*/function.json")):
+        read_function_json(conf.parent)
+
+
+def load_function(app_dir: Path, folder: Path, settings: dict[str, str]) -> FunctionSpec:
+    conf, bindings = read_function_json(folder)
     module = _import(app_dir, folder, conf.get("scriptFile", "__init__.py"))
     entry = conf.get("entryPoint", "main")
     func = getattr(module, entry, None)

@@ -2,13 +2,15 @@
 
 Used by scripts/demo.py, the end-to-end tests and the benchmarks: they need a host they can
 SIGKILL and restart, and whose only interface is the one users have (storage + the Durable
-HTTP API).
+HTTP API). The storage connection string and any key travel in the child's environment, never
+on its command line; the RPC port and the monitor token are chosen here so callers know them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from devhost.azurite import free_port
-from devhost.remote_api import get_json, iter_instances
+from devhost.guard import TOKEN_ENV
+from devhost.remote_api import API_PATH, get_json, iter_instances
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,6 +39,8 @@ class DevhostProcess:
     storage_connection_string: str
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    rpc_port: int = field(default_factory=free_port)
+    monitor_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     log_path: Path | None = None
     extra_args: list[str] = field(default_factory=list)
     stream_prefix: str | None = (
@@ -47,15 +52,31 @@ class DevhostProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def rpc_url(self) -> str:
+        """The loopback-only RPC listener (`/durabletask/...`, the SDK's rpcBaseUrl)."""
+        return f"http://127.0.0.1:{self.rpc_port}"
+
+    @property
+    def monitor_url(self) -> str:
+        """The monitor page with this run's token (a browser keeps it as a cookie)."""
+        return f"{self.base_url}/monitor?token={self.monitor_token}"
+
+    @property
+    def key(self) -> str | None:
+        return self.env.get("DEVHOST_KEY") or None
+
     def start(self, timeout: float = 60.0) -> DevhostProcess:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        env["AzureWebJobsStorage"] = self.storage_connection_string
+        env[TOKEN_ENV] = self.monitor_token
         # devhost itself lives in this repo; the app dir may be elsewhere (test apps).
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         argv = [
             sys.executable, "-m", "devhost", "start",
             "--app-dir", str(self.app_dir),
             "--port", str(self.port),
-            "--storage-connection-string", self.storage_connection_string,
+            "--rpc-port", str(self.rpc_port),
             "--poll-interval", "0.5",
             *self.extra_args,
         ]  # fmt: skip
@@ -78,7 +99,7 @@ class DevhostProcess:
                     f"devhost exited with {self.process.returncode}: {self.log_tail()}"
                 )
             with contextlib.suppress(OSError):
-                self.get_json("/durabletask/instances/?top=1")
+                self.get_json(f"{API_PATH}/instances/?top=1")
                 return self
             if time.monotonic() > deadline:
                 self.kill()
@@ -91,11 +112,13 @@ class DevhostProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def get_json(self, path: str) -> Any:
-        return get_json(self.base_url + path)
+        """GET `path` on the listener that serves it: `/durabletask/...` on the RPC port."""
+        origin = self.rpc_url if path.startswith("/durabletask/") else self.base_url
+        return get_json(origin + path, key=self.key)
 
     def list_instances(self) -> list[dict[str, Any]]:
         """Every instance of the task hub (with inputs), following continuation tokens."""
-        return list(iter_instances(self.base_url, top=500, showInput=True))
+        return list(iter_instances(self.base_url, key=self.key, top=500, showInput=True))
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.process is None or self.process.poll() is not None:

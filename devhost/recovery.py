@@ -26,8 +26,8 @@ class Restarted:
     reason: str | None = None  # why it failed
 
 
-def failed_instances(base_url: str) -> list[dict[str, Any]]:
-    found = iter_instances(base_url, runtimeStatus="Failed", showInput=True, top=500)
+def failed_instances(base_url: str, key: str | None = None) -> list[dict[str, Any]]:
+    found = iter_instances(base_url, key=key, runtimeStatus="Failed", showInput=True, top=500)
     return [i for i in found if i.get("runtimeStatus") == "Failed"]
 
 
@@ -36,12 +36,13 @@ def restart_failed(
     function_name: str | None = None,
     *,
     dry_run: bool = False,
+    key: str | None = None,
     view: AppView = GENERIC,
 ) -> list[Restarted]:
     """Restart every Failed instance (or, with dry_run, only list what would be restarted)."""
-
+    failed = failed_instances(base_url, key)  # first: devhost down is reported at once
     restarted: list[Restarted] = []
-    for inst in failed_instances(base_url):
+    for inst in failed:
         name = inst["name"]
         if function_name and name != function_name:
             continue
@@ -55,6 +56,6 @@ def restart_failed(
             f"{base_url}{API_PATH}/instances/{urllib.parse.quote(iid, safe='')}/restart"
             "?restartWithNewInstanceId=false"
         )
-        request_json(url, "POST")
+        request_json(url, "POST", key=key)
         restarted.append(Restarted(iid, name, subject, reason))
     return restarted

@@ -4,6 +4,10 @@ The CLI (`restart-failed`), the process wrapper the tests, demo and bench drive,
 themselves all list instances the way the SDK does: `GET .../instances?...` page by page,
 following `x-ms-continuation-token`. One synchronous (urllib) implementation, so none of them
 needs an event loop.
+
+They call the public webhooks (`/runtime/webhooks/durabletask`, as against a deployed app), with
+the key, when there is one, in the `x-functions-key` header; redirects are never followed (urllib
+would resend the header to wherever `Location` points), so a 3xx is an HTTPError.
 """
 
 from __future__ import annotations
@@ -16,8 +20,17 @@ from collections.abc import Iterator, Mapping
 from email.message import Message
 from typing import Any
 
-API_PATH = "/durabletask"  # the SDK's rpcBaseUrl; /runtime/webhooks/durabletask serves the same
+API_PATH = "/runtime/webhooks/durabletask"
 CONTINUATION = "x-ms-continuation-token"
+KEY_HEADER = "x-functions-key"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the 3xx surfaces as HTTPError
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
 
 QueryValue = str | int | bool
 
@@ -29,22 +42,24 @@ def _query(params: Mapping[str, QueryValue]) -> str:
 
 
 def request_json(
-    url: str, method: str = "GET", body: Any = None, *, timeout: float = 30
+    url: str, method: str = "GET", body: Any = None, *, timeout: float = 30, key: str | None = None
 ) -> tuple[int, Any, Message]:
     """(status, decoded JSON or None, headers) of one call; HTTP errors raise HTTPError."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - devhost's URL
     if data is not None:
         req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+    if key:
+        req.add_header(KEY_HEADER, key)
+    with _OPENER.open(req, timeout=timeout) as resp:
         raw = resp.read()
         return int(resp.status), (json.loads(raw) if raw else None), resp.headers
 
 
-def get_json(url: str, *, timeout: float = 10) -> Any:
+def get_json(url: str, *, timeout: float = 10, key: str | None = None) -> Any:
     """GET decoded JSON, None for 404 (an instance that does not exist)."""
     try:
-        return request_json(url, timeout=timeout)[1]
+        return request_json(url, timeout=timeout, key=key)[1]
     except urllib.error.HTTPError as e:
         if e.code == 404:
             return None
@@ -57,6 +72,7 @@ def iter_pages(
     *,
     api_path: str = API_PATH,
     timeout: float = 30,
+    key: str | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Each page of `GET {base_url}{api_path}/instances?{query}`, following continuations."""
     url = f"{base_url}{api_path}/instances/?{_query(query)}"
@@ -65,7 +81,9 @@ def iter_pages(
         req = urllib.request.Request(url)  # noqa: S310 - devhost's URL
         if token:
             req.add_header(CONTINUATION, token)
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+        if key:
+            req.add_header(KEY_HEADER, key)
+        with _OPENER.open(req, timeout=timeout) as resp:
             page: list[dict[str, Any]] = json.loads(resp.read() or b"[]")
             token = resp.headers.get(CONTINUATION) or ""
         yield page
@@ -73,7 +91,9 @@ def iter_pages(
             return
 
 
-def iter_instances(base_url: str, **query: QueryValue) -> Iterator[dict[str, Any]]:
+def iter_instances(
+    base_url: str, *, key: str | None = None, **query: QueryValue
+) -> Iterator[dict[str, Any]]:
     """Every instance matching the query (runtimeStatus=..., showInput=true, top=page size)."""
-    for page in iter_pages(base_url, query):
+    for page in iter_pages(base_url, query, key=key):
         yield from page

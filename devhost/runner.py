@@ -29,6 +29,10 @@ class HostRunner:
         self._client_json = client_json  # the durableClient input datum's JSON
         self.io = io  # blob input/output and queue output bindings
 
+    def set_client_json(self, client_json: str) -> None:
+        """Once the RPC listener has its port: the durableClient datum names it."""
+        self._client_json = client_json
+
     def trigger_type(self, function_name: str) -> str | None:
         spec = self.functions.get(function_name)
         return spec.trigger.type if spec else None

@@ -39,6 +39,7 @@ from xml.sax.saxutils import escape
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import AsyncHttpResponse, HttpRequest
+from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from azure.storage.blob.aio import ContainerClient
 from azure.storage.queue import QueueMessage
@@ -46,7 +47,7 @@ from azure.storage.queue.aio import QueueClient
 
 log = logging.getLogger("devhost.sdkshortcuts")
 
-# The versions the shortcuts were written against (requirements.txt, requirements-dev.txt).
+# The versions the shortcuts were written against (requirements.txt, requirements-devhost.txt).
 PINNED = {
     "azure-data-tables": "12.7.0",
     "azure-storage-blob": "12.31.1",
@@ -134,8 +135,9 @@ def _key(value: str) -> str:
     return quote(value.replace("'", "''"), safe="")
 
 
-Op = tuple[str, Mapping[str, Any]]  # ("create" | "upsert" | "update", entity), as the SDK's
-# submit_transaction takes them; upsert and update merge, update requires the row (If-Match: *)
+Op = tuple[str, Mapping[str, Any]]  # ("create" | "upsert" | "update" | "replace", entity), as
+# the SDK's submit_transaction takes them; upsert and update merge, update requires the row
+# (If-Match: *); replace is InsertOrReplace (PUT without If-Match)
 
 
 def batch_body(table_url: str, version: str, ops: Sequence[Op]) -> tuple[str, bytes]:
@@ -149,8 +151,9 @@ def batch_body(table_url: str, version: str, ops: Sequence[Op]) -> tuple[str, by
         if op == "create":
             line, accept = f"POST {table_url}", "application/json;odata=minimalmetadata"
         else:
+            verb = "PUT" if op == "replace" else "PATCH"
             line, accept = (
-                f"PATCH {table_url}(PartitionKey='{_key(entity['PartitionKey'])}',"
+                f"{verb} {table_url}(PartitionKey='{_key(entity['PartitionKey'])}',"
                 f"RowKey='{_key(entity['RowKey'])}')",
                 "application/json",
             )
@@ -211,7 +214,12 @@ async def transaction(table: TableClient, ops: Sequence[Op]) -> None:
                 return
         except Exception as exc:
             _fell_back("table $batch", exc)
-    await table.submit_transaction([(op, dict(e)) for op, e in ops])
+    await table.submit_transaction(
+        [
+            ("upsert", dict(e), {"mode": UpdateMode.REPLACE}) if op == "replace" else (op, dict(e))
+            for op, e in ops
+        ]
+    )
 
 
 async def insert_batch(table: TableClient, entities: Sequence[Mapping[str, Any]]) -> None:
@@ -316,20 +324,13 @@ async def list_blobs(
 # --- queue messages ---------------------------------------------------------------------------
 
 
-def message_xml(text: str) -> bytes:
-    """Put Message's body, as the SDK's serializer writes it."""
-    return (
-        "<?xml version='1.0' encoding='utf-8'?>\n"
-        f"<QueueMessage><MessageText>{escape(text)}</MessageText></QueueMessage>"
-    ).encode()
-
-
 async def _send_shortcut(queue: QueueClient, text: str, visibility_timeout: int | None) -> None:
+    xml = f"<QueueMessage><MessageText>{escape(text)}</MessageText></QueueMessage>"
     request = HttpRequest(
         "POST",
         f"{queue.url}/messages?visibilitytimeout={visibility_timeout or 0}",
         headers={"x-ms-version": queue.api_version, "Content-Type": "application/xml"},
-        content=message_xml(text),
+        content=f"<?xml version='1.0' encoding='utf-8'?>\n{xml}".encode(),  # as the SDK's
     )
     response = await _queue_send(queue, request)
     body = await response.read()
@@ -362,7 +363,6 @@ def parse_messages(body: bytes) -> list[QueueMessage]:
         msg.pop_receipt = el.findtext("PopReceipt")
         msg.dequeue_count = int(el.findtext("DequeueCount") or 0)
         msg.inserted_on = _http_date(el.findtext("InsertionTime") or "")
-        msg.expires_on = _http_date(el.findtext("ExpirationTime") or "")
         msg.next_visible_on = _http_date(el.findtext("TimeNextVisible") or "")
         out.append(msg)
     return out

@@ -13,12 +13,8 @@ import errno
 import logging
 import socket
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
-
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from azure.data.tables.aio import TableServiceClient
-from azure.storage.blob.aio import BlobServiceClient
-from azure.storage.queue.aio import QueueServiceClient
 
 from devhost.azurite import client_kwargs
 
@@ -56,7 +52,14 @@ def _reason(exc: Exception) -> str:
 
 def _probes(connection_string: str) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
     """One cheap authenticated request per service, with the SDK's own retries off."""
-    opts = {**client_kwargs(connection_string), "retry_total": 0}
+    # Imported here: a command that fails on its configuration or on a closed port answers
+    # before the storage SDKs are loaded (seconds of imports on a loaded machine).
+    from azure.data.tables.aio import TableServiceClient  # noqa: PLC0415
+    from azure.storage.blob.aio import BlobServiceClient  # noqa: PLC0415
+    from azure.storage.queue.aio import QueueServiceClient  # noqa: PLC0415
+
+    # A blackholed endpoint must not hang a probe for the SDK's default connect timeout.
+    opts = {**client_kwargs(connection_string), "retry_total": 0, "connection_timeout": 5}
 
     async def blob() -> None:
         async with BlobServiceClient.from_connection_string(connection_string, **opts) as c:
@@ -76,6 +79,20 @@ def _probes(connection_string: str) -> list[tuple[str, Callable[[], Awaitable[No
     return [("blob", blob), ("queue", queue), ("table", table)]
 
 
+def _connect_refused(url: str) -> str | None:
+    """The reason when a TCP connection to the endpoint is refused at once (nothing listens);
+    None when it connects or the answer is not that clear (DNS, timeouts: the SDK probe decides)."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=2):
+            return None
+    except ConnectionRefusedError as exc:
+        return f"nothing listens on {parts.hostname}:{port}: {exc.strerror}"
+    except OSError:
+        return None
+
+
 def endpoint(connection_string: str, service: str) -> str:
     parts = dict(p.split("=", 1) for p in connection_string.split(";") if "=" in p)
     explicit = parts.get(f"{service.capitalize()}Endpoint")
@@ -89,11 +106,26 @@ def endpoint(connection_string: str, service: str) -> str:
     return f"https://{account}.{service}.{suffix}"
 
 
-async def wait_for_storage(connection_string: str, timeout: float = STORAGE_WAIT) -> None:
-    """Return once blob, queue and table storage answer; StartupError otherwise."""
+async def wait_for_storage(
+    connection_string: str,
+    timeout: float = STORAGE_WAIT,
+    services: tuple[str, ...] = ("blob", "queue", "table"),
+) -> None:
+    """Return once the services answer; StartupError otherwise (timeout=0: one try each)."""
     deadline = time.monotonic() + timeout
     last_notice = 0.0
+    for service in services:
+        refused = _connect_refused(endpoint(connection_string, service))
+        if refused and timeout <= 0:  # nothing listens: say so before loading the SDKs
+            raise StartupError(
+                f"storage not reachable at {endpoint(connection_string, service)} ({refused}); "
+                "is Azurite running? (make start starts it)"
+            )
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError  # noqa: PLC0415
+
     for service, probe in _probes(connection_string):
+        if service not in services:
+            continue
         while True:
             try:
                 await probe()
@@ -114,9 +146,10 @@ async def wait_for_storage(connection_string: str, timeout: float = STORAGE_WAIT
                 reason = _reason(exc)
             now = time.monotonic()
             if now >= deadline:
+                waited = f" after {timeout:.0f} s" if timeout > 0 else ""
                 raise StartupError(
-                    f"storage not reachable at {endpoint(connection_string, service)} after "
-                    f"{timeout:.0f} s ({reason}); is Azurite running? (make start starts it)"
+                    f"storage not reachable at {endpoint(connection_string, service)}{waited} "
+                    f"({reason}); is Azurite running? (make start starts it)"
                 )
             if now - last_notice >= NOTICE_EVERY:
                 log.warning(

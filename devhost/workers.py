@@ -1,8 +1,10 @@
 """Activity worker processes (`start --workers N`, like FUNCTIONS_WORKER_PROCESS_COUNT).
 
 Workers run only the work-item queue; the main host keeps triggers, orchestrations and the
-HTTP API. A worker that queues orchestrator work tells the host through a loopback-only wake
-endpoint, so the host polls that control queue at once instead of after its back-off.
+HTTP API. A worker that queues orchestrator work tells the host through a wake endpoint on the
+host's loopback-only RPC listener, so the host polls that control queue at once instead of
+after its back-off. A worker's command line holds no secret: the storage connection string
+travels in its environment (AzureWebJobsStorage), where other users cannot read it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def spawn_worker(  # noqa: PLR0917
     index: int,
     app_dir: Path,
     port: int,
+    rpc_port: int,
     concurrency: int,
     poll_interval: float,
     storage_connection_string: str,
@@ -36,28 +39,31 @@ def spawn_worker(  # noqa: PLR0917
     """Same process group as the host: a SIGKILL of the group takes workers down too."""
     argv = [
         sys.executable, "-m", "devhost", "worker", "--app-dir", str(app_dir),
-        "--port", str(port), "--concurrency", str(concurrency),
+        "--port", str(port), "--rpc-port", str(rpc_port), "--concurrency", str(concurrency),
         "--poll-interval", str(poll_interval),
-        "--storage-connection-string", storage_connection_string,
     ]  # fmt: skip
+    # The app dir is the worker's cwd; it imports devhost from where this host did.
+    devhost_root = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (devhost_root, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "AzureWebJobsStorage": storage_connection_string, "PYTHONPATH": path}
     log.info("Starting activity worker %d", index + 1)
-    return subprocess.Popen(argv, cwd=app_dir)
+    return subprocess.Popen(argv, cwd=app_dir, env=env)
 
 
 def add_wake_route(app: web.Application, engine: DurableEngine) -> None:
+    """On the RPC listener (loopback only, behind the guard)."""
+
     async def wake(request: web.Request) -> web.Response:
-        if request.remote not in ("127.0.0.1", "::1"):
-            return web.Response(status=403)
         engine.wake(request.query.get("queue"))
         return web.Response(status=204)
 
     app.router.add_post(WAKE_PATH, wake)
 
 
-async def run_worker(engine: DurableEngine, base_url: str, stop: asyncio.Event) -> None:
+async def run_worker(engine: DurableEngine, rpc_url: str, stop: asyncio.Event) -> None:
     """Activities only, until `stop` or until the parent host is gone (orphaned: exit)."""
     session = aiohttp.ClientSession()
-    wake_url = f"{base_url}{WAKE_PATH}"
+    wake_url = f"{rpc_url}{WAKE_PATH}"
 
     async def remote_work(queue: str) -> None:
         with contextlib.suppress(aiohttp.ClientError, TimeoutError):

@@ -11,8 +11,10 @@ import os
 from typing import Any
 
 from imagemeta.blobref import BlobRef, InvalidReference
-from imagemeta.extract import ImageMetadata, ImageRejected, extract_from_blob
+from imagemeta.contract import InvalidMetadata, parse_metadata
+from imagemeta.extract import ImageRejected, extract_from_blob
 from imagemeta.store import store_for
+from imagemeta.textsafe import escape_text
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +37,31 @@ def extract_metadata(ref_data: Any) -> dict[str, Any]:
     try:
         ref = BlobRef.from_dict(ref_data)
     except InvalidReference as exc:
-        log.warning("rejected an invalid blob reference: %s", exc.reason)
+        log.warning("rejected an invalid blob reference: %s", escape_text(exc.reason, 300))
         return {"rejected": True, "reason": f"invalid blob reference: {exc.reason}"}
     try:
         meta = extract_from_blob(_setting(STORAGE_SETTING), ref)
     except ImageRejected as exc:
-        log.warning("rejected %s/%s: %s", ref.container, ref.name, exc.reason)
+        log.warning(
+            "rejected %s/%s: %s",
+            escape_text(ref.container),
+            escape_text(ref.name),
+            escape_text(exc.reason, 300),
+        )
         return {"rejected": True, "reason": exc.reason}
     return {"rejected": False, "metadata": meta.to_dict()}
 
 
-def store_metadata(meta_data: dict[str, Any]) -> str:
-    """'stored' or 'duplicate'; raises TransientStoreError/StoreError for the retry policy."""
-    meta = ImageMetadata.from_dict(meta_data)
+def store_metadata(meta_data: Any) -> str:
+    """'stored' or 'duplicate'; raises TransientStoreError/StoreError for the retry policy.
+
+    The input must be ExtractMetadata's output (imagemeta.contract): StoreMetadata can be run
+    on its own through the host's admin API, so anything else raises InvalidMetadata before
+    any SQL, and the invocation fails with the field and the bound it broke.
+    """
+    try:
+        meta = parse_metadata(meta_data)
+    except InvalidMetadata as exc:
+        log.error("StoreMetadata refused its input, nothing stored: %s", exc.reason)
+        raise
     return store_for(_setting(SQL_SETTING)).insert(meta)

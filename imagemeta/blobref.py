@@ -19,7 +19,7 @@ MAX_PATH_SEGMENTS = 254  # Azure's limit on "/"-separated segments in a blob nam
 MAX_URI_LENGTH = 16 * 1024  # 1024 characters of up to 4 UTF-8 bytes, percent-encoded
 MAX_CONTENT_TYPE = 255
 MAX_LENGTH = 2**53  # well above Azure's largest block blob; JSON-safe integer
-_ETAG = re.compile(r'^(?:W/)?"?[!#-~]{1,64}"?$')  # printable ASCII without inner quotes
+ETAG_PATTERN = re.compile(r'^(?:W/)?"?[!#-~]{1,64}"?$')  # printable ASCII without inner quotes
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FIELDS = ("container", "name", "uri", "length", "etag", "contentType", "lastModified")
 
@@ -131,7 +131,7 @@ def parse_ref(data: object) -> BlobRef:
     name = _text(data, "name", MAX_NAME_LENGTH, required=True) or ""
     check_blob_name(name)
     etag = _text(data, "etag", 66, required=True) or ""
-    if not _ETAG.match(etag):
+    if not ETAG_PATTERN.match(etag):
         raise InvalidReference("etag is not an ETag")
     length = data.get("length", 0)
     if not isinstance(length, int) or isinstance(length, bool) or not 0 <= length <= MAX_LENGTH:

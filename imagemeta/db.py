@@ -1,7 +1,12 @@
 """Schema migrations and row listing, for Azure SQL and the local SQLite ODBC default.
 
     python -m imagemeta.db migrate [--connection-string CS]
-    python -m imagemeta.db rows    [--connection-string CS]
+    python -m imagemeta.db rows    [--connection-string CS] [--name NAME]
+
+`rows` lists one row per blob version, newest first, with the version's ETag and upload time
+(`--name` keeps one file's versions; `*` and `?` are wildcards), fitted to the terminal.
+Problems a user can fix (no connection string, an ODBC driver that is not installed, a database
+that was never migrated) are one line on stderr and exit code 2.
 
 The connection string defaults to SqlConnectionString from the environment, then from
 local.settings.json. The dialect is detected through pyodbc (SQL_DBMS_NAME), so the same
@@ -24,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import pyodbc
+
+from imagemeta.textsafe import escape_text
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 _GO = re.compile(r"^\s*GO\s*$", re.IGNORECASE | re.MULTILINE)
@@ -82,10 +90,70 @@ def ensure_sqlite_directory(connection_string: str) -> None:
         Path(match.group(1).strip()).parent.mkdir(parents=True, exist_ok=True)
 
 
+class DatabaseError(Exception):
+    """A problem the user fixes in the connection string or by migrating; the message is the
+    one line they see."""
+
+
+class DriverError(DatabaseError):
+    """The ODBC driver the connection string names is not installed or cannot be loaded."""
+
+
+_DRIVER = re.compile(r"(?i)(?:^|;)\s*Driver\s*=\s*(\{[^}]*\}|[^;]*)")
+
+
+def driver_of(connection_string: str) -> str | None:
+    match = _DRIVER.search(connection_string)
+    return match.group(1).strip().strip("{}") if match else None
+
+
+def connect(connection_string: str, autocommit: bool = False) -> pyodbc.Connection:
+    """pyodbc.connect, with the usual mistakes turned into a DatabaseError that names them.
+
+    IM002 is the driver manager's "data source name not found": with a Driver= keyword it means
+    no driver of that name is registered (odbcinst.ini); "Can't open lib" means it is registered
+    but its library is missing (Debian registers SQLite 2's driver next to SQLite3's). Either way
+    the message names the driver and lists the registered ones.
+    """
+    try:
+        return pyodbc.connect(connection_string, autocommit=autocommit)
+    except pyodbc.Error as exc:
+        state = str(exc.args[0]) if exc.args else ""
+        detail = _odbc_text(_first_line(exc.args[1] if len(exc.args) > 1 else exc))
+        driver = driver_of(connection_string)
+        if driver and (state == "IM002" or "Can't open lib" in detail):
+            registered = ", ".join(pyodbc.drivers()) or "none"
+            problem = "is not installed" if state == "IM002" else f"cannot be loaded ({detail})"
+            raise DriverError(
+                f"ODBC driver {driver!r} (Driver= in SqlConnectionString) {problem}; "
+                f"drivers registered: {registered} (the local default is Driver={{SQLite3}})"
+            ) from exc
+        if state == "IM002":
+            raise DatabaseError(
+                f"SqlConnectionString names no Driver= and no known data source ({detail})"
+            ) from exc
+        path = _sqlite_path(connection_string)
+        where = f" {path}" if path else ""
+        raise DatabaseError(f"cannot connect to the database{where}: {detail}") from exc
+
+
+_ODBC_NOISE = re.compile(r"^(\[[^\]]*\]\s*)+|(\s*\(\w*\))+\s*$")
+
+
+def _odbc_text(message: str) -> str:
+    """The driver manager's message without its [state][manager] prefix and (n) (call) tail."""
+    return _ODBC_NOISE.sub("", message) or message
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return (text.splitlines()[0] if text else type(value).__name__)[:300]
+
+
 def migrate(connection_string: str) -> list[str]:
     """Apply pending migrations in order, each in its own transaction; returns what ran."""
     ensure_sqlite_directory(connection_string)
-    conn = pyodbc.connect(connection_string, autocommit=False)
+    conn = connect(connection_string, autocommit=False)
     try:
         return apply_migrations(conn)
     finally:
@@ -284,24 +352,151 @@ def fetch_rows(connection_string: str) -> list[dict[str, Any]]:
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
-def print_rows(connection_string: str, out: Any = None) -> int:
-    """A readable table of the core columns; returns the row count."""
+VERSION_COLUMNS = ("FileName", "FileSizeKB", "Width", "Height", "Format", "ColorMode",
+                   "UploadedOn", "BlobETag")  # fmt: skip
+
+
+def like_pattern(name: str) -> str:
+    r"""A `--name` argument as a LIKE pattern with ESCAPE '\': `*` and `?` are wildcards,
+    everything else (SQL's own % _ and T-SQL's [) matches itself."""
+    out = []
+    for ch in name:
+        if ch in "\\%_[":
+            out.append("\\" + ch)
+        else:
+            out.append({"*": "%", "?": "_"}.get(ch, ch))
+    return "".join(out)
+
+
+def fetch_versions(connection_string: str, name: str | None = None) -> list[dict[str, Any]]:
+    """One row per blob version, newest upload first; `name` filters by file name."""
+    with _connect_existing(connection_string) as conn:
+        if not _table_exists(conn, "ImageMetadata"):
+            raise DatabaseError(
+                "no ImageMetadata table in this database: run `python -m imagemeta.db migrate` "
+                "(make start does) before listing rows"
+            )
+        sql = f"SELECT {', '.join(VERSION_COLUMNS)} FROM ImageMetadata"  # noqa: S608 - constants
+        params: list[str] = []
+        if name is not None:
+            sql += " WHERE FileName LIKE ? ESCAPE '\\'"
+            params.append(like_pattern(name))
+        cur = conn.execute(sql + " ORDER BY UploadedOn DESC, Id DESC", *params)
+        return [dict(zip(VERSION_COLUMNS, row, strict=True)) for row in cur.fetchall()]
+
+
+def _sqlite_path(connection_string: str) -> Path | None:
+    match = re.search(r"(?i)(?:^|;)\s*Database\s*=\s*([^;]+)", connection_string)
+    if match and "sqlite" in (driver_of(connection_string) or "").lower():
+        return Path(match.group(1).strip())
+    return None
+
+
+def _connect_existing(connection_string: str) -> pyodbc.Connection:
+    """Connect without creating anything: SQLite creates a missing database file on connect,
+    so its driver's NoCreat=1 is added; the driver is still checked first."""
+    path = _sqlite_path(connection_string)
+    if path is None:
+        return connect(connection_string, autocommit=True)
+    try:
+        return connect(connection_string.rstrip(";") + ";NoCreat=1", autocommit=True)
+    except DriverError:
+        raise
+    except DatabaseError as exc:
+        if path.exists():
+            raise
+        raise DatabaseError(
+            f"database file {path} does not exist: run `python -m imagemeta.db migrate` "
+            "(make start does) first"
+        ) from exc
+
+
+def print_rows(
+    connection_string: str, out: Any = None, name: str | None = None, width: int | None = None
+) -> int:
+    """The versions as a table that fits `width` columns (the terminal's); returns the count.
+    Stored text comes from outside (blob names, EXIF): every cell is escaped (textsafe)."""
     out = out or sys.stdout
-    rows = fetch_rows(connection_string)
-    cols = ["Id", "FileName", "FileSizeKB", "Width", "Height", "Format", "ColorMode", "UploadedOn"]
-    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)), file=out)
-    print("  ".join("-" * w for w in widths), file=out)
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)), file=out)
-    print(f"({len(rows)} rows)", file=out)
+    rows = fetch_versions(connection_string, name)
+    width = width or shutil.get_terminal_size((80, 24)).columns
+    for line in version_table(rows, width):
+        print(line, file=out)
+    what = f" of {escape_text(name)}" if name is not None else ""
+    print(f"({len(rows)} version{'s' if len(rows) != 1 else ''}{what}, newest first)", file=out)
     return len(rows)
 
 
-def _cell(value: object, limit: int = 48) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+HEADER = ("File", "KB", "Size", "Format", "Mode", "Uploaded (UTC)", "ETag")
+GAP = "  "
+
+
+def version_table(rows: list[dict[str, Any]], width: int) -> list[str]:
+    """Header, rule and one line per version, at most `width` characters each when possible.
+
+    Columns keep their natural width while the whole fits; otherwise the ETag keeps its end
+    (the part that differs between versions: the start is the same "0x8D..." for every blob),
+    then the upload time drops its seconds, then the file name gets what is left, shortened in
+    the middle.
+    """
+
+    def cells(seconds: bool, etag_width: int | None) -> list[list[str]]:
+        table = []
+        for r in rows:
+            etag = str(r.get("BlobETag") or "").strip('"')
+            table.append([
+                escape_text(str(r.get("FileName") or "")),
+                str(r.get("FileSizeKB") if r.get("FileSizeKB") is not None else ""),
+                f"{r.get('Width')}x{r.get('Height')}",
+                escape_text(str(r.get("Format") or "")),
+                escape_text(str(r.get("ColorMode") or "")),
+                _timestamp(r.get("UploadedOn"), seconds),
+                tail(etag, etag_width) if etag_width else etag,
+            ])  # fmt: skip
+        return table
+
+    def widths(table: list[list[str]]) -> list[int]:
+        return [max([len(h)] + [len(row[i]) for row in table]) for i, h in enumerate(HEADER)]
+
+    def total(w: list[int]) -> int:
+        return sum(w) + len(GAP) * (len(w) - 1)
+
+    for seconds, etag_width in ((True, None), (True, 10), (False, 10)):
+        table = cells(seconds, etag_width)
+        w = widths(table)
+        if total(w) <= width:
+            break
+    else:
+        w[0] = max(len(HEADER[0]), min(w[0], width - total(w) + w[0]), 12)
+        for row in table:
+            row[0] = middle(row[0], w[0])
+    right = {1}  # KB
+
+    def line(values: list[str] | tuple[str, ...]) -> str:
+        pairs = enumerate(zip(values, w, strict=True))
+        return GAP.join(v.rjust(n) if i in right else v.ljust(n) for i, (v, n) in pairs).rstrip()
+
+    return [line(HEADER), GAP.join("-" * n for n in w), *(line(row) for row in table)]
+
+
+def tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else "…" + text[len(text) - limit + 1 :]
+
+
+def middle(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters by replacing its middle with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2 + (limit - 1) % 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
+
+
+def _timestamp(value: object, seconds: bool) -> str:
+    if value is None:
+        return ""
+    text = value.isoformat(sep=" ") if isinstance(value, datetime) else str(value)
+    text = text.replace("T", " ").rstrip("Z")
+    text = text.split("+")[0].split(".")[0]
+    return text if seconds else text[:16]
 
 
 def default_connection_string(app_dir: Path | None = None) -> str:
@@ -310,14 +505,14 @@ def default_connection_string(app_dir: Path | None = None) -> str:
         return value
     settings = (app_dir or Path.cwd()) / "local.settings.json"
     if settings.exists():
-        value = (
-            json.loads(settings.read_text(encoding="utf-8"))
-            .get("Values", {})
-            .get("SqlConnectionString")
-        )
+        try:
+            values = json.loads(settings.read_text(encoding="utf-8-sig")).get("Values", {})
+        except (ValueError, AttributeError) as exc:
+            raise DatabaseError(f"{settings.name} is not valid JSON: {exc}") from exc
+        value = values.get("SqlConnectionString") if isinstance(values, dict) else None
         if value:
             return str(value)
-    raise SystemExit("no SqlConnectionString in the environment or local.settings.json")
+    raise DatabaseError("no SqlConnectionString in the environment or local.settings.json (Values)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,13 +521,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("command", choices=["migrate", "rows"])
     parser.add_argument("--connection-string", help="pyodbc connection string")
+    parser.add_argument("--name", help="rows: only this file's versions (* and ? wildcards)")
     args = parser.parse_args(argv)
-    cs = args.connection_string or default_connection_string()
-    if args.command == "migrate":
-        applied = migrate(cs)
-        print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
-    else:
-        print_rows(cs)
+    try:
+        cs = args.connection_string or default_connection_string()
+        if args.command == "migrate":
+            applied = migrate(cs)
+            print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+        else:
+            print_rows(cs, name=args.name)
+    except DatabaseError as exc:
+        print(f"imagemeta.db: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # SchemaMismatch, an unsupported database: already one line
+        if isinstance(exc.code, int) or exc.code is None:
+            raise
+        print(f"imagemeta.db: {exc.code}", file=sys.stderr)
+        return 2
+    except pyodbc.Error as exc:  # anything else the database says: its first line, not a trace
+        print(f"imagemeta.db: {args.command}: {_first_line(exc)}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -14,27 +14,58 @@ the ranged read, never from the orchestration input: the input only names the bl
 from __future__ import annotations
 
 import io
+import logging
+import os
 import re
+import threading
 import warnings
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, TextIO
 
+import PIL
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from imagemeta.blobref import INPUT_CONTAINER, MAX_NAME_LENGTH, BlobRef
-from imagemeta.prescan import MAX_HEADER_BYTES, HeaderTooLarge, scan
+from imagemeta.contract import (
+    EXIF_TEXT_LIMITS,
+    ImageMetadata,
+    InvalidMetadata,
+    check_metadata,
+)
+from imagemeta.prescan import (
+    MAX_EXIF_BYTES,
+    MAX_HEADER_BYTES,
+    MAX_INFLATED_BYTES,
+    HeaderTooLarge,
+    Scan,
+    pillow_view,
+    scan,
+)
+from imagemeta.textsafe import escape_text
+
+__all__ = ["ImageMetadata", "ImageRejected", "read_header"]  # ImageMetadata: the contract's
+
+log = logging.getLogger(__name__)
 
 PREFIX_START = 64 * 1024
 PREFIX_GROWTH = 4
 PREFIX_CAP = MAX_HEADER_BYTES
-MAX_EXIF_BYTES = 64 * 1024  # a JPEG APP1 segment's maximum; larger (PNG eXIf) is not parsed
 FORMATS = ("JPEG", "PNG", "GIF")
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 178_956_970  # Pillow's default bomb guard
 # Decompressed PNG text (zTXt/iTXt) Pillow may hold per image: 64 MiB by default; 2 MiB of
 # compressed header could otherwise inflate to that. Pillow documents this module setting.
-PngImagePlugin.MAX_TEXT_MEMORY = min(PngImagePlugin.MAX_TEXT_MEMORY, 4 * 1024 * 1024)
+# The pre-scan's inflation budget (every compressed chunk, iCCP included) is the same figure.
+PngImagePlugin.MAX_TEXT_MEMORY = min(PngImagePlugin.MAX_TEXT_MEMORY, MAX_INFLATED_BYTES)
+_PILLOW_DIR = str(Path(PIL.__file__).parent) + os.sep  # unresolved, as warnings names files
+# warnings.catch_warnings swaps process-wide state: header reads take turns so two threads'
+# swaps never interleave (a lost restore would leave the filter on for the whole process).
+# They hold the GIL for nearly all of it anyway.
+_PILLOW_LOCK = threading.Lock()
 
 _SIGNATURES = {
     b"\xff\xd8\xff": "JPEG",
@@ -80,31 +111,6 @@ class ImageRejected(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class ImageMetadata:
-    FileName: str
-    FileSizeKB: int
-    Width: int
-    Height: int
-    Format: str
-    ColorMode: str
-    BlobETag: str
-    UploadedOn: str | None = None  # the blob's Last-Modified (ISO 8601 UTC)
-    Orientation: int | None = None
-    DateTimeOriginal: str | None = None
-    CameraMake: str | None = None
-    CameraModel: str | None = None
-    BytesRead: int = 0  # how much of the blob the header parse needed
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ImageMetadata:
-        fields: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
-        return cls(**fields)
-
-
 def size_kb(length: int) -> int:
     """Kilobytes, rounded up: a 1-byte file is 1 KB, not 0."""
     return (length + 1023) // 1024
@@ -117,40 +123,87 @@ def sniff_format(prefix: bytes) -> str | None:
     return None
 
 
-def _clean_text(value: object, limit: int = 64) -> str | None:
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _clean_text(value: object, limit: int) -> str | None:
+    """EXIF text as the contract takes it: control and bidi characters dropped, trimmed."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
         return None
-    text = value.replace("\x00", "").strip()
-    return text[:limit] or None
+    text = _UNPRINTABLE.sub("", value).strip()
+    return text[:limit].strip() or None
 
 
 def _exif_fields(im: Image.Image) -> dict[str, Any]:
-    """EXIF already present in the parsed header. Never calls getexif() on PNG (it would load)."""
+    """EXIF already present in the parsed header.
+
+    getexif() only when the header holds EXIF: a PNG without it would load (decode) the image
+    to look for more. For a JPEG, Pillow parsed it at open already and getexif() returns that.
+    """
     raw = im.info.get("exif")
     if not isinstance(raw, bytes | bytearray) or not raw or len(raw) > MAX_EXIF_BYTES + 6:
         return {}  # absent, or bigger than any camera writes: not worth a Python-level parse
     try:
-        exif = Image.Exif()
-        exif.load(bytes(raw))
+        exif = im.getexif()
         orientation = exif.get(_TAG_ORIENTATION)
         sub = exif.get_ifd(_EXIF_IFD)
         return {
-            "Orientation": orientation if isinstance(orientation, int) else None,
-            "CameraMake": _clean_text(exif.get(_TAG_MAKE)),
-            "CameraModel": _clean_text(exif.get(_TAG_MODEL)),
-            "DateTimeOriginal": _clean_text(sub.get(_TAG_DATETIME_ORIGINAL), 32),
+            "Orientation": orientation if orientation in range(1, 9) else None,
+            "CameraMake": _clean_text(exif.get(_TAG_MAKE), EXIF_TEXT_LIMITS["CameraMake"]),
+            "CameraModel": _clean_text(exif.get(_TAG_MODEL), EXIF_TEXT_LIMITS["CameraModel"]),
+            "DateTimeOriginal": _clean_text(
+                sub.get(_TAG_DATETIME_ORIGINAL), EXIF_TEXT_LIMITS["DateTimeOriginal"]
+            ),
         }
     except Exception:
         return {}
 
 
+@contextmanager
+def _pillow_quietly(name: str) -> Iterator[None]:
+    """Pillow's warnings during one header read become one summary line at most.
+
+    Pillow warns once per malformed EXIF/MPF entry ("Tag data larger than file. Skipping tag
+    N"): a 64 KiB IFD holds ~5,400 entries, each a line on the worker's stderr on every
+    upload of the file. Warnings from other code pass through unchanged.
+    """
+    seen: list[str] = []  # Pillow's warning texts: the first is kept, the rest only counted
+    try:
+        with _PILLOW_LOCK, warnings.catch_warnings():
+            passthrough = warnings.showwarning
+
+            def show(  # noqa: PLR0917 - warnings.showwarning's signature
+                message: Warning | str,
+                category: type[Warning],
+                filename: str,
+                lineno: int,
+                file: TextIO | None = None,
+                line: str | None = None,
+            ) -> None:
+                if filename.startswith(_PILLOW_DIR):
+                    seen.append("" if seen else str(message))
+                else:
+                    passthrough(message, category, filename, lineno, file, line)
+
+            warnings.filterwarnings("always", module=r"PIL(\.|$)")
+            # Between 1x and 2x MAX_IMAGE_PIXELS Pillow only warns; we reject by our own check.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.showwarning = show
+            yield
+    finally:
+        if seen:
+            log.warning(
+                "%s: Pillow reported %d problem(s) in the header, e.g. %s",
+                escape_text(name, 200),
+                len(seen),
+                escape_text(seen[0], 120),
+            )
+
+
 def _open_header(prefix: bytes) -> Image.Image:
-    with warnings.catch_warnings():
-        # Between 1x and 2x MAX_IMAGE_PIXELS Pillow only warns; we reject by our own check.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        return Image.open(io.BytesIO(prefix), formats=list(FORMATS))
+    return Image.open(io.BytesIO(prefix), formats=list(FORMATS))
 
 
 def _grow(source: PrefixSource, buf: bytes, want: int) -> tuple[bytes, bool]:
@@ -164,8 +217,9 @@ def _unreadable(kind: str, where: str, exc: Exception) -> ImageRejected:
     return ImageRejected(f"unreadable {kind} header in the {where}: {detail}")
 
 
-def _bounded_want(fmt: str, buf: bytes, total: int, complete: bool) -> int | None:
-    """Prefix size to read next when the header runs past `buf`; None when Pillow can run.
+def _bounded_want(fmt: str, buf: bytes, total: int, complete: bool) -> tuple[int | None, Scan]:
+    """Prefix size to read next when the header runs past `buf` (None when Pillow can run),
+    and the walk, which says what of `buf` Pillow may see.
 
     Raises ImageRejected when the header exceeds a bound (count, bytes, or the prefix cap),
     also for a file that fitted in one read: the bounds hold whatever the file size.
@@ -175,13 +229,13 @@ def _bounded_want(fmt: str, buf: bytes, total: int, complete: bool) -> int | Non
     except HeaderTooLarge as exc:
         raise ImageRejected(exc.reason) from exc
     if walk.complete or complete:
-        return None
+        return None, walk
     if len(buf) >= PREFIX_CAP:
         raise ImageRejected(
             f"{fmt} header runs past the first {PREFIX_CAP // (1024 * 1024)} MiB "
             f"({walk.segments} segments and no image data yet)"
         )
-    return min(max(walk.needed, len(buf) * PREFIX_GROWTH), PREFIX_CAP, total)
+    return min(max(walk.needed, len(buf) * PREFIX_GROWTH), PREFIX_CAP, total), walk
 
 
 def read_header(source: PrefixSource, name: str) -> ImageMetadata:
@@ -204,16 +258,17 @@ def read_header(source: PrefixSource, name: str) -> ImageMetadata:
     kind = sniffed or "image"
     while True:
         complete = at_end or len(buf) >= total
-        want = _bounded_want(sniffed, buf, total, complete) if sniffed else None
+        want, walk = _bounded_want(sniffed, buf, total, complete) if sniffed else (None, None)
         if want is not None:
             buf, at_end = _grow(source, buf, want)
             continue
         try:
-            im = _open_header(buf)
-            width, height = im.size
-            fmt = str(im.format)
-            mode = im.mode
-            exif = _exif_fields(im)
+            with _pillow_quietly(name):
+                im = _open_header(pillow_view(buf, walk) if walk else buf)
+                width, height = im.size
+                fmt = str(im.format)
+                mode = im.mode
+                exif = _exif_fields(im)
             break
         except Image.DecompressionBombError as exc:
             raise ImageRejected(f"decompression bomb: {exc}") from exc
@@ -236,7 +291,7 @@ def read_header(source: PrefixSource, name: str) -> ImageMetadata:
             f"decompression bomb: {width}x{height} = {width * height} pixels exceeds the "
             f"{MAX_PIXELS} pixel limit"
         )
-    return ImageMetadata(
+    meta = ImageMetadata(
         FileName=name,
         FileSizeKB=size_kb(total),
         Width=width,
@@ -248,6 +303,10 @@ def read_header(source: PrefixSource, name: str) -> ImageMetadata:
         BytesRead=len(buf),
         **exif,
     )
+    try:
+        return check_metadata(meta)  # the same contract StoreMetadata checks its input against
+    except InvalidMetadata as exc:
+        raise ImageRejected(f"header outside what the pipeline stores: {exc.reason}") from exc
 
 
 @lru_cache(maxsize=8)

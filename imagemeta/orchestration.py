@@ -14,6 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from imagemeta.blobref import MAX_NAME_LENGTH, BlobRef, InvalidReference
+from imagemeta.textsafe import escape_text
 
 EXTRACT = "ExtractMetadata"
 STORE = "StoreMetadata"
@@ -28,14 +29,35 @@ def _rejected(blob: object, reason: str) -> dict[str, Any]:
     return {"blob": name, "status": "rejected", "reason": reason}
 
 
+def _undecodable(exc: BaseException) -> str:
+    """The reason for input `context.get_input()` cannot decode.
+
+    The SDK decodes the input text with json.loads and azure.functions' custom-object hook
+    (azure/functions/_durable_functions.py df_loads, _deserialize_custom_object). It raises on
+    text that is not JSON (a start body `"x"` is stored as the text x), on numbers past
+    Python's 4,300-digit limit (ValueError), on nesting past the recursion limit
+    (RecursionError), and on any object carrying "__class__", "__module__" and "__data__":
+    ValueError when the module is not loaded, AttributeError when the class is missing,
+    TypeError without from_json, or whatever that class's from_json raises.
+    """
+    detail = escape_text(str(exc).splitlines()[0] if str(exc) else "", 120)
+    return f"invalid orchestration input: not decodable ({type(exc).__name__}: {detail})"
+
+
 def process_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     """Extract then store one blob version; an invalid input completes as "rejected".
 
     Anyone with the host's system key can start this orchestrator with any input through the
     Durable HTTP API, so the input is validated (a pure, deterministic check) before any
     activity runs; ExtractMetadata validates it again and trusts storage, not the input.
+    Input the SDK cannot even decode is a rejection too, never a Failed instance that
+    `restart-failed` would offer to run again.
     """
-    raw = context.get_input()
+    try:
+        raw = context.get_input()
+    except Exception as exc:  # whatever the SDK's decoder raises: see _undecodable
+        context.set_custom_status({"step": "rejected", "blob": None})
+        return _rejected(None, _undecodable(exc))
     try:
         ref = BlobRef.from_dict(raw)
     except InvalidReference as exc:

@@ -15,7 +15,7 @@ from typing import Literal
 
 import pyodbc
 
-from imagemeta.extract import ImageMetadata
+from imagemeta.contract import ImageMetadata
 
 StoreOutcome = Literal["stored", "duplicate"]
 

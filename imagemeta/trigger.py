@@ -6,6 +6,7 @@ import logging
 from typing import Any, Protocol
 
 from imagemeta.blobref import BlobRef, is_supported_name
+from imagemeta.textsafe import escape_text
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,19 @@ async def start_for_blob(client: Starter, ref: BlobRef) -> str | None:
     does nothing (starting it again would overwrite a finished instance in the real extension).
     """
     if not is_supported_name(ref.name):
-        log.info("Skipping %s/%s: not a .jpg, .jpeg, .png or .gif", ref.container, ref.name)
+        log.info(
+            "Skipping %s/%s: not a .jpg, .jpeg, .png or .gif",
+            escape_text(ref.container),
+            escape_text(ref.name),
+        )
         return None
     instance_id = ref.instance_id
     existing = _status_name(await client.get_status(instance_id))
     if existing is not None:
         log.info(
             "Duplicate trigger for %s (%s): instance %s is %s",
-            ref.name,
-            ref.etag,
+            escape_text(ref.name),
+            escape_text(ref.etag),
             instance_id,
             existing,
         )
@@ -55,8 +60,18 @@ async def start_for_blob(client: Starter, ref: BlobRef) -> str | None:
     except Exception:
         # A concurrent firing may have started it between our check and our start.
         if _status_name(await client.get_status(instance_id)) in _ACTIVE | {"Completed"}:
-            log.info("Duplicate trigger for %s: instance %s already started", ref.name, instance_id)
+            log.info(
+                "Duplicate trigger for %s: instance %s already started",
+                escape_text(ref.name),
+                instance_id,
+            )
             return None
         raise
-    log.info("Started %s for %s/%s (%s bytes)", instance_id, ref.container, ref.name, ref.length)
+    log.info(
+        "Started %s for %s/%s (%s bytes)",
+        instance_id,
+        escape_text(ref.container),
+        escape_text(ref.name),
+        ref.length,
+    )
     return instance_id

@@ -285,6 +285,10 @@ if [ "$skip_migrate" = 0 ]; then
   fw_rule=""
 fi
 
+# Publish authenticates to the app's SCM (Kudu) site with the signed-in Entra token (Core Tools
+# sends `Authorization: Bearer`), so it works with basic-auth publishing credentials off (the
+# template's basicPublishingCredentialsPolicies) and is not subject to operatorCidrs, which
+# restrict only the main site.
 if [ "$skip_publish" = 0 ]; then
   step "Publish the function app (remote build; 1-3 minutes)"
   (cd "$stage_dir" && func azure functionapp publish "$app" --python)

@@ -56,6 +56,12 @@ param sqlEntraAdminLogin string = ''
 @description('Object id of sqlEntraAdminLogin.')
 param sqlEntraAdminObjectId string = ''
 
+@description('Entra-only authentication on the SQL server (managedIdentity mode only; password mode needs SQL authentication and ignores this). On by default: the admin login and password then only exist because ARM requires them at creation.')
+param sqlEntraOnlyAuth bool = true
+
+@description('CIDR ranges (e.g. 203.0.113.7/32) that may reach the Function App\'s HTTP endpoints: the Durable HTTP API and the admin API. Default: none; the blob trigger needs no inbound access. See docs/security-deploy.md ("Opening the Durable API to operators").')
+param operatorCidrs array = []
+
 @description('WEBSITE_RUN_FROM_PACKAGE. Leave empty: `func azure functionapp publish` uploads the zip and sets this to its blob URL (Linux Consumption only accepts a URL). deploy.sh passes the current value on re-deploys so a template update does not unpublish the app.')
 param runFromPackageUrl string = ''
 
@@ -102,6 +108,7 @@ module sql 'modules/sql.bicep' = {
     adminPassword: sqlAdminPassword
     entraAdminLogin: sqlEntraAdminLogin
     entraAdminObjectId: sqlEntraAdminObjectId
+    entraOnlyAuth: sqlEntraOnlyAuth && sqlAuthMode == 'managedIdentity'
     tags: tags
   }
 }
@@ -129,6 +136,7 @@ module functionApp 'modules/functionapp.bicep' = {
     sqlLogin: sqlAppLogin
     sqlPassword: sqlAppPassword
     runFromPackageUrl: runFromPackageUrl
+    operatorCidrs: operatorCidrs
     tags: tags
   }
 }

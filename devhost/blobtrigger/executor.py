@@ -22,6 +22,7 @@ from devhost.blobtrigger.properties import blob_properties_dict
 from devhost.blobtrigger.targets import POISON_QUEUE, AccountClients, WatchedContainer
 from devhost.contracts import BlobHandler, BlobTriggerEvent, BlobTriggerTarget
 from devhost.queuepump import keep_invisible
+from devhost.textsafe import escape
 
 log = logging.getLogger("devhost.blobtrigger")
 
@@ -93,7 +94,7 @@ class BlobTriggerExecutor:
         try:
             await self._process_message(acct, msg)
         except Exception as e:  # storage fault mid-way: the message reappears and is retried
-            log.warning("Blob trigger message processing failed: %s", e)
+            log.warning("Blob trigger message processing failed: %s", escape(e))
 
     async def _process_message(self, acct: AccountClients, msg: QueueMessage) -> None:
         try:
@@ -101,7 +102,7 @@ class BlobTriggerExecutor:
             w = self._target(body["FunctionId"])
             name, etag = body["BlobName"], body["ETag"]
         except (ValueError, KeyError, TypeError):
-            log.error("Dropping malformed blob trigger message: %r", msg.content)
+            log.error("Dropping malformed blob trigger message: %s", escape(repr(msg.content)))
             await acct.queue.delete_message(msg)
             return
         if w is None:
@@ -111,7 +112,7 @@ class BlobTriggerExecutor:
             log.warning(
                 "Blob trigger message %s for blob '%s' names function '%s', which this host "
                 "does not have; ignoring it (FunctionNotFound)",
-                msg.id, body.get("BlobName"), body.get("FunctionId"),
+                msg.id, escape(body.get("BlobName")), escape(body.get("FunctionId")),
             )  # fmt: skip
             await acct.queue.delete_message(msg)
             return
@@ -127,7 +128,7 @@ class BlobTriggerExecutor:
             content = await downloader.readall()
         except (ResourceNotFoundError, ResourceModifiedError):
             log.info("Blob '%s/%s' (%s) no longer exists in that version; ignored", t.container,
-                     name, etag)  # fmt: skip
+                     escape(name), escape(etag))  # fmt: skip
             await acct.queue.delete_message(msg)
             return
         props = downloader.properties
@@ -175,12 +176,13 @@ class BlobTriggerExecutor:
             log.error(
                 "Blob '%s/%s' is poison: '%s' failed %d times (last error: %s); "
                 "moved to queue '%s'",
-                t.container, name, t.function_name, attempt, e, POISON_QUEUE,
+                t.container, escape(name), t.function_name, attempt, escape(e), POISON_QUEUE,
             )  # fmt: skip
             return
         log.warning(
             "'%s' failed on blob '%s/%s' (attempt %d of %d): %s",
-            t.function_name, t.container, name, attempt, self.options.poison_threshold, e,
+            t.function_name, t.container, escape(name), attempt, self.options.poison_threshold,
+            escape(e),
         )  # fmt: skip
         await acct.queue.update_message(
             msg, visibility_timeout=max(1, int(self.options.retry_delay))

@@ -25,6 +25,7 @@ from devhost.blobtrigger.properties import quoted_etag
 from devhost.blobtrigger.receipts import receipt_name, scan_info_name
 from devhost.blobtrigger.targets import WatchedContainer
 from devhost.sdkshortcuts import list_blobs
+from devhost.textsafe import escape
 
 log = logging.getLogger("devhost.blobtrigger")
 
@@ -122,7 +123,8 @@ class ContainerScanner:
             await receipts.mark_complete(rname, lease)
         finally:
             await receipts.release_lease(rname, lease)
-        log.info("New blob detected: %s/%s (%s) -> %s", t.container, name, etag, t.function_name)
+        log.info("New blob detected: %s/%s (%s) -> %s", t.container, escape(name), escape(etag),
+                 t.function_name)  # fmt: skip
         return Claim.ENQUEUED
 
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables.aio import TableServiceClient
@@ -27,6 +28,7 @@ from devhost.durabletask.azurestorage.sessions import SessionManager
 from devhost.durabletask.azurestorage.tracking import TrackingStore
 from devhost.durabletask.core.activity_dispatcher import ActivityDispatcher
 from devhost.durabletask.core.executor import Replayer
+from devhost.durabletask.core.functions import FunctionCatalog
 from devhost.durabletask.core.orchestration_dispatcher import FinishHook, OrchestrationDispatcher
 from devhost.durabletask.core.taskhub_client import TaskHubClient
 from devhost.durabletask.model.history import utcnow
@@ -37,6 +39,25 @@ __all__ = ["DurableEngine"]
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+@dataclass
+class _OtherHub:
+    client: TaskHubClient
+    tracking: TrackingStore
+    queues: TaskHubQueues
+    blobs: BlobServiceClient
+
+
+def _hub_client(cs: str, hub: str, runner: FunctionRunner) -> _OtherHub:
+    """Clients of another task hub's tables and queues in the same storage account."""
+    opts = client_kwargs(cs)
+    blobs = BlobServiceClient.from_connection_string(cs, **opts)
+    messages = MessageManager(blobs.get_container_client(names.largemessages_container(hub)))
+    tracking = TrackingStore(TableServiceClient.from_connection_string(cs, **opts), hub, messages)
+    queues = TaskHubQueues(QueueServiceClient.from_connection_string(cs, **opts), hub, messages)
+    service = ServiceClient(tracking, queues, SessionManager(), clock=utcnow, new_id=new_id)
+    return _OtherHub(TaskHubClient(service, runner), tracking, queues, blobs)
 
 
 class DurableEngine:
@@ -55,6 +76,8 @@ class DurableEngine:
         self.hub = hub_name
         self.runner = runner
         self.poll_interval = poll_interval
+        self._connection_string = connection_string
+        self._other_hubs: dict[str, _OtherHub] = {}
         opts = client_kwargs(connection_string)
         blobs = BlobServiceClient.from_connection_string(connection_string, **opts)
         self._blobs = blobs
@@ -89,7 +112,12 @@ class DurableEngine:
         self.client = TaskHubClient(self.service_client, runner)
         self.orchestrations = OrchestrationDispatcher(
             self.service,
-            Replayer(runner.run_orchestrator, clock=utcnow, new_id=new_id),
+            Replayer(
+                runner.run_orchestrator,
+                clock=utcnow,
+                new_id=new_id,
+                functions=FunctionCatalog(runner),
+            ),
             on_finished=on_finished,
         )
         self.activities = ActivityDispatcher(
@@ -100,6 +128,20 @@ class DurableEngine:
         self._stopping = asyncio.Event()
         # Set in activity worker processes: tells the main host that a control queue has work.
         self.on_remote_work: Callable[[str], Awaitable[None]] | None = None
+
+    def client_for(self, hub: str | None) -> TaskHubClient:
+        """HttpApiHandler.GetClient: the request's `taskHub` names any task hub in the same
+        storage account (a DurableClientAttribute with that TaskHub); the app's own by default.
+        Another hub's instances run wherever its host runs; this client only reads and writes
+        its tables and queues."""
+        if not hub or hub.casefold() == self.hub.casefold():
+            return self.client
+        found = self._other_hubs.get(hub.casefold())
+        if found is None:
+            found = self._other_hubs[hub.casefold()] = _hub_client(
+                self._connection_string, hub, self.runner
+            )
+        return found.client
 
     # --- lifecycle ----------------------------------------------------------------------
     async def start(self, *, orchestrations: bool = True, activities: bool = True) -> None:
@@ -149,3 +191,7 @@ class DurableEngine:
         await self.queues.close()
         await self.tracking.close()
         await self._blobs.close()
+        for other in self._other_hubs.values():
+            await other.queues.close()
+            await other.tracking.close()
+            await other.blobs.close()

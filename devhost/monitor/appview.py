@@ -19,12 +19,15 @@ The plug-in imports nothing of devhost (the module ships with the app, devhost d
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from devhost.config import ConfigError
+from devhost.durabletask.model.state import Instance
 from devhost.monitor.payloads import ACTIVE_STATUSES, failure_reason, first_line, parse_payload
+from devhost.textsafe import escape
 
 SETTING = "DEVHOST_APP_VIEW"
 GENERIC_OUTCOMES = ("completed", "failed", "terminated", "running")
@@ -92,7 +95,24 @@ class AppView:
         if d.reason:
             details.append(d.reason)
         head = f"Orchestration '{name}' ({instance_id}) {status.lower()}"
-        return head + (": " + ": ".join(details) if details else "")
+        # One line whatever the names hold: subjects and reasons come from outside.
+        return escape(head + (": " + ": ".join(details) if details else ""))
+
+    def finish_hook(self, logger: logging.Logger) -> Callable[[Instance], None]:
+        """What the host's engine calls when an instance reaches a terminal status."""
+
+        def hook(inst: Instance) -> None:
+            line = self.finish_line(
+                inst.name, inst.instance_id, inst.status, inst.input, inst.output
+            )
+            logger.info("%s", line)
+
+        return hook
+
+    def banner_line(self) -> str:
+        if self.app_describe is None:
+            return "App view: generic (runtime statuses; set DEVHOST_APP_VIEW for the app's words)"
+        return f"App view: {self.name} (outcomes: {', '.join(self.outcomes)})"
 
 
 GENERIC = AppView()

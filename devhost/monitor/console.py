@@ -23,6 +23,7 @@ from devhost.monitor.index import InstanceIndex, Query, backlog
 from devhost.monitor.payloads import failure_text
 from devhost.monitor.table import TableInstances
 from devhost.monitor.timeline import build_timeline
+from devhost.textsafe import escape, escape_lines
 
 STYLE = {"completed": "green", "failed": "red",
          "terminated": "grey50", "running": "blue", "Completed": "green", "Failed": "red",
@@ -70,11 +71,11 @@ def instances_table(index: InstanceIndex, query: Query) -> Table:
     table.add_column("Duration", no_wrap=True, justify="right")
     for item in page["items"]:
         table.add_row(
-            Text(item["instanceId"]),
-            Text(item["subject"] or ""),  # Text: a name like "[red]x" is shown, not styled
+            Text(escape(item["instanceId"])),
+            Text(escape(item["subject"] or "")),  # Text: a name like "[red]x" is shown as is
             _styled(item["runtimeStatus"]),
             _styled(item["outcome"], index.view.problems),
-            Text(item["reason"] or ""),
+            Text(escape(item["reason"] or "")),
             item["createdTime"][5:19].replace("T", " "),
             _fmt_ms(item["durationMs"]),
         )
@@ -115,30 +116,28 @@ async def _print_instance(
 ) -> int:
     status = await _history(cs, hub, instance_id)
     if status is None:
-        console.print(f"no instance {instance_id} in task hub {hub}")
+        console.print(Text(f"no instance {escape(instance_id)} in task hub {hub}"))
         return 1
     runtime = str(status["runtimeStatus"])
     d = view.describe(runtime, status["input"], status["output"], status["customStatus"])
-    console.print(
-        Text.assemble((instance_id, "bold"), f"  {status['name']}  {runtime}  {d.outcome}")
-    )
+    head = f"  {escape(status['name'])}  {runtime}  {escape(d.outcome)}"
+    console.print(Text.assemble((escape(instance_id), "bold"), head))
     if d.subject:
-        console.print(f"  {view.subject_label.lower()}: {d.subject}", markup=False)
+        console.print(Text(f"  {view.subject_label.lower()}: {escape(d.subject)}"))
     if d.reason:
-        console.print(f"  reason: {d.reason}", markup=False)
-    console.print(f"  input:  {status['input']}", markup=False)
-    console.print(f"  output: {status['output'] if runtime != 'Failed' else ''}", markup=False)
+        console.print(Text(f"  reason: {escape(d.reason)}"))
+    console.print(Text(f"  input:  {escape(status['input'])}"))
+    console.print(Text(f"  output: {escape(status['output']) if runtime != 'Failed' else ''}"))
     if runtime == "Failed":
-        console.print(failure_text(status["output"]), markup=False)
+        console.print(Text(escape_lines(failure_text(status["output"]))))
     table = Table("Offset", "Step", "Duration", "Result")
     for e in build_timeline(status)["entries"]:
         step = e["label"] + (f" #{e['attempt']}" if e.get("attempt") else "")
+        result = "failed: " + e["reason"] if e.get("reason") else ("ok" if e.get("ok") else "")
         table.add_row(
-            _fmt_ms(e["startOffset"]),
-            Text(step),
-            _fmt_ms(e["durationMs"]),
-            Text("failed: " + e["reason"] if e.get("reason") else ("ok" if e.get("ok") else "")),
-        )
+            _fmt_ms(e["startOffset"]), Text(escape(step)), _fmt_ms(e["durationMs"]),
+            Text(escape(result)),
+        )  # fmt: skip
     console.print(table)
     return 0
 

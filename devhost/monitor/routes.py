@@ -2,8 +2,9 @@
 
 POSTs change state, so they are refused unless they carry `X-Devhost-Monitor: 1` (a custom
 header a cross-site form or a simple fetch cannot send without a CORS preflight, which is never
-granted) and, when the browser says where they come from (`Origin`, `Sec-Fetch-Site`), come
-from this same origin.
+granted) and pass devhost/guard.py's cross-site check (`Origin` must be this listener on an
+allowed host, `Sec-Fetch-Site` same-origin). The guard also requires the per-run token (its
+cookie) on everything under /monitor.
 """
 
 from __future__ import annotations
@@ -11,11 +12,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import aiohttp
 from aiohttp import web
 
+from devhost.guard import TOKEN_PARAM, cross_site_refusal
+from devhost.monitor.api import ApiError
 from devhost.monitor.index import SORT_KEYS, Query
 from devhost.monitor.payloads import failure_text, parse_payload
 from devhost.monitor.sources import ACTIONS, MonitorSource
@@ -37,13 +43,7 @@ SECURITY_HEADERS = {
 
 
 def same_origin_post(request: web.Request) -> bool:
-    if request.headers.get(CSRF_HEADER) != "1":
-        return False
-    origin = request.headers.get("Origin")
-    if origin and origin != f"{request.scheme}://{request.host}":
-        return False
-    site = request.headers.get("Sec-Fetch-Site")
-    return not site or site in ("same-origin", "none")
+    return request.headers.get(CSRF_HEADER) == "1" and cross_site_refusal(request) is None
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -55,7 +55,8 @@ async def page(request: web.Request) -> web.FileResponse:
 
 
 async def to_monitor(request: web.Request) -> web.Response:
-    raise web.HTTPFound("/monitor")
+    token = request.query.get(TOKEN_PARAM)  # `/?token=...` keeps working
+    raise web.HTTPFound("/monitor" + (f"?{urlencode({TOKEN_PARAM: token})}" if token else ""))
 
 
 async def overview(request: web.Request) -> web.Response:
@@ -198,9 +199,24 @@ async def restart_failed(request: web.Request) -> web.Response:
     return _json({"dryRun": False, "instances": results})
 
 
+@web.middleware
+async def upstream_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The app's API failing (down, refusing the key, redirecting) is a 502 with one line, not
+    a traceback; the line never holds the key (DurableApi scrubs what it quotes)."""
+    try:
+        return await handler(request)
+    except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
+        if not request.path.startswith("/monitor/api/"):
+            raise
+        return _json({"error": f"the app's Durable API: {exc or type(exc).__name__}"}, 502)
+
+
 def add_monitor_routes(app: web.Application, source: MonitorSource) -> None:
     """GET /monitor (the page; `/` redirects to it), /monitor/static/*, /monitor/api/*."""
     app[SOURCE_KEY] = source
+    app.middlewares.append(upstream_errors)
     app.router.add_get("/", to_monitor)
     app.router.add_get("/monitor", page)
     app.router.add_get("/monitor/", page)

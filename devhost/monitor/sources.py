@@ -179,9 +179,12 @@ class LocalSource(ApiSource):
         rows_connection: str | None = None,
         *,
         min_interval: float = 1.0,
+        key: str | None = None,
+        api: DurableApi | None = None,
     ) -> None:
         label = f"devhost {base_url} (task hub {hub})"
-        super().__init__(DurableApi(base_url), label, view, rows_connection, min_interval)
+        api = api or DurableApi(base_url, key)
+        super().__init__(api, label, view, rows_connection, min_interval)
         self.table = TableInstances(storage, hub)
         self.storage = storage
         self._since: float | None = None

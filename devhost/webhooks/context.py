@@ -35,10 +35,12 @@ class Context:
     def __init__(self, request: web.Request) -> None:
         self.request = request
         self.engine = request.app[ENGINE_KEY]
-        self.client: TaskHubClient = self.engine.client
+        self.query = Query(request.query)
+        self.hub: str = self.query.get("taskHub") or self.engine.hub
+        self.client: TaskHubClient = self.engine.client_for(self.hub)
         settings = request.app[SETTINGS_KEY]
         self.base_url: str = settings["base_url"] or _local_url(request)
+        self.request_base_url: str = settings.get("request_base_url") or self.base_url
         self.max_body: int = settings["max_body"]
         self.connection: str = settings["connection"]
         self.code: str | None = settings["code"]
-        self.query = Query(request.query)

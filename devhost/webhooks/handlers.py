@@ -52,7 +52,7 @@ _EVENTS = {
 # --- responses --------------------------------------------------------------------------
 def check_status(ctx: Context, instance_id: str) -> web.Response:
     """CreateCheckStatusResponseMessage (L1211-1240): 202, Location, Retry-After: 10."""
-    body = management_payload(ctx.base_url, instance_id, ctx.engine.hub, ctx.connection, ctx.code)
+    body = management_payload(ctx.base_url, instance_id, ctx.hub, ctx.connection, ctx.code)
     headers = {"Location": body["statusQueryGetUri"], "Retry-After": "10"}
     return json_response(body, status=202, headers=headers)
 
@@ -126,7 +126,7 @@ async def get_status(
     if inst.status in TERMINAL:
         status = 500 if inst.status == "Failed" and fail_500 else 200
         return json_response(body, status=status)
-    location = ctx.base_url + ctx.request.raw_path
+    location = ctx.request_base_url + ctx.request.raw_path  # the request's own URI
     headers = {"Location": location, "Retry-After": "5"}
     return json_response(body, status=202, headers=headers)
 
@@ -281,7 +281,7 @@ async def restart(ctx: Context, instance_id: str) -> web.StreamResponse:
 
 
 async def rewind(ctx: Context, instance_id: str) -> web.StreamResponse:
-    """HandleRewindInstanceRequestAsync (L949-976); devhost cannot rewind a Failed instance."""
+    """HandleRewindInstanceRequestAsync (L949-976) + DurableClient.RewindAsync (L446-457)."""
     inst = await ctx.client.read(instance_id, show_input=False)
     if inst is None:
         return web.Response(status=404)
@@ -291,4 +291,5 @@ async def rewind(ctx: Context, instance_id: str) -> web.StreamResponse:
         raise InvalidOperation(
             "The rewind operation is only supported on failed orchestration instances."
         )
-    raise NotImplementedError("devhost does not implement rewind")
+    await ctx.client.rewind(instance_id, ctx.query.get("reason"))
+    return web.Response(status=202)

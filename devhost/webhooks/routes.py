@@ -1,8 +1,9 @@
-"""The Durable HTTP API: what DurableOrchestrationClient calls (rpcBaseUrl) and the public
-`/runtime/webhooks/durabletask/...` forms, routed and answered as the extension's HttpApiHandler
-does (HandleRequestAsync, L282-450): unmatched paths and methods are 404, ArgumentException is
-400 "One or more of the arguments submitted is incorrect", anything else 500 "Something went
-wrong while processing your request" — never a devhost traceback."""
+"""The Durable HTTP API: what DurableOrchestrationClient calls (rpcBaseUrl, `/durabletask/...`
+on the loopback-only RPC listener) and the public `/runtime/webhooks/durabletask/...` forms,
+routed and answered as the extension's HttpApiHandler does (HandleRequestAsync, L282-450):
+unmatched paths and methods are 404, ArgumentException is 400 "One or more of the arguments
+submitted is incorrect", anything else 500 "Something went wrong while processing your
+request" — never a devhost traceback."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ from devhost.webhooks.handlers import (
 )
 from devhost.webhooks.payloads import url_encode
 
-PREFIXES = ("/durabletask", "/runtime/webhooks/durabletask")
+RPC_PREFIX = "/durabletask"  # LocalHttpListener: http://127.0.0.1:{port}/durabletask/
+WEBHOOK_PREFIX = "/runtime/webhooks/durabletask"
+PREFIXES = (RPC_PREFIX, WEBHOOK_PREFIX)
 DEFAULT_MAX_BODY = 100 * 1024 * 1024  # the Functions host's default request body limit
 log = logging.getLogger("devhost.durable")
 
@@ -38,10 +41,17 @@ Handler = Callable[[], Awaitable[web.StreamResponse]]
 
 
 def client_binding_json(
-    base_url: str, hub: str, connection: str = "Storage", code: str | None = None
+    base_url: str,
+    hub: str,
+    connection: str = "Storage",
+    code: str | None = None,
+    *,
+    rpc_base_url: str,
 ) -> str:
     """The string a durableClient binding receives (DurableOrchestrationClient parses it);
-    with a key, every webhook URL carries `code=` as in Azure (the system key)."""
+    with a key, every webhook URL carries `code=` as in Azure (the system key). `rpc_base_url`
+    is the RPC listener's `http://127.0.0.1:{port}/durabletask/`, as the extension's
+    `TryGetRpcBaseUrl` gives LocalHttpListener.InternalRpcUri."""
     hook = f"{base_url}/runtime/webhooks/durabletask"
     query = f"taskHub={hub}&connection={connection}"
     if code:
@@ -69,7 +79,7 @@ def client_binding_json(
             },
             "baseUrl": hook,
             "requiredQueryStringParameters": query,
-            "rpcBaseUrl": f"{base_url}/durabletask/",
+            "rpcBaseUrl": rpc_base_url,
             "httpBaseUrl": "",
         }
     )
@@ -145,16 +155,20 @@ def add_routes(
     max_body: int = DEFAULT_MAX_BODY,
     connection: str = "Storage",
     code: str | None = None,
+    prefixes: tuple[str, ...] = PREFIXES,
+    request_base_url: str | None = None,
 ) -> None:
-    """Serve the API under both prefixes. `base_url` (the host's own URL) builds Location headers
-    and management URLs (without it: the listening address); a request's Host header never
-    does. Bodies above `max_body` bytes are refused with 413."""
+    """Serve the API under `prefixes`. `base_url` (the host's public URL) builds management
+    URLs; `request_base_url` (this listener's own URL, default `base_url`) the Location of a
+    status request, which is the request's URI (without either: the listening address); a
+    request's Host header never does. Bodies above `max_body` bytes are refused with 413."""
     app[ENGINE_KEY] = engine
     app[SETTINGS_KEY] = {
         "base_url": base_url.rstrip("/") if base_url else None,
+        "request_base_url": request_base_url.rstrip("/") if request_base_url else None,
         "max_body": max_body,
         "connection": connection,
         "code": code,
     }
-    for prefix in PREFIXES:
+    for prefix in prefixes:
         app.router.add_route("*", prefix + r"/{tail:[\s\S]*}", dispatch)

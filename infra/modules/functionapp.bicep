@@ -19,6 +19,8 @@ param sqlLogin string
 @secure()
 param sqlPassword string
 param runFromPackageUrl string
+@description('CIDR ranges allowed to reach the app\'s HTTP endpoints (Durable API, admin API); empty denies all.')
+param operatorCidrs array
 param tags object
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -81,6 +83,18 @@ var packageSettings = empty(runFromPackageUrl) ? [] : [
   }
 ]
 
+// Inbound: the blob trigger polls storage (outbound) and needs nothing inbound, so the main
+// site denies every address except the operators' (the Durable HTTP API and the admin API are
+// the only HTTP surface; they still need a key). The SCM/Kudu site keeps its own rules
+// (publish goes there) and accepts Entra tokens only: basic-auth publishing is off below.
+var operatorRules = [for (cidr, i) in operatorCidrs: {
+  name: 'operator-${i}'
+  description: 'Operator access to the Durable and admin HTTP endpoints'
+  ipAddress: cidr
+  action: 'Allow'
+  priority: 100 + i
+}]
+
 resource site 'Microsoft.Web/sites@2023-12-01' = {
   //checkov:skip=CKV_AZURE_222:Public network access is needed: Linux Consumption has no private endpoints; the app exposes no HTTP functions.
   //checkov:skip=CKV_AZURE_17:Client certificates do not apply: the app exposes no HTTP functions (blob trigger only).
@@ -103,8 +117,30 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      ipSecurityRestrictions: operatorRules
+      ipSecurityRestrictionsDefaultAction: 'Deny' // no rule matched (none by default): 403
+      scmIpSecurityRestrictionsUseMain: false
       appSettings: concat(baseSettings, packageSettings)
     }
+  }
+}
+
+// No FTP or SCM (Kudu) basic-auth publishing credentials: `func azure functionapp publish`
+// authenticates to Kudu with the signed-in Entra token (Core Tools' GetRemoteZipClient sends
+// `Authorization: Bearer`), so publishing keeps working; publish profiles stop working.
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
   }
 }
 

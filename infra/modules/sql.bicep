@@ -9,10 +9,12 @@ param adminLogin string
 param adminPassword string
 param entraAdminLogin string
 param entraAdminObjectId string
+@description('Entra-only authentication: SQL logins and contained users with passwords stop working.')
+param entraOnlyAuth bool
 param tags object
 
 resource server 'Microsoft.Sql/servers@2023-08-01-preview' = {
-  //checkov:skip=CKV2_AZURE_27:SQL login auth is the seed's default; Entra admin + managed identity is opt-in via sqlAuthMode/sqlEntraAdmin* parameters.
+  //checkov:skip=CKV2_AZURE_27:Entra-only auth is the azureADOnlyAuthentications child below (on by default with managedIdentity; password mode needs SQL logins); checkov reads only the inline administrators block.
   //checkov:skip=CKV_AZURE_113:Public network access is needed: Linux Consumption apps reach SQL over the public endpoint, limited by the AllowAzureServices rule.
   name: serverName
   location: location
@@ -35,6 +37,20 @@ resource entraAdmin 'Microsoft.Sql/servers/administrators@2023-08-01-preview' = 
     sid: entraAdminObjectId
     tenantId: subscription().tenantId
   }
+}
+
+// Entra ID only: the server admin's SQL login and every password-based user are refused; the
+// app (managed identity) and the Entra admin (the deployer, who runs the migration) remain.
+// Needs the Entra admin above, so it is created after it.
+resource entraOnly 'Microsoft.Sql/servers/azureADOnlyAuthentications@2023-08-01-preview' = if (entraOnlyAuth) {
+  parent: server
+  name: 'Default'
+  properties: {
+    azureADOnlyAuthentication: true
+  }
+  dependsOn: [
+    entraAdmin
+  ]
 }
 
 // 0.0.0.0-0.0.0.0 is Azure's special range meaning "allow Azure services" (the Function App).

@@ -1,15 +1,15 @@
-"""A live devhost (test app tests/apps/durable_app on its own task hub) per test module, plus raw
-HTTP and SDK clients. Each test pins one behaviour of the real Durable extension and names, in a
-comment, the source it is pinned to: the extension at Azure/azure-functions-durable-extension
-a7c6d694 (v2.13.7, src/WebJobs.Extensions.DurableTask/...) and DurableTask.AzureStorage v1.17.5
-(the version that extension references), Azure/durabletask tag durabletask.azurestorage-v1.17.5."""
+"""The conformance suite: behaviour pinned to the real extension's sources, against a live
+devhost (test app tests/apps/durable_app on its own task hub per test module), through raw HTTP
+and the SDK's client. Each test names, in a comment, the source it is pinned to: the extension at
+Azure/azure-functions-durable-extension a7c6d694 (v2.13.7, src/WebJobs.Extensions.DurableTask/...)
+and DurableTask.Core / DurableTask.AzureStorage v1.17.5 (the version that extension references),
+Azure/durabletask tag durabletask.azurestorage-v1.17.5."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import socket
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +23,7 @@ import pytest
 from devhost.azurite import Azurite
 from devhost.process import DevhostProcess
 from devhost.webhooks.routes import client_binding_json
+from tests.waiting import wait_until
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "durable_app"
 TERMINAL = {"Completed", "Failed", "Terminated"}
@@ -48,6 +49,14 @@ class Host:
     def base_url(self) -> str:
         return self.proc.base_url
 
+    @property
+    def rpc_url(self) -> str:
+        """The RPC listener: `/durabletask/...` (the SDK's rpcBaseUrl) is served only there."""
+        return self.proc.rpc_url
+
+    def origin(self, path: str) -> str:
+        return self.rpc_url if path.startswith("/durabletask/") else self.base_url
+
     def http(
         self,
         method: str,
@@ -56,7 +65,7 @@ class Host:
         headers: dict[str, str] | None = None,
     ) -> Reply:
         req = urllib.request.Request(
-            self.base_url + path, data=body, method=method, headers=headers or {}
+            self.origin(path) + path, data=body, method=method, headers=headers or {}
         )
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
@@ -70,7 +79,7 @@ class Host:
 
     def raw(self, request: bytes) -> bytes:
         """Send bytes as they are (for requests urllib would not make) and read the reply."""
-        port = int(self.base_url.rsplit(":", 1)[1])
+        port = self.proc.rpc_port  # the raw requests go to /durabletask/...
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             sock.sendall(request)
             chunks = []
@@ -79,19 +88,29 @@ class Host:
         return b"".join(chunks)
 
     def client(self) -> df.DurableOrchestrationClient:
-        return df.DurableOrchestrationClient(client_binding_json(self.base_url, self.hub))
+        rpc = f"{self.rpc_url}/durabletask/"
+        return df.DurableOrchestrationClient(
+            client_binding_json(self.base_url, self.hub, rpc_base_url=rpc)
+        )
 
     def status(self, instance_id: str, query: str = "") -> Reply:
         return self.http("GET", f"/durabletask/instances/{instance_id}{query}")
 
     def wait(self, instance_id: str, statuses: set[str] = TERMINAL, timeout: float = 60) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
+        """The instance's status body once its runtimeStatus is one of `statuses`."""
+
+        def reached() -> Any:
             body = self.status(instance_id).json()
-            if body and body["runtimeStatus"] in statuses:
-                return body
-            assert time.monotonic() < deadline, f"{instance_id}: {body}"
-            time.sleep(0.2)
+            return body if body and body["runtimeStatus"] in statuses else None
+
+        return wait_until(
+            reached,
+            timeout=timeout,
+            message=lambda: (
+                f"{instance_id} never {'/'.join(sorted(statuses))}: "
+                f"{self.status(instance_id).json()}\n{self.proc.log_tail()}"
+            ),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -100,12 +119,14 @@ def host(
     azurite: Azurite,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Host]:
-    """The test app on a task hub of its own (one per module: queries see only its instances)."""
+    """The test app (the module's `APP`, else tests/apps/durable_app) on a task hub of its own
+    (one per module: queries see only its instances)."""
     module = request.module.__name__.rsplit(".", 1)[-1]
     hub = "Conf" + "".join(p.capitalize() for p in module.split("_")[1:])[:40]
     root = tmp_path_factory.mktemp(module)
     app = root / "app"
-    shutil.copytree(APP, app, ignore=shutil.ignore_patterns("__pycache__"))
+    source = getattr(request.module, "APP", APP)
+    shutil.copytree(source, app, ignore=shutil.ignore_patterns("__pycache__"))
     host_json = json.loads((app / "host.json").read_text())
     host_json["extensions"]["durableTask"]["hubName"] = hub
     (app / "host.json").write_text(json.dumps(host_json))

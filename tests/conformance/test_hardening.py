@@ -49,7 +49,7 @@ def test_query_names_are_case_insensitive(host: Host) -> None:
 # 100 MB) a declared Content-Length is refused with 413 before anything is read.
 def test_oversized_body_is_413(host: Host) -> None:
     request = (
-        b"POST /durabletask/orchestrators/Chain HTTP/1.1\r\nHost: x\r\n"
+        b"POST /durabletask/orchestrators/Chain HTTP/1.1\r\nHost: localhost\r\n"
         b"Content-Type: application/json\r\n"
         b"Content-Length: " + str(DEFAULT_MAX_BODY + 1).encode() + b"\r\n"
         b"Connection: close\r\n\r\n[]"

@@ -46,7 +46,7 @@ def listing(host: Host, query: str, headers: dict[str, str] | None = None) -> li
 
 
 # HttpApiHandler.cs L644-653 + L685-689: a running instance is 202 with Location (the request
-# URI) and Retry-After: 5.
+# URI, here the RPC listener's) and Retry-After: 5.
 def test_running_status_is_202_with_retry_after_5(host: Host) -> None:
     iid = "run-" + uuid.uuid4().hex[:8]
     host.post_json(f"/durabletask/orchestrators/Approval/{iid}", 300)
@@ -55,7 +55,7 @@ def test_running_status_is_202_with_retry_after_5(host: Host) -> None:
     assert reply.status == 202
     assert reply.headers["Retry-After"] == "5"
     assert reply.headers["Location"] == (
-        f"{host.base_url}/durabletask/instances/{iid}?showHistory=false"
+        f"{host.rpc_url}/durabletask/instances/{iid}?showHistory=false"
     )
     host.http("POST", f"/durabletask/instances/{iid}/terminate")
 

@@ -9,7 +9,6 @@ import pty
 import signal
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from tests.deploy.conftest import (
     Result,
     no_secret_in_argv,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -186,8 +186,11 @@ def test_firewall_wait_loop_with_the_real_driver(
     )  # fmt: skip
     assert result.returncode != 0
     assert "libmsodbcsql-18" in result.stdout and "debian_ubuntu" in result.stdout  # item 6
+    # How many attempts fit in 3 s depends on the machine's load; that every refusal but the
+    # last was announced as a wait, and every attempt reached the server, does not.
     waits = result.stdout.count("waiting for the SQL firewall rule to apply")
-    assert waits >= 2, result.output
+    assert waits >= 1, result.output
+    assert f"({waits + 1} attempts;" in result.stderr, result.output
     assert accepted[0] >= waits + 1  # every attempt really reached the (refusing) server
     assert "still refuses this machine after" in result.stderr
     assert "DEPLOY_MIGRATE_WAIT" in result.stderr
@@ -199,7 +202,7 @@ def test_ctrl_c_during_the_migration_removes_the_rule(
     deployer: Deployer, refusing_server: tuple[str, list[int]]
 ) -> None:
     """Ctrl-C (SIGINT to the process group, as a terminal sends it) still runs the cleanup."""
-    server, _ = refusing_server
+    server, accepted = refusing_server
     env = {k: v for k, v in deployer.env.items() if k != "DEPLOY_ODBC_DRIVER"}
     env.update(FAKE_SQL_FQDN=server, DEPLOY_MIGRATE_WAIT="120", DEPLOY_MIGRATE_INTERVAL="1")
     proc = subprocess.Popen(
@@ -207,14 +210,11 @@ def test_ctrl_c_during_the_migration_removes_the_rule(
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if (deployer.state / "firewall.json").exists() and json.loads(
-            (deployer.state / "firewall.json").read_text()
-        ):
-            break
-        time.sleep(0.2)
-    time.sleep(3)  # inside the wait loop
+    rule = deployer.state / "firewall.json"
+    wait_until(lambda: rule.exists() and json.loads(rule.read_text()), timeout=120,
+               message="the firewall rule was never added")  # fmt: skip
+    # Inside the migration's wait loop: it has reached the (refusing) server at least once.
+    wait_until(lambda: accepted[0] >= 1, timeout=120, message="the migration never connected")
     os.killpg(proc.pid, signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout + stderr

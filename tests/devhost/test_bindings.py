@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -20,6 +19,7 @@ from azure.storage.queue import QueueClient
 from devhost.azurite import Azurite
 from devhost.bindings import BindingError, resolve
 from devhost.process import REPO_ROOT, DevhostProcess
+from tests.waiting import wait_until
 
 APP = REPO_ROOT / "tests" / "apps" / "bindings_app"
 
@@ -43,13 +43,15 @@ def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def wait_blob(service: BlobServiceClient, container: str, name: str) -> bytes:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            return service.get_blob_client(container, name).download_blob().readall()
-        except ResourceNotFoundError:
-            assert time.monotonic() < deadline, f"{container}/{name} never written"
-            time.sleep(0.3)
+    blob = service.get_blob_client(container, name)
+    [data] = wait_until(
+        lambda: [blob.download_blob().readall()],  # a list: an empty blob is written too
+        timeout=30,
+        interval=0.3,
+        message=f"{container}/{name} never written",
+        ignore=(ResourceNotFoundError,),
+    )
+    return data
 
 
 @pytest.mark.e2e
@@ -64,14 +66,15 @@ def test_blob_in_out_and_queue_out(host: DevhostProcess, azurite: Azurite) -> No
     assert wait_blob(service, "bind-out", "a.txt.copy") == b"DATA|REF"
     assert wait_blob(service, "bind-out", "b.txt.copy") == b"LONE|<no ref>"
     queue = QueueClient.from_connection_string(azurite.connection_string, "bind-notes")
-    deadline = time.monotonic() + 30
     notes: set[str] = set()
-    while len(notes) < 2:
+
+    def two_notes() -> bool:
         for m in queue.receive_messages():
             notes.add(base64.b64decode(m.content).decode())
             queue.delete_message(m)
-        assert time.monotonic() < deadline, notes
-        time.sleep(0.2)
+        return len(notes) >= 2
+
+    wait_until(two_notes, timeout=30, message=lambda: f"queue notes so far: {notes}")
     assert notes == {"copied bind-in/a.txt", "copied bind-in/b.txt"}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,11 +17,12 @@ from devhost.process import REPO_ROOT
 def _upload(app_dir: Path, cs: str, *args: str) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "devhost", "upload", "--app-dir", str(app_dir)]
     return subprocess.run(
-        [*argv, "--storage-connection-string", cs, *args],
+        [*argv, *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
         check=False,
+        env={**os.environ, "AzureWebJobsStorage": cs},
     )
 
 

@@ -47,6 +47,13 @@ ACTIVITY = {"name": "x", "type": "activityTrigger", "direction": "in"}
         ({"Bad": ({"bindings": [ACTIVITY, {"name": "q", "type": "serviceBusTrigger2",
                                            "direction": "in"}]}, "def main(x, q): pass")},
          {}, "function 'Bad': unknown binding type 'serviceBusTrigger2'"),
+        # A misspelt trigger is named, not reported as "no trigger": the host's
+        # FunctionDescriptorProvider.VerifyResolvedBindings ("The binding type(s) '...' are not
+        # registered") runs before the trigger checks, and before the module is imported.
+        ({"Typo": ({"bindings": [{**BLOB, "type": "blobTriger"}]}, "import not_installed\n")},
+         {}, "function 'Typo': unknown binding type 'blobTriger' (misspelt?"),
+        ({"NotAList": ({"bindings": {"name": "x"}}, "def main(x): pass")},
+         {}, "function 'NotAList': function.json must be an object whose \"bindings\" is a list"),
         ({"NoConn": ({"bindings": [BLOB]}, "def main(blob): pass")},
          {}, "function 'NoConn': connection setting 'MyStorage' is not set"),
         ({"WrongType": ({"bindings": [{**BLOB, "connection": "AzureWebJobsStorage"}]},

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from devhost.admin import add_admin_routes
+from devhost.admin import HostAdminBackend, add_admin_routes
 from devhost.monitor.appview import load_app_view
 from devhost.monitor.index import InstanceIndex, Summary
 from devhost.monitor.routes import add_monitor_routes
@@ -64,6 +65,9 @@ class FakeBackend:
 
     def trigger_type(self, function_name: str) -> str | None:
         return {"Blob": "blobTrigger", "Orch": "orchestrationTrigger"}.get(function_name)
+
+    def check_input(self, function_name: str, input_text: str) -> str | None:
+        return None if input_text.startswith("images-input/") else "not in images-input"
 
     async def invoke_by_hand(self, function_name: str, input_text: str) -> None:
         self.calls.append((function_name, input_text))
@@ -141,7 +145,33 @@ def test_admin_routes() -> None:
         assert (await client.post("/admin/functions/Nope", data=body)).status == 404
         assert (await client.post("/admin/functions/Orch", data=body)).status == 400
         assert (await client.post("/admin/functions/Blob", data=body)).status == 202
+        elsewhere = json.dumps({"input": "private/a.png"})
+        refused = await client.post("/admin/functions/Blob", data=elsewhere)
+        assert refused.status == 400 and (await refused.json())["error"] == "not in images-input"
         await asyncio.sleep(0.05)
         assert backend.calls == [("Blob", "images-input/a.png")]
 
     _run(t)
+
+
+def test_a_blob_trigger_run_by_hand_takes_only_blobs_its_path_matches() -> None:
+    # Issue 20 item 10: a path in another container used to run with the trigger's own
+    # container as its label. The check is the trigger's configured path, whatever it is.
+    raw = {"type": "blobTrigger", "name": "b", "path": "uploads/in/{name}.png"}
+    spec = SimpleNamespace(name="Fn", trigger=SimpleNamespace(type="blobTrigger", raw=raw))
+    host = SimpleNamespace(
+        functions={"Fn": spec},
+        runner=SimpleNamespace(trigger_type=lambda n: "blobTrigger" if n == "Fn" else None),
+        config=SimpleNamespace(
+            host_id="h", settings={"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+        ),
+    )
+    backend = HostAdminBackend(host)
+    assert backend.check_input("Fn", "uploads/in/cat.png") is None
+    assert backend.check_input("Fn", "/uploads/in/a/b.png") is None  # greedy, as the host
+    for outside in ("private/in/cat.png", "uploads-x/in/cat.png", "uploads", "uploads/cat.png",
+                    "uploads/in/cat.jpg"):  # fmt: skip
+        problem = backend.check_input("Fn", outside)
+        assert problem is not None and "uploads" in problem, outside
+    problem = backend.check_input("Fn", "uploads/in/\x1b[2J.gif") or ""
+    assert "\x1b" not in problem and "\\x1b[2J" in problem  # the name is escaped

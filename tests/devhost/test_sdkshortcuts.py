@@ -106,6 +106,14 @@ def test_batches_write_what_submit_transaction_writes(
         # upsert merges: columns it does not mention stay
         await sdkshortcuts.upsert_batch(table, [{"PartitionKey": "mine", "RowKey": 16 * "0"}])
         assert (await table.get_entity("mine", 16 * "0"))["Name"] == "Extract é ☃"
+        # replace (InsertOrReplace, what AzureTableTrackingStore writes over a ContinueAsNew's
+        # old rows): columns it does not mention are gone, a missing row is inserted
+        new = {"PartitionKey": "mine", "RowKey": 16 * "0", "EventType": "ExecutionStarted"}
+        extra = {"PartitionKey": "mine", "RowKey": 15 * "0" + "9", "EventType": "x"}
+        await sdkshortcuts.transaction(table, [("replace", new), ("replace", extra)])
+        replaced = dict(await table.get_entity("mine", 16 * "0"))
+        assert (replaced["EventType"], "Name" in replaced) == ("ExecutionStarted", False)
+        assert (await table.get_entity("mine", 15 * "0" + "9"))["EventType"] == "x"
         # a key the service refuses fails the whole batch with the SDK's error, writes nothing
         bad = _rows("bad'key é", 3)
         bad[2]["RowKey"] = "bad/key"
@@ -204,7 +212,7 @@ def test_encoded_names_and_next_marker() -> None:
 
 def test_the_pins_are_the_requirements_and_gate_the_shortcuts() -> None:
     pinned: dict[str, str] = {}
-    for req in ("requirements.txt", "requirements-dev.txt"):
+    for req in ("requirements.txt", "requirements-devhost.txt", "requirements-dev.txt"):
         for line in (REPO_ROOT / req).read_text().splitlines():
             m = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line.strip())
             if m and m.group(1) in sdkshortcuts.PINNED:

@@ -15,14 +15,17 @@ import pytest
 
 from devhost.azurite import ACCOUNT_KEY, Azurite, connection_string, free_port
 from devhost.process import REPO_ROOT
+from tests.waiting import wait_until
 
 APP = REPO_ROOT / "tests" / "apps" / "durable_app"
 
 
-def devhost(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+def devhost(*args: str, storage: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """devhost with AzureWebJobsStorage in its environment (never on its command line)."""
     return subprocess.run(
         [sys.executable, "-m", "devhost", *args], cwd=REPO_ROOT, capture_output=True,
         text=True, timeout=timeout, check=False,
+        env={**os.environ, "AzureWebJobsStorage": storage},
     )  # fmt: skip
 
 
@@ -37,6 +40,17 @@ def closed_storage() -> str:
     return connection_string(free_port(), free_port(), free_port())
 
 
+def logged(proc: subprocess.Popen[bytes], log: Path, line: str) -> str:
+    """The log once it holds `line`; fails at once if the process ends first."""
+
+    def holds() -> str:
+        text = log.read_text()
+        assert proc.poll() is None, text
+        return text if line in text else ""
+
+    return wait_until(holds, timeout=60, message=lambda: f"no {line!r} in {log.read_text()}")
+
+
 def test_busy_port_is_one_line(azurite: Azurite) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -44,7 +58,7 @@ def test_busy_port_is_one_line(azurite: Azurite) -> None:
         port = busy.getsockname()[1]
         result = devhost(
             "start", "--app-dir", str(APP), "--port", str(port),
-            "--storage-connection-string", azurite.connection_string,
+            storage=azurite.connection_string,
         )  # fmt: skip
     assert result.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use" in one_line(result.stderr)
@@ -53,8 +67,8 @@ def test_busy_port_is_one_line(azurite: Azurite) -> None:
 def test_unreachable_storage_waits_then_gives_up_in_one_line() -> None:
     started = time.monotonic()
     result = devhost(
-        "start", "--app-dir", str(APP), "--port", str(free_port()),
-        "--storage-connection-string", closed_storage(), "--storage-wait", "3",
+        "start", "--app-dir", str(APP), "--port", str(free_port()), "--storage-wait", "3",
+        storage=closed_storage(),
     )  # fmt: skip
     assert result.returncode == 2
     line = one_line(result.stderr)
@@ -66,17 +80,15 @@ def test_unreachable_storage_waits_then_gives_up_in_one_line() -> None:
 def test_wrong_account_key_is_refused_at_once(azurite: Azurite) -> None:
     wrong = azurite.connection_string.replace(ACCOUNT_KEY, "d3Jvbmc=" * 11)
     result = devhost(
-        "start", "--app-dir", str(APP), "--port", str(free_port()),
-        "--storage-connection-string", wrong, "--storage-wait", "30",
+        "start", "--app-dir", str(APP), "--port", str(free_port()), "--storage-wait", "30",
+        storage=wrong,
     )  # fmt: skip
     assert result.returncode == 2
     assert "rejected the credentials in AzureWebJobsStorage" in one_line(result.stderr)
 
 
 def test_status_with_storage_down_is_one_line() -> None:
-    result = devhost(
-        "status", "--app-dir", str(APP), "--storage-connection-string", closed_storage()
-    )
+    result = devhost("status", "--app-dir", str(APP), storage=closed_storage())
     assert result.returncode == 2
     assert "storage not reachable" in one_line(result.stderr)
 
@@ -89,23 +101,19 @@ def test_storage_that_comes_up_later_is_waited_for(tmp_path: Path) -> None:
     log = (tmp_path / "devhost.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "devhost", "start", "--app-dir", str(APP), "--port", str(port),
-         "--storage-connection-string", cs, "--storage-wait", "60"],
+         "--storage-wait", "60"],
         cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "AzureWebJobsStorage": cs},
     )  # fmt: skip
     server = Azurite(
         location=tmp_path / "azurite", blob_port=ports[0], queue_port=ports[1],
         table_port=ports[2], log_path=tmp_path / "azurite.log",
     )  # fmt: skip
     try:
-        time.sleep(3)
+        logged(proc, tmp_path / "devhost.log", "Waiting for storage")
         assert proc.poll() is None  # still waiting, not crashed
         server.start()
-        deadline = time.monotonic() + 60
-        while "Host started" not in (tmp_path / "devhost.log").read_text():
-            assert proc.poll() is None, (tmp_path / "devhost.log").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
-        text = (tmp_path / "devhost.log").read_text()
+        text = logged(proc, tmp_path / "devhost.log", "Host started")
         assert "Waiting for storage" in text
         assert "Not as in Azure:" in text  # the one-line statement of what devhost cannot match
     finally:
@@ -124,17 +132,13 @@ def test_disabled_function_is_listed_as_disabled_and_not_run(
     log = tmp_path / "devhost.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "devhost", "start", "--app-dir", str(APP), "--port", str(port),
-             "--storage-connection-string", azurite.connection_string],
+            [sys.executable, "-m", "devhost", "start", "--app-dir", str(APP), "--port", str(port)],
             cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "AzureWebJobs.Hello.Disabled": "true"},
+            env={**os.environ, "AzureWebJobs.Hello.Disabled": "true",
+                 "AzureWebJobsStorage": azurite.connection_string},
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 60
-            while "Host started" not in log.read_text():
-                assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline
-                time.sleep(0.3)
+            logged(proc, log, "Host started")
         finally:
             proc.terminate()
             proc.wait(20)

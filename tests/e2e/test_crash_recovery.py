@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.harness import Pipeline, image_bytes
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -33,9 +34,13 @@ def test_sigkill_mid_backlog_then_restart_converges(
     expected = set(etags.items())
 
     # Let some of the backlog complete, then kill the host with no chance to clean up.
-    deadline = time.monotonic() + 120
-    while len(pipeline.rows()) < BACKLOG // 5 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(
+        lambda: len(pipeline.rows()) >= BACKLOG // 5,
+        timeout=120,
+        message=lambda: (
+            f"{len(pipeline.rows())} rows before the kill\n" + pipeline.devhost.log_tail()
+        ),
+    )
     rows_at_kill = len(pipeline.rows())
     pipeline.devhost.kill()
     assert rows_at_kill < BACKLOG, "backlog finished before the kill; make it bigger"

@@ -194,3 +194,70 @@ def test_deploy_script_is_valid_bash_and_fails_clearly_without_az(tmp_path: Path
     )
     assert proc.returncode != 0
     assert "Azure CLI 'az' is not installed" in proc.stderr
+
+
+def test_function_app_denies_inbound_except_operator_cidrs(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    """Issue 20 item 10: the Durable and admin endpoints were public. The blob trigger needs
+    no inbound access, so the main site denies every address but the operators' CIDRs
+    (none by default); the SCM site keeps its own rules (publish goes there)."""
+    main = parsed["main.bicep"]
+    assert main["parameters"]["operatorCidrs"]["type"] == "array"
+    assert main["parameters"]["operatorCidrs"]["default"] == []
+    assert main["modules"]["functionApp"]["config"]["params"]["operatorCidrs"] == "operatorCidrs"
+    doc = parsed["modules/functionapp.bicep"]
+    (site,) = resources_of(doc, "Microsoft.Web/sites")
+    config = site["properties"]["siteConfig"]
+    assert config["ipSecurityRestrictionsDefaultAction"] == "Deny"
+    assert config["ipSecurityRestrictions"] == "operatorRules"
+    assert config["scmIpSecurityRestrictionsUseMain"] is False
+    rules = doc["variables"]["operatorRules"]["value"]
+    assert rules["loop_type"]["detail"]["array_name"] == "operatorCidrs"
+    assert rules["config"]["action"] == "Allow" and rules["config"]["ipAddress"] == "cidr"
+
+
+def test_basic_auth_publishing_credentials_are_off(parsed: dict[str, dict[str, Any]]) -> None:
+    """Issue 20 item 10: FTP and SCM basic-auth publishing were enabled. Both policies are
+    allow=false; publishing goes through Kudu with the deployer's Entra token."""
+    doc = parsed["modules/functionapp.bicep"]
+    policies = [
+        r["config"]
+        for r in doc["resources"].values()
+        if r["type"] == "Microsoft.Web/sites/basicPublishingCredentialsPolicies"
+    ]
+    assert {p["name"]: p["properties"]["allow"] for p in policies} == {"ftp": False, "scm": False}
+    assert all(p["parent"] == "site" for p in policies)
+    # deploy.sh publishes with `func azure functionapp publish` (Core Tools sends the az login
+    # token to Kudu) and never asks for a publish profile or publishing credentials.
+    lines = (INFRA / "deploy.sh").read_text().splitlines()
+    code = "\n".join(ln for ln in lines if not ln.lstrip().startswith("#")).lower()
+    assert "func azure functionapp publish" in code
+    for basic in ("publish-profile", "publishingcredentials", "list-publishing", "scm."):
+        assert basic not in code
+
+
+def test_sql_is_entra_only_by_default_with_managed_identity(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    """Issue 20 item 10: SQL authentication stayed on. With the default managedIdentity mode
+    the server is Entra-only (after its Entra admin exists); password mode, which needs SQL
+    logins, leaves it off whatever the parameter says."""
+    main = parsed["main.bicep"]
+    assert main["parameters"]["sqlEntraOnlyAuth"]["default"] is True
+    assert main["parameters"]["sqlAuthMode"]["default"] == "managedIdentity"
+    condition = main["modules"]["sql"]["config"]["params"]["entraOnlyAuth"]["operator"]
+    assert condition["type"] == "and"
+    assert condition["operands"]["operand_1"] == "sqlEntraOnlyAuth"
+    mode = condition["operands"]["operand_2"]["operator"]
+    assert (mode["type"], *mode["operands"].values()) == (
+        "equals",
+        "sqlAuthMode",
+        "managedIdentity",
+    )
+    sql = parsed["modules/sql.bicep"]["resources"]["entraOnly"]
+    assert sql["type"] == "Microsoft.Sql/servers/azureADOnlyAuthentications"
+    assert sql["config"]["condition"] == "entraOnlyAuth"
+    body = sql["config"]["config"]
+    assert body["name"] == "Default" and body["properties"] == {"azureADOnlyAuthentication": True}
+    assert body["dependsOn"] == ["entraAdmin"]

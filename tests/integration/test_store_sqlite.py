@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pyodbc
 import pytest
 
 from imagemeta import db
 from imagemeta.activities import store_metadata
+from imagemeta.contract import InvalidMetadata
 from imagemeta.extract import ImageMetadata
 from imagemeta.store import MetadataStore, StoreConfigError, TransientStoreError, is_transient
 
@@ -92,8 +94,84 @@ def test_activity_reads_the_connection_string_setting(
     sql: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SqlConnectionString", sql)
-    assert store_metadata(meta("via-activity.gif").to_dict()) == "stored"
-    assert store_metadata(meta("via-activity.gif").to_dict()) == "duplicate"
+    row = meta("via-activity.gif", Format="GIF", ColorMode="P", UploadedOn="2026-11-25T10:11:12Z")
+    assert store_metadata(row.to_dict()) == "stored"
+    assert store_metadata(row.to_dict()) == "duplicate"
+
+
+VALID = meta("ok.jpg", UploadedOn="2026-11-25T10:11:12Z", CameraMake="Canon").to_dict()
+
+
+@pytest.mark.parametrize(
+    ("forged", "says"),
+    [
+        (
+            {"FileSizeKB": -5, "Width": 99999999, "Format": "X" * 40, "ColorMode": "RGB\x1b[31m"},
+            "FileSizeKB is -5",
+        ),  # the issue's probe, all at once
+        ({"FileSizeKB": -5}, "FileSizeKB is -5; it must be 1-2147483647"),
+        ({"Width": 99999999}, "Width is 99999999; it must be 1-65535"),  # JPEG: 16-bit sides
+        ({"Format": "X" * 40}, "Format 'XXXX"),
+        ({"ColorMode": "RGB\x1b[31m"}, "ColorMode 'RGB\\x1b[31m' is not a Pillow header mode"),
+        ({"Width": "640"}, "Width must be an integer, not str"),
+        ({"Height": True}, "Height must be an integer, not bool"),
+        ({"Format": "PNG", "Width": 20000, "Height": 20000}, "exceeds the 89478485 pixel"),
+        ({"FileName": "../private/x.png"}, "FileName: name has a leading slash or a '.'"),
+        ({"FileName": "a\rb.jpg"}, "FileName: name contains control characters"),
+        ({"BlobETag": 'a"b'}, "BlobETag"),
+        ({"UploadedOn": "yesterday"}, "UploadedOn 'yesterday' is not YYYY-MM-DDTHH:MM:SSZ"),
+        ({"UploadedOn": "2026-02-30T00:00:00Z"}, "is not a date"),
+        ({"Orientation": 99}, "Orientation is 99; it must be 1-8"),
+        ({"CameraMake": "Canon\x1b]0;x\x07"}, "CameraMake contains control characters"),
+        ({"CameraModel": "\u202eRSOE"}, "CameraModel contains control characters"),
+        ({"DateTimeOriginal": "2" * 33}, "DateTimeOriginal is 33 characters; it must be 1-32"),
+        ({"BytesRead": 10**9}, "BytesRead is 1000000000"),
+        ({"Extra": 1}, "unexpected fields: Extra"),
+        ({"FileName": None}, "FileName must be a non-empty string"),
+    ],
+)
+def test_forged_store_input_writes_no_row_and_says_why(
+    sql: str, monkeypatch: pytest.MonkeyPatch, forged: dict[str, Any], says: str
+) -> None:
+    """Guards issue 20 item 3 (StoreMetadata trusted its input): anything ExtractMetadata
+    cannot have produced is refused before any SQL, with the field and the bound, and the
+    offending text escaped in the message."""
+    monkeypatch.setenv("SqlConnectionString", sql)
+    with pytest.raises(InvalidMetadata) as err:
+        store_metadata({**VALID, **forged})
+    assert says in str(err.value)
+    assert "\x1b" not in str(err.value) and "\u202e" not in str(err.value)
+    assert db.fetch_rows(sql) == []
+    assert store_metadata(VALID) == "stored"  # the same store takes the real thing
+
+
+@pytest.mark.parametrize("data", [None, [1, 2], "x", {"FileName": "a.jpg"}])
+def test_store_input_that_is_not_a_metadata_object_is_refused(sql: str, data: object) -> None:
+    with pytest.raises(InvalidMetadata, match=r"input must be a JSON object|missing fields"):
+        store_metadata(data)
+    assert db.fetch_rows(sql) == []
+
+
+def test_rows_command_escapes_what_it_prints(sql: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Guards issue 20 item 7: `python -m imagemeta.db rows` printed stored text raw, so a
+    name with ESC sequences, CR, NUL or U+202E drove the operator's terminal."""
+    store = MetadataStore(sql)
+    # (NUL is covered by tests/unit/test_textsafe.py: the SQLite ODBC driver cuts text at NUL.)
+    names = ["a\x1b[2J\x1b]0;pwned\x07.png", "b.png\rFAKE ROW", "c\x9b2J.gif", "\u202egpj.exe.jpg"]
+    for i, name in enumerate(names):
+        store.insert(meta(name, etag=f'"0x{i}"', ColorMode="RGB\x1b[5m"))
+    assert db.main(["rows", "--connection-string", sql]) == 0
+    out = capsys.readouterr().out
+    for raw in ("\x1b", "\r", "\x9b", "\x07", "\u202e"):
+        assert raw not in out
+    assert "RGB\\x1b[5m" in out
+    assert "(4 versions, newest first)" in out
+    # a wide terminal shows the escaped names whole (80 columns shorten them in the middle)
+    assert db.print_rows(sql, width=200) == 4
+    wide = capsys.readouterr().out
+    assert "a\\x1b[2J\\x1b]0;pwned\\x07.png" in wide
+    assert "b.png\\x0dFAKE ROW" in wide and "c\\x9b2J.gif" in wide
+    assert "\\u202egpj.exe.jpg" in wide
 
 
 def test_locked_database_is_a_transient_error(tmp_path) -> None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from tests.harness import (
     image_bytes,
     pipeline_factory,  # noqa: F401 - shared fixture
 )
+from tests.waiting import wait_until
 
 XSS_NAME = "<img src=x onerror=alert(1)>.png"
 GOOD = 240
@@ -41,13 +41,18 @@ def _sqlite_path(sql: str) -> Path:
 
 
 def _wait_failed(p: Pipeline, names: set[str], timeout: float = 150.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def all_failed() -> bool:
         found = p.instances_for(names)
-        if len(found) == len(names) and all(v["runtimeStatus"] == "Failed" for v in found.values()):
-            return
-        time.sleep(1.0)
-    raise AssertionError(f"not all Failed: {p.devhost.log_tail()}")
+        return len(found) == len(names) and all(
+            v["runtimeStatus"] == "Failed" for v in found.values()
+        )
+
+    wait_until(
+        all_failed,
+        timeout=timeout,
+        interval=1.0,
+        message=lambda: f"not all Failed: {p.devhost.log_tail()}",
+    )
 
 
 @pytest.fixture(scope="module")

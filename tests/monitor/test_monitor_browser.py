@@ -19,6 +19,7 @@ import pytest
 from devhost.monitor.appview import load_app_view
 from devhost.monitor.chromium import ARGS, CHROMIUM
 from tests.monitor.conftest import FAILED, REJECTED, XSS_NAME, Hub, instance_of
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 VIEW = load_app_view("imagemeta.devview")  # the app's words, as devhost loads them
@@ -69,12 +70,21 @@ def _text(page: Any, selector: str) -> str:
     return str(page.locator(selector).inner_text()).strip()
 
 
+def monitor(hub: Hub, fragment: str = "") -> str:
+    """The page's URL with this run's token (what devhost prints at start)."""
+    return hub.pipeline.devhost.monitor_url + fragment
+
+
 def test_overview_shows_the_hub_counts(hub: Hub, page: Any) -> None:
     expected = _expected(hub)
     assert expected["failed"] == FAILED and expected["rejected"] == REJECTED
-    page.goto(hub.base_url + "/")  # redirects to /monitor
+    assert page.goto(hub.base_url + "/monitor").status == 401  # no token, no cookie yet
+    token = hub.pipeline.devhost.monitor_token
+    page.goto(f"{hub.base_url}/?token={token}")  # redirects to /monitor, keeping the token
     page.wait_for_selector("#count-total")
-    assert page.url.endswith("/monitor")
+    assert page.url.endswith("/monitor")  # the page dropped the token from the address bar
+    page.reload()  # the cookie alone lets it in now
+    page.wait_for_selector("#count-total")
     card = "#count-{} .n"
     assert _text(page, card.format("total")) == str(expected["total"])
     assert _text(page, card.format("status-Failed")) == str(FAILED)
@@ -95,12 +105,12 @@ def test_cli_status_restart_dry_run_and_the_host_failure_line(hub: Hub) -> None:
 
     from devhost.process import REPO_ROOT  # noqa: PLC0415
 
-    cs = hub.pipeline.azurite.connection_string
+    env = {**os.environ, "AzureWebJobsStorage": hub.pipeline.azurite.connection_string}
     run = lambda *a: subprocess.run(  # noqa: E731
         [sys.executable, "-m", "devhost", *a], cwd=REPO_ROOT, capture_output=True, text=True,
-        timeout=120, check=True,
+        timeout=120, check=True, env=env,
     ).stdout  # fmt: skip
-    out = run("status", "--storage-connection-string", cs, "--outcome", "failed")
+    out = run("status", "--outcome", "failed")
     assert "Runtime status" in out and "Outcome" in out and "Reason" in out  # header rows
     assert f"{FAILED} of {FAILED} matching" in out
     for name in hub.failed:
@@ -108,18 +118,18 @@ def test_cli_status_restart_dry_run_and_the_host_failure_line(hub: Hub) -> None:
     assert "database is locked" in out
     expected = _expected(hub)
     assert f"{expected['total']} instance(s)" in out  # hub-wide, not only the rows shown
-    out = run("status", "--storage-connection-string", cs, "--top", "5")
+    out = run("status", "--top", "5")
     assert f"5 of {expected['total']} matching" in out
     out = run("restart-failed", "--url", hub.base_url, "--dry-run")
     assert out.count("would restart locked/") == FAILED
-    assert '{"wouldRestart": 4}' in out
+    assert f"would restart {FAILED} failed orchestrations" in out
     log = hub.pipeline.devhost.log_tail(1_000_000)
     assert "failed: blob locked/0.png: StoreMetadata: TransientStoreError" in log
     assert "completed: blob corrupt/00.jpg: rejected: " in log
 
 
 def test_filter_by_status_and_name(hub: Hub, page: Any) -> None:
-    page.goto(hub.base_url + "/monitor#instances")
+    page.goto(monitor(hub, "#instances"))
     page.wait_for_selector("#instance-rows tr")
     page.select_option("#f-status", "Failed")
     expect(page.locator("#page-info")).to_contain_text(f"· {FAILED} matching")
@@ -138,7 +148,7 @@ def test_filter_by_status_and_name(hub: Hub, page: Any) -> None:
 def test_detail_shows_each_retry_and_a_readable_failure(hub: Hub, page: Any) -> None:
     name = sorted(hub.failed)[0]
     iid = instance_of(hub, name)["instanceId"]
-    page.goto(f"{hub.base_url}/monitor#instance/{iid}")
+    page.goto(monitor(hub, f"#instance/{iid}"))
     page.wait_for_selector("#timeline .row")
     assert _text(page, "#detail-subject") == name
     store = page.locator("#timeline .row.activity", has_text="StoreMetadata")
@@ -155,7 +165,7 @@ def test_detail_shows_each_retry_and_a_readable_failure(hub: Hub, page: Any) -> 
 
 def test_rows_view_counts_by_format_and_links_to_instances(hub: Hub, page: Any) -> None:
     rows = hub.pipeline.rows()
-    page.goto(hub.base_url + "/monitor#rows")
+    page.goto(monitor(hub, "#rows"))
     page.wait_for_selector("#rows-total")
     assert _text(page, "#rows-total .n") == str(len(rows))
     assert _text(page, "#rows-format-PNG .n") == str(sum(r["Format"] == "PNG" for r in rows))
@@ -166,7 +176,7 @@ def test_rows_view_counts_by_format_and_links_to_instances(hub: Hub, page: Any) 
 
 
 def test_markup_in_a_blob_name_is_text(hub: Hub, page: Any) -> None:
-    page.goto(hub.base_url + "/monitor#instances?q=" + urllib.request.quote("<img"))
+    page.goto(monitor(hub, "#instances?q=" + urllib.request.quote("<img")))
     expect(page.locator("#page-info")).to_contain_text("· 1 matching")
     assert page.locator("#instance-rows td.subject").all_inner_texts() == [XSS_NAME]
     page.locator("#instance-rows a.subject-link").click()
@@ -209,11 +219,18 @@ class _EvilSite(BaseHTTPRequestHandler):
 def test_cross_site_posts_are_refused(hub: Hub, page: Any) -> None:
     iid = instance_of(hub, sorted(hub.failed)[-1])["instanceId"]
     url = f"{hub.base_url}/monitor/api/instances/{iid}/restart"
-    assert _post(url, {"Origin": "http://evil.example", "X-Devhost-Monitor": "1"}) == 403
-    assert _post(url, {"Content-Type": "text/plain"}) == 403
+    cookie = {"Cookie": f"devhost-monitor-{hub.pipeline.devhost.port}="
+              f"{hub.pipeline.devhost.monitor_token}"}  # fmt: skip
+    assert _post(url, {"Origin": "http://evil.example", "X-Devhost-Monitor": "1", **cookie}) == 403
+    assert _post(url, {"Content-Type": "text/plain", **cookie}) == 403  # no X-Devhost-Monitor
+    assert _post(url, {"Content-Type": "text/plain", "X-Devhost-Monitor": "1"}) == 401  # no token
     assert _post(hub.base_url + "/monitor/api/restart-failed", {"Sec-Fetch-Site": "cross-site",
                  "X-Devhost-Monitor": "1"}) == 403  # fmt: skip
-    # A real browser on another origin submitting a form at the monitor.
+    # A real browser on another origin submitting a form at the monitor. It has the cookie,
+    # and 127.0.0.1:<other port> is same-site, so SameSite=Strict still sends it: the guard's
+    # Sec-Fetch-Site/Origin check is what refuses the POST.
+    page.goto(monitor(hub))
+    page.wait_for_selector("#count-total")
     _EvilSite.target = url
     server = ThreadingHTTPServer(("127.0.0.1", 0), _EvilSite)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -229,13 +246,15 @@ def test_cross_site_posts_are_refused(hub: Hub, page: Any) -> None:
 def test_restart_a_failed_instance_from_its_page(hub: Hub, page: Any) -> None:
     name = sorted(hub.failed)[0]
     iid = instance_of(hub, name)["instanceId"]
-    page.goto(f"{hub.base_url}/monitor#instance/{iid}")
+    page.goto(monitor(hub, f"#instance/{iid}"))
     page.wait_for_selector("#act-restart")
     page.click("#act-restart")
-    deadline = time.monotonic() + 60
-    while "Completed" not in _text(page, "#detail-status"):
-        assert time.monotonic() < deadline, "restarted instance did not complete"
-        time.sleep(1)  # the page refreshes itself while the instance runs
+    wait_until(  # the page refreshes itself while the instance runs
+        lambda: "Completed" in _text(page, "#detail-status"),
+        timeout=60,
+        interval=1,
+        message=lambda: f"restarted instance shows {_text(page, '#detail-status')!r}",
+    )
     assert page.dialogs and page.dialogs[0][0] == "confirm"
     assert _text(page, "#detail-outcome") == "stored"
     page.wait_for_selector("#detail-rows table")
@@ -244,7 +263,7 @@ def test_restart_a_failed_instance_from_its_page(hub: Hub, page: Any) -> None:
 
 
 def test_restart_all_failed_lists_them_first(hub: Hub, page: Any) -> None:
-    page.goto(hub.base_url + "/monitor")
+    page.goto(monitor(hub))
     page.wait_for_selector("#restart-all-failed")
     page.click("#restart-all-failed")
     page.wait_for_selector("#restart-dialog li")
@@ -253,13 +272,14 @@ def test_restart_all_failed_lists_them_first(hub: Hub, page: Any) -> None:
     assert all(text.startswith("locked/") for text in listed)
     page.click("#restart-confirm")
     names = set(hub.failed)
-    deadline = time.monotonic() + 90
-    while True:
-        found = hub.pipeline.instances_for(names)
-        if all(v["runtimeStatus"] == "Completed" for v in found.values()):
-            break
-        assert time.monotonic() < deadline
-        time.sleep(1)
+    wait_until(
+        lambda: all(
+            v["runtimeStatus"] == "Completed" for v in hub.pipeline.instances_for(names).values()
+        ),
+        timeout=90,
+        interval=1,
+        message="the restarted instances did not all complete",
+    )
     assert {r["FileName"] for r in hub.pipeline.rows()} >= names
 
 
@@ -272,23 +292,30 @@ def test_standalone_monitor_over_the_http_api_agrees(hub: Hub) -> None:
 
     port = free_port()
     argv = [sys.executable, "-m", "devhost.monitor", "--url", hub.base_url, "--port", str(port),
-            "--key", "unused-locally", "--sql", hub.pipeline.sql]  # fmt: skip
-    proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+            "--sql", hub.pipeline.sql]  # fmt: skip
+    env = {**os.environ, "DURABLE_SYSTEM_KEY": "unused-locally", "DEVHOST_MONITOR_TOKEN": "tk"}
+    proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, env=env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/monitor/api/overview") as r:
-                    remote = json.loads(r.read())
-                break
-            except OSError:
-                assert time.monotonic() < deadline
-                time.sleep(0.3)
-        with urllib.request.urlopen(f"{hub.base_url}/monitor/api/overview") as r:
+
+        def overview() -> Any:
+            url = f"http://127.0.0.1:{port}/monitor/api/overview?token=tk"
+            with urllib.request.urlopen(url) as r:
+                return json.loads(r.read())
+
+        remote = wait_until(
+            overview,
+            timeout=30,
+            interval=0.3,
+            message="the standalone monitor never answered",
+            ignore=(OSError,),  # not listening yet
+        )
+        token = hub.pipeline.devhost.monitor_token
+        with urllib.request.urlopen(f"{hub.base_url}/monitor/api/overview?token={token}") as r:
             local = json.loads(r.read())
         assert remote["byOutcome"] == local["byOutcome"]
         assert remote["byStatus"] == local["byStatus"]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/monitor/api/rows?limit=5") as r:
+        rows_url = f"http://127.0.0.1:{port}/monitor/api/rows?limit=5&token=tk"
+        with urllib.request.urlopen(rows_url) as r:
             rows = json.loads(r.read())
         assert rows["total"] == local["byOutcome"]["stored"] + local["byOutcome"]["duplicate"]
     finally:
@@ -311,7 +338,9 @@ def test_admin_host_status_and_manual_run(hub: Hub) -> None:
     )
     with urllib.request.urlopen(req, timeout=10) as r:
         assert r.status == 202
-    deadline = time.monotonic() + 30
-    while hub.pipeline.devhost.log_tail(100000).count("images-input/good/0001.png") < 2:
-        assert time.monotonic() < deadline, "the manual run did not happen"
-        time.sleep(0.5)
+    wait_until(
+        lambda: hub.pipeline.devhost.log_tail(100000).count("images-input/good/0001.png") >= 2,
+        timeout=30,
+        interval=0.5,
+        message="the manual run did not happen",
+    )

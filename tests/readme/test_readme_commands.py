@@ -1,5 +1,6 @@
-"""Every command the README shows, run as a user would run it: in a fresh copy of the checkout,
-from a subprocess, reading only what a person would read (exit codes and output).
+"""Every command the README, docs/*.md and tests/README.md show, run as a user would run it: in
+a fresh copy of the checkout, from a subprocess, reading only what a person would read (exit
+codes and output).
 
 The copy shares the repository's installed `.venv` and `node_modules` (what `make install`
 leaves behind), so `make` finds everything installed and goes straight to the command.
@@ -13,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,10 +21,11 @@ import pytest
 
 from devhost.azurite import free_port, port_open
 from devhost.process import REPO_ROOT
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
-# Every command in the README's ```bash blocks, and where it is exercised.
+# Every command in the documents' ```bash blocks, and where it is exercised.
 COVERED = {
     "make demo": "test_make_demo_prints_the_rows",
     "make test": ".ci/run (CI runs exactly this command)",
@@ -32,12 +33,16 @@ COVERED = {
     ".venv/bin/python -m devhost upload samples/": "test_local_session_from_the_readme",
     ".venv/bin/python -m devhost status": "test_local_session_from_the_readme",
     ".venv/bin/python -m imagemeta.db rows": "test_local_session_from_the_readme",
+    "rm -rf data": "test_local_session_from_the_readme (after stopping make start)",
     ".venv/bin/python -m imagemeta.db migrate": "test_local_session_from_the_readme",
+    "make unit": "test_test_commands_are_wired (make -n: the pytest line it runs)",
+    ".venv/bin/python -m pytest tests/cli -q": "test_test_commands_are_wired (collects)",
+    ".venv/bin/python -m pytest -m reliability": "test_test_commands_are_wired (collects)",
     # Core Tools: `func` cannot be installed on these machines (its CDN is unreachable).
     "sudo apt-get install unixodbc libsqliteodbc": "scripts/bootstrap.sh (same packages)",
     "npx azurite --skipApiVersionCheck --location data/azurite &": "devhost.azurite (same flags)",
     "python3.11 -m venv .venv && .venv/bin/pip install -r requirements.txt": "scripts/bootstrap.sh",
-    "func start": "not runnable here: Core Tools cannot be installed (README says so)",
+    "func start": "not runnable here: Core Tools cannot be installed (docs/devhost.md says so)",
     "export SQL_ADMIN_LOGIN=imagemetaadmin SQL_ADMIN_PASSWORD='<a strong password>'": (
         "tests/deploy"
     ),
@@ -45,9 +50,25 @@ COVERED = {
     "infra/deploy.sh --yes": "tests/deploy/test_deploy_script.py",
 }
 
+# Commands that name a deployed app: run against a local devhost by the suite named here.
+COVERED_PREFIXES = {
+    "python -m devhost monitor --url https://": "tests/monitor (the standalone monitor, "
+    "pointed at devhost's Durable HTTP API with a key, as at a deployed app)",
+    "export DURABLE_SYSTEM_KEY=": "tests/security/test_secrets_argv.py and tests/monitor "
+    "(the monitor reads the key from $DURABLE_SYSTEM_KEY; `az` needs a subscription)",
+}
 
-def readme_commands() -> list[str]:
-    text = (REPO_ROOT / "README.md").read_text()
+
+def documents() -> list[Path]:
+    """The README, every document in docs/ and the tests' guide."""
+    return [
+        REPO_ROOT / "README.md",
+        *sorted((REPO_ROOT / "docs").glob("*.md")),
+        REPO_ROOT / "tests" / "README.md",
+    ]
+
+
+def commands_in(text: str) -> list[str]:
     commands = []
     for raw in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         block = raw.replace("\\\n", " ")  # join continuation lines
@@ -58,20 +79,52 @@ def readme_commands() -> list[str]:
     return commands
 
 
-# Commands that name a deployed app: run against a local devhost by the suite named here.
-COVERED_PREFIXES = {
-    "python -m devhost monitor --url https://": "tests/monitor (the standalone monitor, "
-    "pointed at devhost's Durable HTTP API with a key, as at a deployed app)",
-}
+def readme_commands() -> list[str]:
+    """Every command of every document (the name is the test's history: README only, once)."""
+    return [c for doc in documents() for c in commands_in(doc.read_text(encoding="utf-8"))]
 
 
-def test_every_readme_command_is_covered() -> None:
-    missing = [
+def uncovered(commands: list[str]) -> list[str]:
+    return [
         c
-        for c in readme_commands()
+        for c in commands
         if c not in COVERED and not any(c.startswith(p) for p in COVERED_PREFIXES)
     ]
-    assert missing == [], "README commands no test runs: " + repr(missing)
+
+
+def test_every_documented_command_is_covered() -> None:
+    missing = {
+        doc.relative_to(REPO_ROOT).as_posix(): found
+        for doc in documents()
+        if (found := uncovered(commands_in(doc.read_text(encoding="utf-8"))))
+    }
+    assert missing == {}, "commands in the documents that no test runs: " + repr(missing)
+
+
+def test_the_check_fails_on_a_command_nothing_runs() -> None:
+    text = (
+        "x\n```bash\nmake start   # fine\nmake frobnicate  # new\n```\n```text\nnot a command\n```"
+    )
+    assert uncovered(commands_in(text)) == ["make frobnicate"]
+    scanned = {d.relative_to(REPO_ROOT).as_posix() for d in documents()}
+    assert {"README.md", "tests/README.md", "docs/devhost.md", "docs/performance.md"} <= scanned
+
+
+def test_test_commands_are_wired() -> None:
+    """The tests' guide's commands: `make unit` runs pytest with the marker it says, and each
+    pytest line selects tests (the suite itself is `make test`'s run, not repeated here)."""
+    plan = subprocess.run(["make", "-n", "unit"], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=60, check=True).stdout  # fmt: skip
+    assert '-m pytest -m "not e2e and not reliability"' in plan
+    py = str(REPO_ROOT / ".venv" / "bin" / "python")
+    for args in (["tests/cli", "-q"], ["-m", "reliability"]):
+        listed = subprocess.run(
+            [py, "-m", "pytest", *args, "--collect-only"], cwd=REPO_ROOT,
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert listed.returncode == 0, listed.stdout[-2000:] + listed.stderr[-2000:]
+        selected = re.search(r"(\d+)(?:/\d+)? tests? collected", listed.stdout)
+        assert selected and int(selected.group(1)) > 0, listed.stdout[-2000:]
 
 
 @pytest.fixture
@@ -110,10 +163,25 @@ def test_make_demo_prints_the_rows(checkout: Path) -> None:
     assert azurite_ports_free(), "another Azurite holds 10000-10002"
     result = run(checkout, "make", "demo", timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "ImageMetadata rows:" in result.stdout
+    out = result.stdout
+    assert "ImageMetadata rows:" in out
     images = [p for p in (checkout / "samples").rglob("*") if p.is_file()]
     assert images
-    assert "Rejected files" in result.stdout
+    # Each list's count is the number of lines under it (it once said "(1)" above two).
+    for title in ("Rejected files", "Skipped by the trigger, not an image extension"):
+        match = re.search(rf"^{re.escape(title)} \((\d+)\):\n((?:  .*\n?)*)", out, flags=re.M)
+        assert match, out[-3000:]
+        assert int(match.group(1)) == len(match.group(2).splitlines()), match.group(0)
+    assert "  broken.jpg: not a JPEG, PNG or GIF image" in out
+    assert "  notes.txt" in out
+    rows = out[out.index("ImageMetadata rows:") : out.index("Rejected files")]
+    assert re.search(r"^truncated-body\.jpg .* 640x480 +JPEG", rows, flags=re.M), rows
+    assert all(len(line) <= 80 for line in rows.splitlines()), rows
+
+    again = run(checkout, "make", "demo", timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "demo: uploaded" not in again.stdout  # same samples, no new blob versions
+    assert "unchanged, already uploaded" in again.stdout
 
 
 def test_local_session_from_the_readme(checkout: Path) -> None:
@@ -126,35 +194,41 @@ def test_local_session_from_the_readme(checkout: Path) -> None:
     )  # fmt: skip
     py = str(checkout / ".venv" / "bin" / "python")
     try:
-        deadline = time.monotonic() + 120
-        while "Host started" not in (checkout / "start.log").read_text():
-            assert start.poll() is None, (checkout / "start.log").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
-        text = (checkout / "start.log").read_text()
+
+        def started() -> str:
+            text = (checkout / "start.log").read_text()
+            assert start.poll() is None, text
+            return text if "Host started" in text else ""
+
+        text = wait_until(
+            started, timeout=120, interval=0.5, message=(checkout / "start.log").read_text
+        )
         assert "applied: 0001_create_image_metadata" in text  # make start migrates first
 
         upload = run(checkout, py, "-m", "devhost", "upload", "samples/")
         assert upload.returncode == 0, upload.stderr
         uploaded = re.findall(r"uploaded images-input/(\S+)", upload.stdout)
         assert uploaded
+        assert "README.md" not in uploaded and "notes.txt" not in uploaded
+        assert "--all uploads them" in upload.stdout
+        again = run(checkout, py, "-m", "devhost", "upload", "samples/")
+        assert again.returncode == 0, again.stderr
+        assert f"{len(uploaded)} unchanged" in again.stdout  # no second version, no new row
 
         images = [
             n for n in uploaded if Path(n).suffix.lower() in (".jpg", ".jpeg", ".png", ".gif")
         ]
-        deadline = time.monotonic() + 120
-        while True:
+
+        shown = [""]
+
+        def all_done() -> subprocess.CompletedProcess[str] | None:
             status = run(checkout, py, "-m", "devhost", "status")
             assert status.returncode == 0, status.stderr
-            done = status.stdout.count("Completed")
-            if (
-                done >= len(images)
-                and "Running" not in status.stdout
-                and "Pending" not in status.stdout
-            ):
-                break
-            assert time.monotonic() < deadline, status.stdout
-            time.sleep(1)
+            out = shown[0] = status.stdout
+            finished = out.count("Completed") >= len(images)
+            return status if finished and "Running" not in out and "Pending" not in out else None
+
+        status = wait_until(all_done, timeout=120, interval=1, message=lambda: shown[0])
 
         rows = run(checkout, py, "-m", "imagemeta.db", "rows")
         assert rows.returncode == 0, rows.stderr
@@ -170,13 +244,26 @@ def test_local_session_from_the_readme(checkout: Path) -> None:
         again = run(
             checkout, py, "-m", "devhost", "restart-failed", "--url", f"http://127.0.0.1:{port}"
         )
-        assert again.returncode == 0, again.stderr
-        assert '"restarted": 0' in again.stdout or "restarted 0" in again.stdout.lower()
+        restarted = run(
+            checkout, py, "-m", "devhost", "restart-failed", "--url", f"http://127.0.0.1:{port}"
+        )
+        assert restarted.returncode == 0, restarted.stderr
+        assert "restarted 0 failed orchestrations" in restarted.stdout
     finally:
-        os.killpg(start.pid, signal.SIGINT)
+        os.killpg(start.pid, signal.SIGINT)  # Ctrl-C, as the README says
         try:
             start.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(start.pid, signal.SIGKILL)
         log.close()
+    assert start.returncode is not None
     assert azurite_ports_free() or sys.platform != "linux"
+
+    # Reset local state, as the README shows it.
+    assert (checkout / "data" / "azurite").is_dir() and (
+        checkout / "data" / "imagemetadata.db"
+    ).exists()
+    reset = subprocess.run(["bash", "-c", "rm -rf data"], cwd=checkout, check=False)
+    assert reset.returncode == 0 and not (checkout / "data").exists()
+    empty = run(checkout, py, "-m", "imagemeta.db", "rows")
+    assert empty.returncode == 2 and "does not exist" in empty.stderr

@@ -15,9 +15,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
@@ -26,6 +28,7 @@ from devhost.process import REPO_ROOT, DevhostProcess
 from devhost.recovery import restart_failed
 from tests.harness import Pipeline, image_bytes
 from tests.reliability.corpus import corpus
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.reliability
 
@@ -92,23 +95,33 @@ def test_duplicate_triggers_never_double_a_row(pipeline_factory: Callable[..., P
     p.wait_terminal({("dup/one.png", etag)})
     svc = BlobServiceClient.from_connection_string(p.azurite.connection_string)
     hosts = svc.get_container_client("azure-webjobs-hosts")
-    for attempt in range(3):
-        # Forget that the blob was ever seen: delete receipts and the scan cursor, restart.
+
+    def trigger_runs() -> int:  # the log is appended to across restarts
+        return p.devhost.log_tail(100000).count("Executed 'Functions.BlobTriggerClient'")
+
+    def restart_and_refire() -> None:
+        """Forget that the blob was ever seen (receipts, scan cursor), restart, and wait until
+        the re-fired trigger has run to its end (it finds the instance and starts nothing)."""
         p.devhost.stop()
         for b in hosts.list_blobs():
             if b.name.startswith(("blobreceipts/", "blobscaninfo/")):
                 hosts.delete_blob(b.name)
+        before = trigger_runs()
         p.devhost.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if any(b.name.startswith("blobreceipts/") for b in hosts.list_blobs()):
-                break
-            time.sleep(0.3)
-        time.sleep(3)  # let the re-fired trigger and any orchestration work finish
+        wait_until(
+            lambda: trigger_runs() > before,
+            timeout=60,
+            interval=0.3,
+            message=lambda: "the trigger did not re-fire\n" + p.devhost.log_tail(),
+        )
+
+    for attempt in range(3):
+        restart_and_refire()
+        duplicates = p.devhost.log_tail(100000).count("Duplicate trigger for dup/one.png")
+        assert duplicates >= attempt + 1, p.devhost.log_tail()  # what the trigger decided
+        p.wait_terminal({("dup/one.png", etag)})  # any orchestration it started has ended
         rows = [r for r in p.rows() if r["FileName"] == "dup/one.png"]
         assert len(rows) == 1, f"attempt {attempt}: {len(rows)} rows"
-    fired = p.devhost.log_tail(100000).count("Functions.BlobTriggerClient")
-    assert fired >= 2, "the trigger never re-fired, so the test proved nothing"
 
     new = p.upload("dup/one.png", image_bytes("PNG", (13, 14)))
     p.wait_terminal({("dup/one.png", new)})
@@ -124,11 +137,18 @@ def test_repeated_sigkill_during_backlog(pipeline_factory: Callable[..., Pipelin
     rng = random.Random(9)
     kills = 0
     started = time.monotonic()
+
+    def rows_reach(count: float) -> None:
+        wait_until(
+            lambda: len(p.rows()) >= count,
+            timeout=180,
+            interval=0.1,
+            message=lambda: f"{len(p.rows())} of {n} rows, waiting for {count:.0f}",
+        )
+
     for fraction in (0.15, 0.4, 0.7):
-        deadline = time.monotonic() + 180
-        while len(p.rows()) < n * fraction and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(rng.uniform(0, 0.5))
+        rows_reach(n * fraction)
+        time.sleep(rng.uniform(0, 0.5))  # a random point in the work, not a wait
         if len(p.rows()) >= n:
             break
         p.devhost.kill()
@@ -148,9 +168,12 @@ def test_storage_outage_recovers_by_itself(pipeline_factory: Callable[..., Pipel
     p = pipeline_factory()
     items = {f"outage/{i:03d}.gif": image_bytes("GIF", (i + 1, 2), "P") for i in range(80)}
     etags = p.upload_many(items)
-    deadline = time.monotonic() + 120
-    while len(p.rows()) < 10 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(
+        lambda: len(p.rows()) >= 10,
+        timeout=120,
+        interval=0.1,
+        message=lambda: f"{len(p.rows())} rows before the outage",
+    )
     outage = 15.0
     p.azurite.stop()
     time.sleep(outage)
@@ -190,13 +213,15 @@ def test_sql_outage_fails_visibly_then_restart_failed_completes(
 
     restarted = restart_failed(p.devhost.base_url)
     assert {r.instance_id for r in restarted} == {done[k]["instanceId"] for k in failed_during}
-    deadline = time.monotonic() + 300
-    while True:  # restarted instances go Failed -> Pending/Running -> Completed
+
+    def all_completed() -> dict[tuple[str, str], dict[str, Any]] | None:
+        # restarted instances go Failed -> Pending/Running -> Completed
         done = p.wait_terminal(set(etags.items()), timeout=300)
-        if all(v["runtimeStatus"] == "Completed" for v in done.values()):
-            break
-        assert time.monotonic() < deadline, "restarted instances did not complete"
-        time.sleep(1)
+        return done if all(v["runtimeStatus"] == "Completed" for v in done.values()) else None
+
+    done = wait_until(
+        all_completed, timeout=300, interval=1, message="restarted instances did not complete"
+    )
     assert {v["runtimeStatus"] for v in done.values()} == {"Completed"}
     assert sorted(r["FileName"] for r in p.rows()) == sorted(items)
     print(f"\nSQL outage: {len(failed_during)} of {len(items)} failed visibly after retries; "
@@ -216,14 +241,13 @@ def test_poison_blob_lands_on_the_poison_queue(tmp_path: Path, azurite_fresh: Az
     try:
         etag = svc.get_blob_client("poison-test", "bad.png").upload_blob(b"x")["etag"]
         poison = QueueClient.from_connection_string(cs, "webjobs-blobtrigger-poison")
-        deadline = time.monotonic() + 120
-        msgs: list[dict[str, str]] = []
-        while not msgs and time.monotonic() < deadline:
-            try:
-                msgs = [json.loads(base64.b64decode(m.content)) for m in poison.peek_messages(32)]
-            except Exception:
-                msgs = []
-            time.sleep(0.5)
+        msgs = wait_until(
+            lambda: [json.loads(base64.b64decode(m.content)) for m in poison.peek_messages(32)],
+            timeout=120,
+            interval=0.5,
+            message=lambda: "nothing on the poison queue\n" + host.log_tail(),
+            ignore=(ResourceNotFoundError,),  # the queue is created on the first poison message
+        )
         assert msgs == [
             {
                 "Type": "BlobTrigger",

@@ -10,7 +10,6 @@ of the watched container, and that the row then holds only what storage says.
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from imagemeta.activities import extract_metadata, store_metadata
 from imagemeta.blobref import INPUT_CONTAINER, BlobRef, blobref_from_trigger
 from tests.harness import Pipeline
 from tests.images import save
+from tests.waiting import wait_until
 
 SECRET = save(Image.new("RGB", (40, 30), (1, 2, 3)), "PNG")
 FORGED_DATE = "1999-01-01T00:00:00Z"
@@ -153,13 +153,17 @@ def _start(pipeline: Pipeline, instance_id: str, body: object) -> int:
 
 
 def _wait(pipeline: Pipeline, instance_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def terminal() -> dict[str, Any] | None:
         status = pipeline.devhost.get_json(f"/durabletask/instances/{instance_id}")
-        if status and status.get("runtimeStatus") in {"Completed", "Failed", "Terminated"}:
-            return status
-        time.sleep(0.3)
-    raise AssertionError(f"{instance_id} not terminal: {pipeline.devhost.log_tail()}")
+        ended = status and status.get("runtimeStatus") in {"Completed", "Failed", "Terminated"}
+        return status if ended else None
+
+    return wait_until(
+        terminal,
+        timeout=timeout,
+        interval=0.3,
+        message=lambda: f"{instance_id} not terminal: {pipeline.devhost.log_tail()}",
+    )
 
 
 @pytest.mark.e2e
@@ -179,14 +183,85 @@ def test_issue_probe_through_the_http_api_makes_no_row(pipeline: Pipeline) -> No
     assert status["runtimeStatus"] == "Completed"
     assert status["output"]["status"] == "rejected"
     assert "not the watched container" in status["output"]["reason"]
-    # A string input must itself be JSON text: tests.harness.instances_for json-decodes
-    # every string input it lists.
     for garbage in ("12345", [1, 2], {"name": 5}):
         iid = f"garbage-{type(garbage).__name__}"
         assert _start(pipeline, iid, garbage) == 202
         out = _wait(pipeline, iid)
         assert (out["runtimeStatus"], out["output"]["status"]) == ("Completed", "rejected")
     assert [r for r in pipeline.rows() if "secret-doc" in r["FileName"]] == []
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("iid", "body"),
+    [
+        ("undecodable-x", "x"),  # a JSON string: the host stores its value, x, as the input text
+        ("undecodable-module", {"__class__": "X", "__module__": "no.such.module", "__data__": 1}),
+        ("undecodable-class", {"__class__": "JSONDecoder", "__module__": "json", "__data__": {}}),
+    ],
+)
+def test_undecodable_start_completes_as_rejected_not_failed(
+    pipeline: Pipeline, iid: str, body: object
+) -> None:
+    """Guards issue 20 item 9 through devhost's Durable HTTP API: a start body the SDK's
+    decoder raises on ended Failed (and was offered to restart-failed); now it completes as
+    "rejected" with the decoder's error, and no activity runs."""
+    assert _start(pipeline, iid, body) == 202
+    status = _wait(pipeline, iid)
+    assert status["runtimeStatus"] == "Completed", pipeline.devhost.log_tail()
+    assert status["output"]["status"] == "rejected"
+    assert "not decodable" in status["output"]["reason"]
+    history = pipeline.devhost.get_json(f"/durabletask/instances/{iid}?showHistory=true")
+    events = [e.get("EventType") for e in history.get("historyEvents") or []]
+    assert events and not {"TaskScheduled", "TaskCompleted", "TaskFailed"} & set(events)
+
+
+def _post_admin(pipeline: Pipeline, function: str, payload: object) -> int:
+    req = urllib.request.Request(
+        f"{pipeline.devhost.base_url}/admin/functions/{function}",
+        data=json.dumps({"input": payload}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.status
+
+
+@pytest.mark.e2e
+def test_forged_store_metadata_through_the_admin_api_writes_no_row(pipeline: Pipeline) -> None:
+    """Guards issue 20 item 3 end to end: the issue's forged `POST /admin/functions/
+    StoreMetadata` (size -5, width 99999999, a 40-character format, an escape sequence in
+    ColorMode) wrote that row. Now the invocation fails with the field and the bound, the
+    escape sequence reaches the log escaped, and there is no row."""
+    forged = {
+        "FileName": "forged/admin.jpg",
+        "FileSizeKB": -5,
+        "Width": 99999999,
+        "Height": 10,
+        "Format": "F" * 40,
+        "ColorMode": "RGB\x1b[31m",
+        "BlobETag": '"0xF0RGED"',
+    }
+    only_mode = {**forged, "FileSizeKB": 5, "Width": 10, "Format": "JPEG"}
+    log = pipeline.devhost.log_path
+    assert log is not None
+
+    def failures() -> list[str]:
+        lines = log.read_text(errors="replace").splitlines()
+        return [ln for ln in lines if "Manual invocation of StoreMetadata failed" in ln]
+
+    for payload in (forged, only_mode):
+        before = len(failures())
+        assert _post_admin(pipeline, "StoreMetadata", payload) == 202
+        wait_until(
+            lambda n=before: len(failures()) > n,
+            timeout=60,
+            message=lambda: f"no StoreMetadata failure logged:\n{pipeline.devhost.log_tail()}",
+        )
+    first, second = failures()[-2:]
+    assert "not ExtractMetadata output: FileSizeKB is -5; it must be 1-2147483647" in first
+    assert "ColorMode 'RGB\\x1b[31m' is not a Pillow header mode" in second
+    assert "\x1b" not in log.read_text(errors="replace")
+    assert [r for r in pipeline.rows() if r["FileName"] == "forged/admin.jpg"] == []
 
 
 @pytest.mark.e2e

@@ -1,16 +1,16 @@
 """devhost off loopback: refused without a key; with one, the webhooks and admin routes need it
-(401 otherwise) and the internal Durable RPC endpoint stays loopback-only, as in Azure where the
-Durable webhooks take the system key and the RPC listener is local (azure-functions-host
-WebJobs.Script.WebHost authentication by `code` / `x-functions-key`; the extension's
-LocalHttpListener binds 127.0.0.1)."""
+(401 otherwise) and the internal Durable RPC endpoint is not on the public port at all but on
+its own listener bound to 127.0.0.1, as in Azure where the Durable webhooks take the system key
+and the RPC listener is local (azure-functions-host WebJobs.Script.WebHost authentication by
+`code` / `x-functions-key`; the extension's LocalHttpListener binds 127.0.0.1:17071)."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,9 +21,11 @@ import pytest
 
 from devhost.azurite import Azurite, free_port
 from devhost.process import REPO_ROOT
+from tests.waiting import wait_until
 
 APP = REPO_ROOT / "tests" / "apps" / "durable_app"
 KEY = "k3y-for-tests"
+RPC_PORT = free_port()
 
 
 def lan_address() -> str | None:
@@ -53,8 +55,9 @@ def call(url: str, method: str = "GET", body: Any = None, headers: dict[str, str
 def test_non_loopback_without_a_key_is_refused_in_one_line(azurite: Azurite) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "devhost", "start", "--app-dir", str(APP), "--host", "0.0.0.0",
-         "--port", str(free_port()), "--storage-connection-string", azurite.connection_string],
+         "--port", str(free_port())],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "AzureWebJobsStorage": azurite.connection_string},
     )  # fmt: skip
     assert result.returncode == 2
     assert "refusing to listen on 0.0.0.0 without a key" in result.stderr
@@ -70,15 +73,16 @@ def keyed_host(
     out = log.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "devhost", "start", "--app-dir", str(APP), "--host", "0.0.0.0",
-         "--port", str(port), "--key", KEY, "--storage-connection-string",
-         azurite.connection_string],
+         "--port", str(port), "--rpc-port", str(RPC_PORT)],
         cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
+        env={**os.environ, "DEVHOST_KEY": KEY, "AzureWebJobsStorage": azurite.connection_string},
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while "Host started" not in log.read_text():
+
+    def started() -> bool:
         assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.3)
+        return "Host started" in log.read_text()
+
+    wait_until(started, timeout=60, interval=0.3, message=log.read_text)
     yield port, log
     proc.terminate()
     proc.wait(20)
@@ -108,21 +112,23 @@ def test_sdk_starter_works_and_its_urls_carry_the_key(keyed_host: tuple[int, Pat
     status, body = call(f"http://127.0.0.1:{port}/api/orchestrators/Chain", "POST", ["Kyiv"])
     assert status == 202
     assert f"code={KEY}" in body["statusQueryGetUri"]
-    deadline = time.monotonic() + 30
-    while True:
+
+    def finished() -> Any:
         status, got = call(body["statusQueryGetUri"])
-        if status == 200:
-            break
-        assert status == 202 and time.monotonic() < deadline
-        time.sleep(0.3)
+        assert status in (200, 202), (status, got)
+        return got if status == 200 else None  # 202 while it runs
+
+    got = wait_until(finished, timeout=30, interval=0.3, message="never finished")
     assert got["runtimeStatus"] == "Completed"
 
 
 def test_internal_rpc_endpoint_is_loopback_only(keyed_host: tuple[int, Path]) -> None:
     port, _ = keyed_host
-    assert call(f"http://127.0.0.1:{port}/durabletask/instances/")[0] == 200
+    assert call(f"http://127.0.0.1:{RPC_PORT}/durabletask/instances/")[0] == 200
+    assert call(f"http://127.0.0.1:{port}/durabletask/instances/")[0] == 404  # not public
     lan = lan_address()
     if lan is None:
         pytest.skip("this machine has no non-loopback address to call from")
-    assert call(f"http://{lan}:{port}/durabletask/instances/")[0] == 403
+    with pytest.raises(OSError):  # nothing listens there: the RPC listener binds 127.0.0.1
+        call(f"http://{lan}:{RPC_PORT}/durabletask/instances/")
     assert call(f"http://{lan}:{port}/runtime/webhooks/durabletask/instances?code={KEY}")[0] == 200

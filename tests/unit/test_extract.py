@@ -153,3 +153,24 @@ def test_size_etag_and_date_come_from_storage_facts() -> None:
         '"0xREAL"',
         "2026-11-20T08:00:00Z",
     )
+
+
+def test_what_header_only_reading_detects_in_a_cut_file() -> None:
+    """The README's claim, pinned: a file cut inside its header is rejected; one cut after
+    the header (compressed pixel data missing) is stored with the dimensions the header
+    declares, since the pixels are never read."""
+    jpeg = save(Image.new("RGB", (640, 480)), "JPEG", quality=95)
+    sof, sos = jpeg.index(b"\xff\xc0"), jpeg.index(b"\xff\xda")
+    for cut in (sof + 10, sos + 2):  # inside the frame header, inside the scan header
+        with pytest.raises(ImageRejected, match="unreadable JPEG header"):
+            extract(jpeg[:cut])
+    first_third, _ = extract(jpeg[: len(jpeg) // 3])  # samples' truncated-body.jpg case
+    assert sos < len(jpeg) // 3
+    assert (first_third.Width, first_third.Height, first_third.Format) == (640, 480, "JPEG")
+    png = save(Image.new("RGB", (64, 48)), "PNG")
+    idat = png.index(b"IDAT") - 4  # the first IDAT chunk: where the pixel data begins
+    for cut in (20, idat + 4):  # inside IHDR, inside the IDAT chunk's own header
+        with pytest.raises(ImageRejected, match="unreadable PNG header"):
+            extract(png[:cut], "x.png")
+    no_pixels, _ = extract(png[: idat + 8], "x.png")  # IDAT's header, none of its data
+    assert (no_pixels.Width, no_pixels.Height) == (64, 48)

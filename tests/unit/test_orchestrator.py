@@ -38,11 +38,13 @@ def started(second: int = 0) -> dict[str, Any]:
     return ev(12, second=second)
 
 
-def run(history: list[dict[str, Any]], ref: Any = REF) -> dict[str, Any]:
+def run(history: list[dict[str, Any]], ref: Any = REF, text: str | None = None) -> dict[str, Any]:
+    """One episode through the real SDK; `text` is the input text as the host sends it
+    (default: `ref` as JSON)."""
     ctx = {
         "history": history,
         "instanceId": "img-1",
-        "input": json.dumps(ref),
+        "input": json.dumps(ref) if text is None else text,
         "isReplaying": False,
         "parentInstanceId": None,
         "upperSchemaVersion": 1,
@@ -190,6 +192,41 @@ def test_invalid_input_is_rejected_without_scheduling_anything(ref: Any, reason:
     assert state["output"]["status"] == "rejected"
     assert state["output"]["reason"].startswith("invalid orchestration input: ")
     assert reason in state["output"]["reason"]
+
+
+ENVELOPE = '{{"__class__": "{cls}", "__module__": "{mod}", "__data__": {data}}}'
+CONTEXT_MODULE = "azure.durable_functions.models.DurableOrchestrationContext"
+
+
+# Guards issue 20 item 9: input the SDK's own decoder raises on (azure.functions
+# _durable_functions.df_loads: json.loads with the custom-object hook) ended as a Failed
+# instance, counted as failed and offered to restart-failed. Each raises in get_input().
+@pytest.mark.parametrize(
+    ("text", "raised"),
+    [
+        ("x", "JSONDecodeError"),  # the start body "x": hosts store the string as the input
+        ("{'single': 'quotes'}", "JSONDecodeError"),
+        (ENVELOPE.format(cls="X", mod="no.such.module", data="1"), "ValueError"),
+        (ENVELOPE.format(cls="NoSuchClass", mod="json", data="1"), "AttributeError"),
+        (ENVELOPE.format(cls="JSONDecoder", mod="json", data="1"), "TypeError"),  # no from_json
+        (
+            ENVELOPE.format(cls="DurableOrchestrationContext", mod=CONTEXT_MODULE, data='"{}"'),
+            "TypeError",  # from_json itself raises
+        ),
+        ('{"name": ' + ENVELOPE.format(cls="X", mod="nope", data="1") + "}", "ValueError"),
+        ("[" * 100_000 + "]" * 100_000, "RecursionError"),
+        ("1" * 5_000, "ValueError"),  # past Python's int digit limit
+    ],
+)
+def test_undecodable_input_is_rejected_not_failed(text: str, raised: str) -> None:
+    history = [started(), ev(0, Name="OrchestratorFunction", Input=text, Version="")]
+    state = run(history, text=text)  # on main: the SDK's exception fails the orchestration
+    assert state["isDone"] is True
+    assert actions(state) == []
+    assert state["output"]["status"] == "rejected"
+    assert state["output"]["reason"].startswith("invalid orchestration input: not decodable (")
+    assert raised in state["output"]["reason"]
+    assert state["output"]["reason"].isprintable() and len(state["output"]["reason"]) < 250
 
 
 def test_the_activity_gets_the_validated_reference_not_the_raw_input() -> None:

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 from devhost.durabletask.azurestorage.names import unescape_key
+from devhost.durabletask.azurestorage.rewind import rewind_history
 from devhost.durabletask.azurestorage.sessions import SessionManager
 from devhost.durabletask.azurestorage.storage import Queues, Row, Tracking
 from devhost.durabletask.model.errors import OrchestrationConflict
-from devhost.durabletask.model.history import Event, iso
+from devhost.durabletask.model.history import Event, EventType, event, iso
 from devhost.durabletask.model.messages import Outgoing, TaskMessage, execution_started
 from devhost.durabletask.model.state import Instance
 from devhost.durabletask.model.status import ACTIVE, RuntimeStatus
@@ -113,6 +114,16 @@ class ServiceClient:
 
     async def send_event(self, instance_id: str, ev: Event) -> None:
         await self.queues.send(Outgoing(TaskMessage(instance_id, None, ev)))
+
+    async def rewind(self, instance_id: str, reason: str | None) -> None:
+        """RewindTaskOrchestrationAsync: rewrite the failures, then wake the failed leaves with
+        a GenericEvent carrying the reason."""
+        async with self.sessions.lock(instance_id):
+            leaves = await rewind_history(self.tracking, instance_id, self.clock, [])
+        for leaf in leaves:
+            self.sessions.forget(leaf)
+            wake = event(EventType.GenericEvent, Data=reason, Timestamp=iso(self.clock()))
+            await self.queues.send(Outgoing(TaskMessage(leaf, None, wake)))
 
     async def purge(self, instance_id: str) -> int:
         """AzureTableTrackingStore.PurgeInstanceHistoryAsync: any existing instance, whatever its

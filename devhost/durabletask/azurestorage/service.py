@@ -6,8 +6,9 @@ the repair of what a crash between checkpoint writes left), admitting messages, 
 checkpoint order that makes SIGKILL at any moment safe:
 
 1. send the outgoing messages (activities, timers, sub-orchestration starts, parent completions),
-2. start children / the next execution (continue-as-new),
-3. write the new history rows, then the instance row,
+2. start children,
+3. write the new history rows (all of them, over the old execution's, when ContinueAsNew
+   started a new one), then the instance row,
 4. delete the consumed messages.
 
 A crash before the deletes replays the same messages; duplicates are dropped by message id and
@@ -129,7 +130,8 @@ class TaskHubService:
         held = _held(item)
         await asyncio.gather(*(self.queues.send(out) for out in held.early))
         if cp is not None and cp.state is not None:
-            await self._checkpoint(cp.state, cp)
+            old = item.state.execution_id if item.state else None
+            await self._checkpoint(cp.state, cp, cp.state.execution_id != old)
         for rec in held.deferred:
             with contextlib.suppress(Exception):
                 await self.queues.hide(rec, 1)
@@ -172,19 +174,21 @@ class TaskHubService:
             return cached
         return await load_repaired(self.tracking, instance_id)
 
-    async def _checkpoint(self, state: Instance, cp: Checkpoint) -> None:
+    async def _checkpoint(self, state: Instance, cp: Checkpoint, replaced: bool) -> None:
         await asyncio.gather(*(self.queues.send(out) for out in cp.messages))
         for child in cp.starts:
-            if child.instance_id == state.instance_id:
-                await self._continue_as_new(state, child)
-            else:
-                await self._start_child(child)
-        if state.status != RuntimeStatus.ContinuedAsNew:
-            await self._persist(state)
+            await self._start_child(child)
+        await self._persist(state, replaced)
 
-    async def _persist(self, inst: Instance) -> None:
-        fresh = inst.history[inst.persisted :]
-        if fresh:
+    async def _persist(self, inst: Instance, replaced: bool = False) -> None:
+        """History, then the row. `replaced`: ContinueAsNew ran the next execution in this
+        work item, and its rows replace the old execution's from sequence number 0
+        (AzureTableTrackingStore.UpdateStateAsync); a crash before the row is written leaves
+        history that load_repaired recognises as ahead of the row."""
+        if replaced:
+            await self.tracking.replace_history(inst.instance_id, inst.execution_id, inst.history)
+            inst.persisted = len(inst.history)
+        elif fresh := inst.history[inst.persisted :]:
             await self.tracking.append_history(
                 inst.instance_id, inst.execution_id, inst.persisted, fresh
             )
@@ -216,13 +220,6 @@ class TaskHubService:
         self.sessions.forget(child.instance_id)
         await self.tracking.write_instance(child.instance_id, child.row())
         await self.queues.send(execution_started(child, iso(self.clock())))
-
-    async def _continue_as_new(self, inst: Instance, nxt: Instance) -> None:
-        """Row first (Pending, new execution), then drop the old history, then the start."""
-        self.sessions.forget(inst.instance_id)
-        await self.tracking.write_instance(nxt.instance_id, nxt.row())
-        await self.tracking.delete_history(nxt.instance_id)
-        await self.queues.send(execution_started(nxt, iso(self.clock())))
 
     # --- activity work items ------------------------------------------------------------
     async def fetch_activity_work_items(self, count: int) -> list[ActivityWorkItem]:
@@ -263,10 +260,20 @@ async def load_repaired(tracking: Tracking, instance_id: str) -> Instance | None
     inst = Instance.from_row(instance_id, row)
     execution, history = await tracking.read_history(instance_id)
     if execution is not None and execution != inst.execution_id:
-        # An earlier execution's rows whose delete was interrupted (restart or
-        # continue-as-new killed mid-way): the new execution's rows start at 0.
-        await tracking.delete_history(instance_id)
-    elif execution == inst.execution_id:
+        if continued_from(history) != inst.execution_id:
+            # An earlier execution's rows whose delete was interrupted (a restart killed
+            # mid-way): the new execution's rows start at 0.
+            await tracking.delete_history(instance_id)
+            return inst
+        # Killed between a ContinueAsNew's history write and its row write: the history is
+        # the truth (as AzureStorage rebuilds state from it), the row catches up.
+        started = next(e for e in history if e["EventType"] == EventType.ExecutionStarted)
+        inst.execution_id, inst.input = execution, started.get("Input")
+        inst.created = parse_iso(started["Timestamp"])
+        inst.status = RuntimeStatus.Running
+        inst.history = history
+        await tracking.write_instance(instance_id, inst.row())
+    if execution == inst.execution_id:
         inst.history = history
         inst.persisted = len(history)
         last = history[-1] if history else None
@@ -286,6 +293,14 @@ async def load_repaired(tracking: Tracking, instance_id: str) -> Instance | None
             inst.status = RuntimeStatus.Running
             await tracking.update_instance(instance_id, inst.row())
     return inst
+
+
+def continued_from(history: list[Event]) -> str | None:
+    """The execution a ContinueAsNew started this history from (its ExecutionStarted says)."""
+    for e in history:
+        if e["EventType"] == EventType.ExecutionStarted:
+            return e.get("ContinuedFrom")
+    return None
 
 
 def _held(item: OrchestrationWorkItem) -> _Held:

@@ -28,7 +28,7 @@ from enum import Enum
 
 from devhost.durabletask.azurestorage.messagedata import instance_of
 from devhost.durabletask.azurestorage.storage import Received
-from devhost.durabletask.model.history import EventType, parse_iso
+from devhost.durabletask.model.history import Event, EventType, parse_iso
 from devhost.durabletask.model.messages import TaskMessage
 from devhost.durabletask.model.state import Instance, completion_key
 from devhost.durabletask.model.status import TERMINAL, RuntimeStatus
@@ -54,7 +54,7 @@ class Admission:
     def __init__(self, inst: Instance | None) -> None:
         self.inst = inst
         self.status = inst.status if inst else None
-        self.seen = {e.get("MessageId") for e in inst.history} if inst else set()
+        self.seen = message_ids(inst.history) if inst else set()
         self.completed = inst.completed_keys() if inst else set()
 
     def admit(self, msg: TaskMessage | None, now: datetime) -> Verdict:  # noqa: PLR0911, PLR0912
@@ -98,6 +98,16 @@ class Admission:
             self.completed.add(key)
         self.seen.add(msg.id)
         return Verdict.APPLY
+
+
+def message_ids(history: Iterable[Event]) -> set[str | None]:
+    """Messages this execution has taken: each admitted event's, plus those a ContinueAsNew's
+    work item took for the execution it replaced (a redelivery after a crash is a duplicate)."""
+    seen: set[str | None] = set()
+    for e in history:
+        seen.add(e.get("MessageId"))
+        seen.update(str(e.get("Consumed") or "").split(",") if "Consumed" in e else ())
+    return seen
 
 
 class SessionManager:

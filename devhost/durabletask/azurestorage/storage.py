@@ -53,6 +53,9 @@ class Tracking(Protocol):
     async def append_history(
         self, instance_id: str, execution_id: str, start: int, events: Iterable[Event]
     ) -> None: ...
+    async def replace_history(
+        self, instance_id: str, execution_id: str, events: list[Event]
+    ) -> None: ...
     async def delete_history(self, instance_id: str) -> int: ...
 
 

@@ -24,7 +24,7 @@ from devhost.durabletask.azurestorage.storage import Row
 from devhost.durabletask.model.history import Event, from_row, to_row, utcnow
 from devhost.sdkshortcuts import Op, transaction
 
-PROPERTY_LIMIT = 30_000  # characters; a table string property holds 64 KiB of UTF-16
+PROPERTY_LIMIT = 60 * 1024  # AzureTableTrackingStore.MaxTablePropertySizeInBytes (UTF-16)
 LARGE_FIELDS = ("Input", "Result", "Output", "Details", "Reason", "CustomStatus")
 BATCH_LIMIT = 100
 SENTINEL_ROW_KEY = (
@@ -44,6 +44,38 @@ def blob_name(row: Row, prop: str) -> str:
         f"{row['PartitionKey']}/history-{row['RowKey']}-{kind}-"
         f"{secrets.randbelow(2**31):08X}-{prop}.json.gz"
     )
+
+
+def exceeds_property_limit(value: str) -> bool:
+    """AzureTableTrackingStore.ExceedsMaxTablePropertySize: more than 60 KB of UTF-16."""
+    return len(value.encode("utf-16-le")) > PROPERTY_LIMIT
+
+
+def history_batches(
+    rows: list[Row], pk: str, execution_id: str, start: int, op: str
+) -> list[list[Op]]:
+    """Entity-group transactions for history rows. Each batch carries the sentinel row
+    (AzureTableTrackingStore.UploadHistoryBatch, L1392-1420): created with the execution's
+    first rows (replaced, for a ContinueAsNew), merged after that, marked complete with the
+    last batch of the checkpoint."""
+    per_batch = BATCH_LIMIT - 1
+    chunks = [rows[i : i + per_batch] for i in range(0, len(rows), per_batch)] or [[]]
+    batches = []
+    for n, chunk in enumerate(chunks):
+        final = n == len(chunks) - 1
+        sentinel: Row = {
+            "PartitionKey": pk,
+            "RowKey": SENTINEL_ROW_KEY,
+            "ExecutionId": execution_id,
+            "IsCheckpointComplete": final,
+        }
+        if final:
+            sentinel["CheckpointCompletedTimestamp"] = utcnow()
+        first = start == 0 and n == 0
+        ops: list[Op] = [(op, r) for r in chunk]
+        ops.append((op if op == "replace" else "create" if first else "update", sentinel))
+        batches.append(ops)
+    return batches
 
 
 def _odata_key(instance_id: str) -> str:
@@ -72,7 +104,7 @@ class TrackingStore:
     async def _offload(self, row: Row) -> Row:
         for field in LARGE_FIELDS:
             value = row.get(field)
-            if isinstance(value, str) and len(value) > PROPERTY_LIMIT:
+            if isinstance(value, str) and exceeds_property_limit(value):
                 row[f"{field}BlobName"] = await self.messages.put_large(
                     blob_name(row, field), value
                 )
@@ -202,6 +234,20 @@ class TrackingStore:
     ) -> None:
         """Insert new rows (as DurableTask.AzureStorage does): a row key that already exists
         fails the whole batch, which the dispatcher treats like a crash (reload and replay)."""
+        await self._write_history(instance_id, execution_id, start, events, "create")
+
+    async def replace_history(
+        self, instance_id: str, execution_id: str, events: list[Event]
+    ) -> None:
+        """A new execution's rows over the old one's, from sequence number 0 with
+        InsertOrReplace, sentinel included (AzureTableTrackingStore.UpdateStateAsync for a
+        ContinueAsNew, L1020-1035): the sentinel names the new execution at once, and old rows
+        past the new ones stay behind, ignored because their ExecutionId differs."""
+        await self._write_history(instance_id, execution_id, 0, events, "replace")
+
+    async def _write_history(
+        self, instance_id: str, execution_id: str, start: int, events: Iterable[Event], op: str
+    ) -> None:
         pk = names.escape_key(instance_id)
         rows = []
         for i, ev in enumerate(events):
@@ -212,24 +258,7 @@ class TrackingStore:
                 **to_row(ev),
             }
             rows.append(await self._offload(row))
-        # Each batch carries the sentinel row (AzureTableTrackingStore.UploadHistoryBatch,
-        # L1392-1420): created with the execution's first rows, merged after that, marked
-        # complete with the last batch of the checkpoint.
-        per_batch = BATCH_LIMIT - 1
-        chunks = [rows[i : i + per_batch] for i in range(0, len(rows), per_batch)] or [[]]
-        for n, chunk in enumerate(chunks):
-            final = n == len(chunks) - 1
-            sentinel: Row = {
-                "PartitionKey": pk,
-                "RowKey": SENTINEL_ROW_KEY,
-                "ExecutionId": execution_id,
-                "IsCheckpointComplete": final,
-            }
-            if final:
-                sentinel["CheckpointCompletedTimestamp"] = utcnow()
-            first = start == 0 and n == 0
-            ops: list[Op] = [("create", r) for r in chunk]
-            ops.append(("create" if first else "update", sentinel))
+        for ops in history_batches(rows, pk, execution_id, start, op):
             await transaction(self.history, ops)
 
     async def delete_history(self, instance_id: str) -> int:

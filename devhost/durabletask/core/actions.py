@@ -1,5 +1,5 @@
-"""The orchestrator's reply: the SDK's action list (schema V2), flattened the way its task-id
-counter numbers them, and the failure state embedded in a raised episode."""
+"""The orchestrator's reply: the SDK's action types as the extension groups them, and the failure
+state embedded in a raised episode."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from azure.durable_functions.models.actions.ActionType import ActionType
 
 OUT_OF_PROC = "$OutOfProcData$:"
+OUT_OF_PROC_LABEL = "\n\n" + OUT_OF_PROC  # OutOfProcExceptionHelpers.OutOfProcDataLabel
 
 # Actions that take a task id from the SDK's counter (WaitForExternalEvent matches by name).
 ID_ACTIONS = frozenset(
@@ -46,50 +47,25 @@ def action_type(action: Action) -> ActionType | None:
         return None
 
 
-def _groups(actions: Any) -> list[Action]:
-    out: list[Action] = []
-    for group in actions or []:
-        for a in group if isinstance(group, list) else [group]:
-            if isinstance(a, dict):
-                out.append(a)
-    return out
-
-
-def flatten(actions: Any) -> list[Action]:
-    """Id-taking actions in the order the SDK numbers them (compound children depth-first)."""
-    out: list[Action] = []
-
-    def walk(a: Action) -> None:
-        kind = action_type(a)
-        if kind in COMPOUND:
-            for child in a.get("compoundActions") or []:
-                walk(child)
-        elif kind in ID_ACTIONS:
-            out.append(a)
-
-    for a in _groups(actions):
-        walk(a)
-    return out
-
-
-def continue_action(actions: Any) -> Action | None:
-    for a in _groups(actions):
-        if action_type(a) is ActionType.CONTINUE_AS_NEW:
-            return a
-    return None
-
-
-def failure_state(function_name: str, message: str) -> tuple[dict[str, Any], str]:
-    """(state, error text) of a raised episode: the SDK appends its state after
-    `$OutOfProcData$:` to the exception message."""
-    if OUT_OF_PROC in message:
-        head, _, tail = message.partition(OUT_OF_PROC)
+def failure_state(message: str) -> tuple[dict[str, Any], str]:
+    """(state, error) of a raised episode: the SDK appends "\n\n$OutOfProcData$:" and its
+    state to the exception message, read from the first such label
+    (OutOfProcExceptionHelpers.TryExtractOutOfProcStateJson, L47-78), and the state's `error` is
+    str(exception); without the label the message itself is the error (TaskOrchestrationShim.cs
+    L174-207)."""
+    if OUT_OF_PROC_LABEL in message:
+        head, _, tail = message.partition(OUT_OF_PROC_LABEL)
         try:
             state = json.loads(tail)
         except ValueError:
             state = {}
         if not isinstance(state, dict):
             state = {}
-        error = state.get("error") or head.strip()
-        return state, f"Orchestrator function '{function_name}' failed: {error}"
-    return {}, f"Orchestrator function '{function_name}' failed: {message}"
+        return state, str(state.get("error") or head.strip())
+    return {}, message
+
+
+def stack_of(details: str) -> str:
+    """A raised episode's traceback without the SDK's state (devhost's stand-in for the .NET
+    stack trace the extension puts in a failure's details)."""
+    return details.split(OUT_OF_PROC, 1)[0].rstrip()

@@ -8,6 +8,7 @@ import asyncio
 import logging
 
 from devhost.contracts import FunctionInvocationError, FunctionRunner
+from devhost.durabletask.core.functions import ACTIVITY, FunctionCatalog
 from devhost.durabletask.core.service import ActivityService
 from devhost.durabletask.model.history import Event, EventType, event
 from devhost.durabletask.model.messages import ActivityRequest
@@ -28,6 +29,7 @@ class ActivityDispatcher:
     ) -> None:
         self.service = service
         self.runner = runner
+        self.functions = FunctionCatalog(runner)
         self.concurrency = concurrency
         self.visibility = visibility
 
@@ -65,9 +67,20 @@ class ActivityDispatcher:
             keeper.cancel()
 
     async def execute(self, item: ActivityRequest) -> Event:
-        """TaskCompleted or TaskFailed for one run of the activity."""
+        """TaskCompleted or TaskFailed for one run of the activity. The name is looked up
+        ignoring case (DurableTaskExtension's GetObject over FunctionName, L680-697); a name
+        nothing answers to gets TaskNonexistentActivityShim's failure."""
+        name = self.functions.resolve(item.name, ACTIVITY)
+        if name is None:
+            message = f"Activity function '{item.name}' does not exist."
+            return event(
+                EventType.TaskFailed,
+                TaskScheduledId=item.task_scheduled_id,
+                Reason=f"Activity function '{item.name}' failed: {message}",
+                Details=message,
+            )
         try:
-            result = await self.runner.run_activity(item.name, item.input)
+            result = await self.runner.run_activity(name, item.input)
             return event(
                 EventType.TaskCompleted, TaskScheduledId=item.task_scheduled_id, Result=result
             )

@@ -7,10 +7,13 @@ orchestrator episodes through `call` (the SDK's handle, reached through the host
 reads no clock and makes no ids of its own (both are injected), and leaves its argument
 unchanged, so it is unit-tested event by event with exact timestamps.
 
-Task ids mirror the SDK's counter: every scheduling event takes the next id in history order.
-Retries (call_*_with_retry) are the host's job in the out-of-proc protocol: a failed attempt
-gets a TimerCreated (next id), and the fired timer re-schedules the task (next id); the SDK
-expects exactly that sequence, so retry-related events are replayed one per episode.
+Each episode the SDK's reply goes through the extension's shim as Azure runs it
+(devhost.durabletask.core.shim): refused calls are swallowed, replayed scheduling events are
+checked against the actions (non-determinism fails the execution at once), and the execution
+ends only when the SDK is done *and* no task is open (TaskOrchestrationExecutor.cs L150-178).
+ContinueAsNew starts the next execution inside the same work item, with the EventRaised events
+processed after it carried over (TaskOrchestrationDispatcher.cs L352-590: `do { ... } while
+(continuedAsNew)`), so the checkpoint's state may be a new execution.
 """
 
 from __future__ import annotations
@@ -19,24 +22,22 @@ import dataclasses
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from devhost.contracts import FunctionInvocationError
 from devhost.durabletask.core import actions as act
-from devhost.durabletask.model.history import (
-    FAILURES,
-    Event,
-    EventType,
-    as_event,
-    event,
-    iso,
-    parse_iso,
-)
-from devhost.durabletask.model.messages import ActivityRequest, Outgoing, TaskMessage
+from devhost.durabletask.core import nondeterminism, shim
+from devhost.durabletask.core.decisions import Decider, finish, next_execution, segments
+from devhost.durabletask.core.functions import ORCHESTRATOR, FunctionCatalog
+from devhost.durabletask.core.refusals import RefusalLog, refusal
+from devhost.durabletask.model.history import Event, EventType, event, iso
 from devhost.durabletask.model.state import Instance
 from devhost.durabletask.model.status import TERMINAL, RuntimeStatus
 from devhost.durabletask.model.workitems import Checkpoint
+
+__all__ = ["TIMER_SETTINGS", "Clock", "IdFactory", "OrchestratorCall", "Replayer", "segments"]
 
 # (orchestrator function name, context JSON) -> the SDK's reply JSON; raises
 # FunctionInvocationError when the orchestrator raises.
@@ -55,33 +56,23 @@ TIMER_SETTINGS = {
     "maximumShortTimerDuration": "6.00:00:00",
     "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
 }
+GENERATIONS_WARNING = 1000
 
 
-def retry_source(inst: Instance, ev: Event) -> Event | None:
-    """The retrying scheduling event a failure or retry timer belongs to, if any."""
-    kind = EventType(ev["EventType"])
-    if kind in FAILURES:
-        sched = inst.scheduled(int(ev.get("TaskScheduledId", -1)))
-    elif kind is EventType.TimerFired:
-        timer = inst.scheduled(int(ev.get("TimerId", -1)))
-        sched = inst.scheduled(int(timer["RetryFor"])) if timer and "RetryFor" in timer else None
-    else:
-        return None
-    return sched if sched is not None and "RetryMax" in sched else None
+@dataclass
+class Failure:
+    """FailOrchestration's reason (the output) and details (what a parent receives)."""
+
+    reason: str
+    details: str
 
 
-def segments(inst: Instance, events: list[Event]) -> list[list[Event]]:
-    """Episodes to run: retry-related events go alone, everything else together."""
-    out: list[list[Event]] = []
-    last_alone = False  # the last segment is a retry event (always alone)
-    for ev in events:
-        alone = retry_source(inst, ev) is not None
-        if out and not alone and not last_alone:
-            out[-1].append(ev)
-        else:
-            out.append([ev])
-        last_alone = alone
-    return out
+@dataclass
+class Carry:
+    """A ContinueAsNew the execution reached, with the events it carries over."""
+
+    action: act.Action
+    events: list[Event] = field(default_factory=list)
 
 
 def context_json(inst: Instance, new: list[Event], started: Event) -> str:
@@ -116,19 +107,41 @@ def begin(state: Instance, events: list[Event]) -> None:
             state.status = RuntimeStatus.Running
 
 
+def top_level(actions: Any) -> list[act.Action]:
+    """Schema V2/V3 sends one list of actions wrapped in an outer list."""
+    groups = actions if isinstance(actions, list) else []
+    flat = [a for g in groups for a in (g if isinstance(g, list) else [g])]
+    return [a for a in flat if isinstance(a, dict)]
+
+
 class Replayer:
-    def __init__(self, call: OrchestratorCall, *, clock: Clock, new_id: IdFactory) -> None:
+    def __init__(
+        self,
+        call: OrchestratorCall,
+        *,
+        clock: Clock,
+        new_id: IdFactory,
+        functions: FunctionCatalog | None = None,
+        max_actions: int = shim.MAX_ORCHESTRATION_ACTIONS,
+    ) -> None:
+        """`functions`: the loaded functions names are checked against (None: every name is
+        taken as known, for callers that run no name checks)."""
         self.call = call
         self.clock = clock
         self.new_id = new_id
+        self.functions = functions
+        self.max_actions = max_actions
+        self.decider = Decider(new_id)
+        self.refusals = RefusalLog()
 
     async def run(self, inst: Instance, events: list[Event]) -> Checkpoint:
-        """Apply admitted events to a copy of `inst` and collect the decisions; the copy is
-        the checkpoint's `state`."""
+        """Apply admitted events to a copy of `inst` and collect the decisions; the copy (or
+        the execution a ContinueAsNew started) is the checkpoint's `state`."""
         state = dataclasses.replace(inst, history=list(inst.history))
         cp = Checkpoint(state=state)
         begin(state, events)
-        for segment in segments(state, events):
+        parts = segments(state, events)
+        for i, segment in enumerate(parts):
             if state.status in TERMINAL:
                 break
             now = self.clock()
@@ -137,215 +150,142 @@ class Replayer:
             )
             if terminate is not None:
                 state.history.extend(segment)
-                finish(
-                    state, RuntimeStatus.Terminated, json.dumps(terminate.get("Input")), cp, now=now
-                )
+                reason = terminate.get("Input")
+                finish(state, RuntimeStatus.Terminated, json.dumps(reason), cp, now=now)
                 break
-            await self._episode(state, segment, cp, now)
+            carry = await self._episode(state, segment, cp, now)
+            if carry is not None:
+                later = [e for s in parts[i + 1 :] for e in s]
+                carry.events += [e for e in later if e["EventType"] == EventType.EventRaised]
+                taken = ",".join(str(e["MessageId"]) for e in events if "MessageId" in e)
+                cp.state = await self._continue_as_new(state, carry, cp, taken)
+                break
         return cp
+
+    async def _continue_as_new(
+        self, inst: Instance, carry: Carry, cp: Checkpoint, taken: str
+    ) -> Instance:
+        """Run the next executions' first episodes until one does not continue-as-new. The
+        ExecutionStarted names the execution it replaces and the messages this work item took
+        (devhost's bookkeeping: the crash repair and duplicate detection read them)."""
+        first = inst.execution_id
+        generations = 0
+        while True:
+            now = self.clock()
+            nxt = next_execution(inst, carry.action, self.new_id(), now)
+            started = event(
+                EventType.ExecutionStarted,
+                Name=nxt.name,
+                Input=nxt.input,
+                Version="",
+                ParentInstanceId=(nxt.parent or {}).get("instanceId"),
+                Timestamp=iso(now),
+                ContinuedFrom=first,
+                Consumed=taken or None,
+            )
+            again = await self._episode(nxt, [started, *carry.events], cp, now)
+            if again is None:
+                return nxt
+            inst, carry = nxt, again
+            generations += 1
+            if generations == GENERATIONS_WARNING:
+                log.warning(
+                    "%s (%s) has continued as new %d times in one work item without waiting "
+                    "for anything; Azure runs these in one work item too and never checkpoints",
+                    inst.name,
+                    inst.instance_id,
+                    generations,
+                )
 
     async def _episode(
         self, inst: Instance, new: list[Event], cp: Checkpoint, now: datetime
-    ) -> None:
+    ) -> Carry | None:
+        """One orchestrator run over the history plus `new`; returns the ContinueAsNew the
+        execution ends with, if it does."""
         started = event(EventType.OrchestratorStarted, Timestamp=iso(now))
-        followups = self._retry_followups(inst, new[0], cp, now) if len(new) == 1 else []
+        followups = self.decider.retry_followups(inst, new[0], cp, now) if len(new) == 1 else []
         ctx = context_json(inst, new, started)
         inst.history.extend([started, *new, *followups])
-        error: str | None = None
-        reply: Any
-        try:
-            reply = json.loads(await self.call(inst.name, ctx))
-        except FunctionInvocationError as exc:
-            reply, error = act.failure_state(exc.function_name, exc.message)
-        except ValueError as exc:
-            reply, error = {}, f"Orchestrator function '{inst.name}' failed: {exc}"
-        if not isinstance(reply, dict):
-            reply = {}
-        if "customStatus" in reply:
-            inst.custom_status = json.dumps(reply["customStatus"])
-        actions = reply.get("actions") or []
-        if error is None:
-            error = self._schedule(inst, act.flatten(actions), cp, now)
-        inst.history.append(event(EventType.OrchestratorCompleted, Timestamp=iso(now)))
-        if error is not None:
-            finish(inst, RuntimeStatus.Failed, json.dumps(error), cp, now=now, details=error)
-        elif reply.get("isDone"):
-            can = act.continue_action(actions)
-            if can is not None:
-                continue_as_new(inst, can, cp, now, self.new_id())
+        reply, failure = await self._invoke(inst, ctx)
+        top = top_level(reply.get("actions"))
+        status = reply.get("customStatus")
+        if status is not None:
+            text, error = shim.serialize_custom_status(status)
+            if error is not None:  # raised before the shim replays any action
+                failure = Failure(f"Orchestrator function '{inst.name}' failed: {error}", error)
+                top = []
             else:
-                finish(inst, RuntimeStatus.Completed, json.dumps(reply.get("output")), cp, now=now)
-
-    def _retry_followups(
-        self, inst: Instance, ev: Event, cp: Checkpoint, now: datetime
-    ) -> list[Event]:
-        sched = retry_source(inst, ev)
-        if sched is None:
-            return []
-        kind = EventType(ev["EventType"])
-        attempt, limit = int(sched.get("Attempt", 1)), int(sched["RetryMax"])
-        if kind in FAILURES:
-            delay = int(sched["RetryIntervalMs"]) / 1000 if attempt < limit else 0.0
-            timer_id = inst.next_id
-            fire_at = iso(now + timedelta(seconds=delay))
-            timer = event(
-                EventType.TimerCreated,
-                timer_id,
-                FireAt=fire_at,
-                RetryFor=sched["EventId"],
-                Timestamp=iso(now),
+                inst.custom_status = text
+        unsupported = self._unsupported(top)
+        refuse = refusal(inst, self.functions)
+        plan = shim.plan(inst.history, top, refuse, self.max_actions)
+        if unsupported is not None or plan.nondeterminism is not None:
+            inst.history.append(event(EventType.OrchestratorCompleted, Timestamp=iso(now)))
+            reason = unsupported or plan.nondeterminism or ""
+            details = nondeterminism.details(reason) if plan.nondeterminism else reason
+            self._fail(inst, Failure(reason, details), cp, now)
+            return None
+        self.decider.schedule(inst, plan.new, cp, now)
+        self.refusals.tell(inst, plan.refused)
+        inst.history.append(event(EventType.OrchestratorCompleted, Timestamp=iso(now)))
+        if plan.open_tasks or not plan.finished:
+            return None  # HasOpenTasks, or the shim still awaits: the execution goes on
+        if failure is not None:
+            self._fail(inst, failure, cp, now)
+        elif reply.get("isDone") and plan.continue_as_new is not None:
+            inst.history.append(
+                event(
+                    EventType.ContinueAsNew,
+                    Input=plan.continue_as_new.get("input"),
+                    Timestamp=iso(now),
+                )
             )
-            cp.messages.append(self._timer(inst, timer_id, fire_at, delay, now))
-            return [timer]
-        if attempt >= limit:
-            return []
-        task_id = inst.next_id
-        kept = {k: v for k, v in sched.items() if k not in ("ActionIndex", "MessageId")}
-        nxt = as_event(kept | {"EventId": task_id, "Attempt": attempt + 1})
-        nxt["Timestamp"], nxt["IsPlayed"] = iso(now), False
-        self._dispatch(inst, nxt, cp, now)
-        return [nxt]
-
-    @staticmethod
-    def _timer(
-        inst: Instance, timer_id: int, fire_at: str, delay: float, now: datetime
-    ) -> Outgoing:
-        fired = event(EventType.TimerFired, TimerId=timer_id, FireAt=fire_at, Timestamp=iso(now))
-        return Outgoing(TaskMessage(inst.instance_id, inst.execution_id, fired), delay)
-
-    def _dispatch(self, inst: Instance, sched: Event, cp: Checkpoint, now: datetime) -> None:
-        """Carry out one scheduled task: a work item, or a sub-orchestration to start."""
-        if sched["EventType"] == EventType.TaskScheduled:
-            item = ActivityRequest(
-                inst.instance_id,
-                inst.execution_id,
-                str(sched["Name"]),
-                sched.get("Input"),
-                int(sched["EventId"]),
-            )
-            cp.messages.append(Outgoing(item))
-            return
-        parent = {
-            "instanceId": inst.instance_id,
-            "executionId": inst.execution_id,
-            "taskScheduledId": sched["EventId"],
-        }
-        child = Instance(
-            str(sched["InstanceId"]),
-            str(sched["Name"]),
-            self.new_id(),
-            input=sched.get("Input"),
-            parent=parent,
-            created=now,
-            updated=now,
-        )
-        cp.starts.append(child)
-
-    def _schedule(
-        self, inst: Instance, flat: list[act.Action], cp: Checkpoint, now: datetime
-    ) -> str | None:
-        """Turn actions the orchestrator added since the last episode into events."""
-        stamp = iso(now)
-        task_id = inst.next_id - 1  # each action below appends one scheduling event
-        for index in range(inst.action_count, len(flat)):
-            action = flat[index]
-            kind = act.action_type(action)
-            if kind is None or kind in act.UNSUPPORTED:
-                what = act.UNSUPPORTED.get(kind, "this action") if kind else "this action"
-                return f"devhost does not support {what} yet"
-            task_id += 1
-            retry = action.get("retryOptions") or {}
-            extra: dict[str, Any] = {"ActionIndex": index, "Timestamp": stamp}
-            if kind in act.RETRYING:
-                extra.update(
-                    RetryMax=int(retry.get("maxNumberOfAttempts", 1)),
-                    RetryIntervalMs=int(retry.get("firstRetryIntervalInMilliseconds", 1000)),
-                    Attempt=1,
-                )
-            common = {"Name": action.get("functionName"), "Input": action.get("input"), **extra}
-            if kind in act.ACTIVITIES:
-                sched = event(EventType.TaskScheduled, task_id, **common)
-                inst.history.append(sched)
-                self._dispatch(inst, sched, cp, now)
-            elif kind in act.SUB_ORCHESTRATIONS:
-                child_id = action.get("instanceId") or f"{inst.instance_id}:{task_id:04d}"
-                sched = event(
-                    EventType.SubOrchestrationInstanceCreated,
-                    task_id,
-                    InstanceId=child_id,
-                    **common,
-                )
-                inst.history.append(sched)
-                self._dispatch(inst, sched, cp, now)
-            else:  # CREATE_TIMER
-                fire_at = parse_iso(str(action["fireAt"]))
-                delay = max(0.0, (fire_at - now).total_seconds())
-                inst.history.append(
-                    event(EventType.TimerCreated, task_id, FireAt=iso(fire_at), **extra)
-                )
-                cp.messages.append(self._timer(inst, task_id, iso(fire_at), delay, now))
+            inst.status = RuntimeStatus.ContinuedAsNew
+            return Carry(plan.continue_as_new, plan.carry_over)
+        elif reply.get("isDone"):
+            output = json.dumps(reply.get("output"))
+            finish(inst, RuntimeStatus.Completed, output, cp, now=now)
         return None
 
+    async def _invoke(self, inst: Instance, ctx: str) -> tuple[dict[str, Any], Failure | None]:
+        """The SDK's reply, and the failure OutOfProcOrchestrationShim / TaskOrchestrationShim
+        make of a raised episode (L85-91: reason "Orchestrator function '{name}' failed:
+        {error}", details "Message: {error}, StackTrace: {stack}")."""
+        name = inst.name
+        if self.functions is not None:
+            name = self.functions.resolve(inst.name, ORCHESTRATOR) or inst.name
+        reply: Any
+        try:
+            reply = json.loads(await self.call(name, ctx))
+        except FunctionInvocationError as exc:
+            state, error = act.failure_state(exc.message)
+            details = (
+                f"Message: {error}, StackTrace: {act.stack_of(exc.details)}"
+                if state
+                else exc.message
+            )
+            return state, Failure(f"Orchestrator function '{inst.name}' failed: {error}", details)
+        except ValueError as exc:
+            return {}, Failure(f"Orchestrator function '{inst.name}' failed: {exc}", str(exc))
+        return (reply if isinstance(reply, dict) else {}), None
 
-def continue_as_new(
-    inst: Instance, action: act.Action, cp: Checkpoint, now: datetime, execution_id: str
-) -> None:
-    """ContinueAsNew: this execution ends, the next one starts from `action`'s input."""
-    inst.history.append(
-        event(EventType.ContinueAsNew, Input=action.get("input"), Timestamp=iso(now))
-    )
-    inst.status = RuntimeStatus.ContinuedAsNew
-    nxt = Instance(
-        inst.instance_id,
-        inst.name,
-        execution_id,
-        input=action.get("input"),
-        parent=inst.parent,
-        created=inst.created,
-        updated=now,
-    )
-    cp.starts.append(nxt)
+    def _fail(self, inst: Instance, failure: Failure, cp: Checkpoint, now: datetime) -> None:
+        output = json.dumps(failure.reason)
+        finish(
+            inst,
+            RuntimeStatus.Failed,
+            output,
+            cp,
+            now=now,
+            reason=failure.reason,
+            details=failure.details,
+        )
 
-
-def finish(
-    inst: Instance,
-    status: RuntimeStatus,
-    output: str | None,
-    cp: Checkpoint,
-    *,
-    now: datetime,
-    details: str = "",
-) -> None:
-    """The execution ends with `status`; a sub-orchestration tells its parent."""
-    stamp = iso(now)
-    inst.status = status
-    inst.output = output
-    inst.completed = now
-    inst.history.append(
-        event(
-            EventType.ExecutionCompleted,
-            OrchestrationStatus=status,
-            Result=output,
-            Timestamp=stamp,
-        )
-    )
-    parent = inst.parent
-    if not parent:
-        return
-    if status == RuntimeStatus.Completed:
-        ev = event(
-            EventType.SubOrchestrationInstanceCompleted,
-            TaskScheduledId=parent["taskScheduledId"],
-            Result=output,
-            Timestamp=stamp,
-        )
-    else:
-        ev = event(
-            EventType.SubOrchestrationInstanceFailed,
-            TaskScheduledId=parent["taskScheduledId"],
-            Reason=f"Orchestrator function '{inst.name}' failed: {details or status}",
-            Details=details,
-            Timestamp=stamp,
-        )
-    msg = TaskMessage(str(parent["instanceId"]), parent.get("executionId"), ev)
-    cp.messages.append(Outgoing(msg))
+    @staticmethod
+    def _unsupported(top: list[act.Action]) -> str | None:
+        for node in shim.walk([shim.build(a) for a in top]):
+            if node.kind is None:
+                return "devhost does not support this action yet"
+            if node.kind in act.UNSUPPORTED:
+                return f"devhost does not support {act.UNSUPPORTED[node.kind]} yet"
+        return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import unicodedata
 
 from devhost.contracts import FunctionRunner
+from devhost.durabletask.core.functions import ORCHESTRATOR, FunctionCatalog
 from devhost.durabletask.core.service import OrchestrationServiceClient
 from devhost.durabletask.model.errors import ArgumentError, InvalidOperation, UnknownOrchestrator
 from devhost.durabletask.model.history import Event, EventType
@@ -41,9 +42,11 @@ class TaskHubClient:
     def __init__(self, service: OrchestrationServiceClient, runner: FunctionRunner) -> None:
         self.service = service
         self.runner = runner
+        self.functions = FunctionCatalog(runner)
         # Reads, queries, events and purges need no extension-level check.
         self.read = service.read
         self.send_event = service.send_event
+        self.rewind = service.rewind
         self.purge = service.purge
         self.purge_where = service.purge_where
         self.query = service.query
@@ -52,22 +55,10 @@ class TaskHubClient:
     def orchestrator_name(self, name: str) -> str:
         """The loaded orchestrator called `name`, compared case-insensitively as the extension's
         FunctionName does (DurableTaskExtension.ThrowIfFunctionDoesNotExist)."""
-        if self.runner.trigger_type(name) == "orchestrationTrigger":
-            return name
-        names: list[str] = getattr(self.runner, "function_names", list)()
-        known = [n for n in names if self.runner.trigger_type(n) == "orchestrationTrigger"]
-        for candidate in known:
-            if candidate.lower() == name.lower():
-                return candidate
-        info = (
-            "The following are the known orchestrator functions: '" + "', '".join(known) + "'."
-            if known
-            else "No orchestrator functions are currently registered!"
-        )
-        raise UnknownOrchestrator(
-            f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
-            f"function. Additional info: {info}"
-        )
+        found = self.functions.resolve(name, ORCHESTRATOR)
+        if found is None:
+            raise UnknownOrchestrator(self.functions.unknown_message(name, ORCHESTRATOR))
+        return found
 
     async def start_new(self, name: str, instance_id: str | None, input_text: str | None) -> str:
         name = self.orchestrator_name(name)

@@ -37,6 +37,7 @@ from devhost.durabletask.azurestorage.storage import Received, Row
 from devhost.durabletask.azurestorage.tracking import InvalidContinuationToken
 from devhost.durabletask.core.activity_dispatcher import ActivityDispatcher
 from devhost.durabletask.core.executor import Replayer
+from devhost.durabletask.core.functions import FunctionCatalog
 from devhost.durabletask.core.orchestration_dispatcher import OrchestrationDispatcher
 from devhost.durabletask.core.taskhub_client import TaskHubClient
 from devhost.durabletask.memory.odata import compile_filter
@@ -154,6 +155,15 @@ class MemoryTracking:
         if start != len(rows):
             raise RuntimeError(f"row {start} conflicts with {len(rows)} existing rows")
         rows.extend({"ExecutionId": execution_id, "Event": copy.deepcopy(e)} for e in events)
+
+    async def replace_history(
+        self, instance_id: str, execution_id: str, events: list[Event]
+    ) -> None:
+        """One atomic write of a new execution's rows (InsertOrReplace over the old ones)."""
+        self.faults.write("replace_history")
+        self.history[instance_id] = [
+            {"ExecutionId": execution_id, "Event": copy.deepcopy(e)} for e in events
+        ]
 
     async def delete_history(self, instance_id: str) -> int:
         self.faults.write("delete_history")
@@ -298,7 +308,12 @@ class MemoryTaskHub:
             self.tracking, self.queues, self.sessions, clock=self.clock, new_id=self.new_id
         )
         self.client = TaskHubClient(self.service_client, self.runner)
-        self.replayer = Replayer(self.runner.run_orchestrator, clock=self.clock, new_id=self.new_id)
+        self.replayer = Replayer(
+            self.runner.run_orchestrator,
+            clock=self.clock,
+            new_id=self.new_id,
+            functions=FunctionCatalog(self.runner),
+        )
         self.orchestrations = OrchestrationDispatcher(
             self.service, self.replayer, on_finished=self.finished.append
         )

@@ -35,6 +35,7 @@ class Event(TypedDict, total=False):
     OrchestrationStatus: str
     ParentInstanceId: str | None
     FailureDetails: Any
+    Data: str | None  # GenericEvent
     # devhost's bookkeeping: never serialised by the HTTP API (not in PUBLIC_FIELDS)
     RetryMax: int
     RetryIntervalMs: int
@@ -43,6 +44,8 @@ class Event(TypedDict, total=False):
     RetryFor: int
     ActionIndex: int
     MessageId: str
+    ContinuedFrom: str  # ExecutionStarted of a ContinueAsNew: the execution it replaces
+    Consumed: str  # ... and the message ids (comma-separated) that execution's work item took
     InputBlobName: str
     ResultBlobName: str
 
@@ -52,7 +55,7 @@ PUBLIC_FIELDS = frozenset(
     {
         "EventType", "EventId", "Timestamp", "Name", "Version", "Input", "Result", "Reason",
         "Details", "TaskScheduledId", "TimerId", "FireAt", "InstanceId", "OrchestrationStatus",
-        "ParentInstanceId", "FailureDetails",
+        "ParentInstanceId", "FailureDetails", "Data",
     }
 )  # fmt: skip
 

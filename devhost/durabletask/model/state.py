@@ -35,7 +35,7 @@ class Instance:
 
     @property
     def action_count(self) -> int:
-        """Actions from the orchestrator's cumulative list already turned into events."""
+        """Scheduling events made from the orchestrator's actions (not from retries)."""
         return sum(1 for e in self.history if "ActionIndex" in e)
 
     def scheduled(self, event_id: int) -> Event | None:

@@ -294,4 +294,7 @@ function route() {
   return renderOverview();
 }
 window.addEventListener("hashchange", () => { message(""); route(); });
+// The token in the URL printed at start has set its cookie: drop it from the address bar and
+// the history (as Jupyter does).
+if (new URLSearchParams(location.search).has("token")) history.replaceState(null, "", location.pathname + location.hash);
 document.addEventListener("DOMContentLoaded", route);

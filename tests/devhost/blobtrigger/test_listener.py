@@ -6,10 +6,13 @@ import asyncio
 import base64
 import contextlib
 import json
+import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
+from unittest import mock
 
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
@@ -18,7 +21,10 @@ from azure.storage.queue import QueueClient
 from devhost.azurite import Azurite
 from devhost.blobtrigger import POISON_QUEUE, BlobTriggerListener, target_from_binding
 from devhost.blobtrigger.receipts import HOSTS_CONTAINER, receipt_name
+from devhost.blobtrigger.scanner import ContainerScanner
+from devhost.blobtrigger.targets import host_queue_name
 from devhost.contracts import BlobTriggerEvent
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -37,16 +43,37 @@ class Recorder:
         self.events.append(event)
 
 
+class Scans:
+    """Counts the listener's completed container scans (what a wrongful firing would need)."""
+
+    def __init__(self) -> None:
+        self.done = 0
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        original = ContainerScanner.scan_once
+
+        async def counted(scanner: ContainerScanner) -> int:
+            found = await original(scanner)
+            self.done += 1
+            return found
+
+        with mock.patch.object(ContainerScanner, "scan_once", counted):
+            yield
+
+
 def run_listener(
     azurite: Azurite,
     container: str,
     host_id: str,
     recorder: Recorder,
-    until: Callable[[], bool],
+    until: Callable[[], bool] | None,
     timeout: float = 30.0,
-    before: Callable[[], Awaitable[None]] | None = None,
     **kwargs: float,
 ) -> BlobTriggerListener:
+    """Run a listener (on its own event loop thread) until `until()` holds, then until it has
+    scanned twice more and left nothing waiting on its queue: any wrongful extra firing has
+    shown by then. `until=None` runs just those two scans (a check that nothing fires)."""
     target = target_from_binding(
         "Probe",
         {"path": f"{container}/{{name}}"},
@@ -55,17 +82,49 @@ def run_listener(
     listener = BlobTriggerListener(
         [target], recorder, host_id=host_id, poll_interval=0.2, retry_delay=1, **kwargs
     )
+    work = QueueClient.from_connection_string(azurite.connection_string, host_queue_name(host_id))
+    scans = Scans()
+    loop = asyncio.new_event_loop()
+    crashed: list[BaseException] = []
 
-    async def main() -> None:
-        task = asyncio.create_task(listener.run())
-        deadline = time.monotonic() + timeout
-        while not until() and time.monotonic() < deadline and not task.done():
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)  # give any wrongful extra firing a chance to show
-        await listener.stop()
-        await asyncio.wait_for(task, 10)
+    def serve() -> None:
+        try:
+            loop.run_until_complete(listener.run())
+        except BaseException as e:  # re-raised in the test's thread
+            crashed.append(e)
 
-    asyncio.run(main())
+    def seen() -> str:
+        return f"attempts {recorder.attempts}, {len(recorder.events)} events, {scans.done} scans"
+
+    with scans.counting():
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            if until is not None:
+                wait_until(
+                    lambda: until() or not thread.is_alive(),
+                    timeout=timeout,
+                    interval=0.1,
+                    message=lambda: "until() never held: " + seen(),
+                )
+            settled = scans.done + 2
+            wait_until(
+                lambda: (
+                    not thread.is_alive()
+                    or (scans.done >= settled and not work.peek_messages(max_messages=1))
+                ),
+                timeout=timeout,
+                interval=0.1,
+                message=lambda: "never settled: " + seen(),
+            )
+        finally:
+            if thread.is_alive():
+                asyncio.run_coroutine_threadsafe(listener.stop(), loop).result(10)
+            thread.join(10)
+            assert not thread.is_alive(), "the listener did not stop within 10 s"
+            loop.close()
+    if crashed:
+        raise crashed[0]
     return listener
 
 
@@ -163,7 +222,7 @@ def test_failures_retry_then_poison_with_the_real_message_shape(azurite: Azurite
     meta = hosts.get_container_client(HOSTS_CONTAINER).get_blob_client(r).get_blob_properties()
     assert meta.metadata == {}
     again = Recorder()
-    run_listener(azurite, container, host_id, again, until=lambda: False, timeout=2)
+    run_listener(azurite, container, host_id, again, until=None)
     assert again.attempts == {}
 
 
@@ -266,10 +325,12 @@ def test_receipt_leased_by_a_dead_host_is_retried_after_the_lease_expires(
     receipt = hosts.get_blob_client(
         receipt_name(host_id, "Host.Functions.Probe", etag, container, "held.png")
     )
-    receipt.upload_blob(b"", metadata={INCOMPLETE: INCOMPLETE})
+    left = receipt.upload_blob(b"", metadata={INCOMPLETE: INCOMPLETE})["last_modified"]
     receipt.acquire_lease(lease_duration=15)  # the dead host's lease
     rec = Recorder()
-    started = time.monotonic()
     run_listener(azurite, container, host_id, rec, until=lambda: bool(rec.events), timeout=40)
     assert [e.blob_name for e in rec.events] == ["held.png"]
-    assert time.monotonic() - started >= 10  # only once the lease had expired
+    # Completed only once the lease had expired (storage's clock; Last-Modified has 1 s steps).
+    completed = receipt.get_blob_properties()
+    assert completed.metadata == {}
+    assert completed.last_modified - left >= timedelta(seconds=14)

@@ -10,7 +10,6 @@ for a function it does not have."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from azure.storage.blob import BlobServiceClient
 
 from devhost.azurite import Azurite
 from devhost.process import DevhostProcess
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 CODE = """import os, azure.functions as func
@@ -66,14 +66,13 @@ def test_two_apps_on_one_azurite_each_get_all_their_blobs(
             container = service.get_container_client(f"{unique_name}-{tag}")
             for n in names:
                 container.upload_blob(n, b"x", overwrite=True)
-        deadline = time.monotonic() + 60
-        while True:
-            seen = {tag: sorted(set(log.read_text().split())) for tag, (_, log) in apps.items()}
-            expected = {tag: sorted(f"{unique_name}-{tag}/{n}" for n in names) for tag in apps}
-            if seen == expected:
-                break
-            assert time.monotonic() < deadline, seen
-            time.sleep(0.5)
+        expected = {tag: sorted(f"{unique_name}-{tag}/{n}" for n in names) for tag in apps}
+
+        def seen() -> dict[str, list[str]]:
+            return {tag: sorted(set(log.read_text().split())) for tag, (_, log) in apps.items()}
+
+        wait_until(lambda: seen() == expected, timeout=60, interval=0.5,
+                   message=lambda: f"blobs seen so far: {seen()}")  # fmt: skip
     finally:
         for h in hosts:
             h.stop()

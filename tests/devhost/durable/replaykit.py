@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import traceback
 from collections.abc import Callable, Generator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ import azure.functions as func
 
 from devhost.contracts import FunctionInvocationError
 from devhost.durabletask.core.executor import OrchestratorCall, Replayer
+from devhost.durabletask.core.functions import FunctionCatalog
 from devhost.durabletask.model.history import Event, EventType, event, iso
 from devhost.durabletask.model.messages import ActivityRequest, TaskMessage
 from devhost.durabletask.model.state import Instance
@@ -33,8 +35,9 @@ def sdk_call(orchestrators: dict[str, Orchestrator]) -> OrchestratorCall:
     async def call(name: str, context_json: str) -> str:
         try:
             return str(handles[name](func.OrchestrationContext(context_json)))
-        except Exception as exc:
-            raise FunctionInvocationError(name, str(exc), type(exc).__name__) from exc
+        except Exception as exc:  # as devhost.invoker reports it, traceback included
+            details = "".join(traceback.format_exception(exc))
+            raise FunctionInvocationError(name, str(exc), type(exc).__name__, details) from exc
 
     return call
 
@@ -104,6 +107,28 @@ def id_factory(prefix: str = "exec") -> Callable[[], str]:
 
 def make_replayer(call: OrchestratorCall, clock: FixedClock | None = None) -> Replayer:
     return Replayer(call, clock=clock or FixedClock(), new_id=id_factory())
+
+
+def app_replayer(
+    orchestrators: dict[str, Orchestrator],
+    activities: tuple[str, ...] = (),
+    clock: FixedClock | None = None,
+    **options: Any,
+) -> Replayer:
+    """A Replayer over an app with these functions: names are checked as the extension checks
+    them (the activities themselves never run here)."""
+    runner = MemoryRunner(orchestrators, dict.fromkeys(activities, lambda value: value))
+    return Replayer(
+        runner.run_orchestrator,
+        clock=clock or FixedClock(),
+        new_id=id_factory(),
+        functions=FunctionCatalog(runner),
+        **options,
+    )
+
+
+def raised(name: str, value: Any) -> Event:
+    return event(EventType.EventRaised, Name=name, Input=json.dumps(value))
 
 
 def run(replayer: Replayer, inst: Instance, *events: Event) -> Checkpoint:

@@ -62,7 +62,18 @@ def waiter(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     return (yield ctx.wait_for_external_event("Go"))
 
 
-ORCHESTRATORS = {"Chain": chain, "FanOut": fan_out, "Sleeper": sleeper, "Waiter": waiter}
+def accumulate(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    value = yield ctx.wait_for_external_event("add")
+    ctx.continue_as_new(ctx.get_input() + value)
+
+
+ORCHESTRATORS = {
+    "Chain": chain,
+    "FanOut": fan_out,
+    "Sleeper": sleeper,
+    "Waiter": waiter,
+    "Accumulate": accumulate,
+}
 ACTIVITIES = {
     "Upper": lambda s: str(s).upper(),
     "Exclaim": lambda s: f"{s}!",
@@ -157,6 +168,67 @@ def test_a_crash_at_any_write_still_ends_with_one_correct_result(crash_at: int) 
     assert kinds.count("ExecutionCompleted") == 1
     assert kinds.count("TaskCompleted") == 2  # a re-run activity's completion is dropped
     assert set(runner.runs) == {"Upper", "Exclaim"}  # at least once each, maybe twice
+    assert hub.queues.pending() == 0
+
+
+def add(hub: MemoryTaskHub, value: int) -> None:
+    run(hub.client.send_event("acc", event(EventType.EventRaised, Name="add", Input=str(value))))
+
+
+def test_continue_as_new_replaces_the_execution_in_storage() -> None:
+    # The dispatcher runs the next execution in the same work item and AzureTableTrackingStore
+    # writes only its state: the row's ExecutionId, Input and CreatedTime (UpdateStateAsync
+    # L1040-1060) and history rows from 0 with the new ExecutionId; status never shows
+    # ContinuedAsNew or Pending to a reader between checkpoints.
+    hub, clock, _ = make_hub()
+    run(start_and_finish(hub, "Accumulate", 0, "acc"))
+    first = run(hub.client.read("acc")).execution_id
+    clock.advance(7)
+    add(hub, 5)
+    run(hub.run_until_idle())
+    inst = run(hub.client.read("acc", history=True))
+    assert (inst.status, inst.input, inst.created) == ("Running", "5", clock.now)
+    assert inst.execution_id != first
+    execution, events = run(hub.tracking.read_history("acc"))
+    assert execution == inst.execution_id
+    assert [EventType(e["EventType"]).name for e in events] == [
+        "OrchestratorStarted", "ExecutionStarted", "OrchestratorCompleted",
+    ]  # fmt: skip
+    add(hub, 2)
+    run(hub.run_until_idle())
+    assert run(hub.client.read("acc")).input == "7"
+    assert hub.queues.pending() == 0
+
+
+def can_write_count() -> int:
+    faults = FaultPlan()
+    hub, _, _ = make_hub(faults)
+    run(start_and_finish(hub, "Accumulate", 0, "acc"))
+    faults.log.clear()
+    add(hub, 5)
+    run(hub.run_until_idle())
+    return len(faults.log)
+
+
+@pytest.mark.parametrize("crash_at", range(1, can_write_count() + 1))
+def test_a_crash_at_any_write_of_a_continue_as_new_recovers(crash_at: int) -> None:
+    faults = FaultPlan()
+    hub, clock, _ = make_hub(faults)
+    run(start_and_finish(hub, "Accumulate", 0, "acc"))
+    faults.log.clear()
+    faults.at = crash_at
+    with pytest.raises(Crash):
+        add(hub, 5)
+        run(hub.run_until_idle())
+    run(recover(hub, clock))
+    inst = run(hub.client.read("acc", history=True))
+    if inst.input == "0":  # the event itself was lost with the crash (the send died)
+        assert crash_at == 1 and inst.status == "Running"
+        return
+    assert (inst.status, inst.input) == ("Running", "5")
+    assert [EventType(e["EventType"]).name for e in inst.history] == [
+        "OrchestratorStarted", "ExecutionStarted", "OrchestratorCompleted",
+    ]  # fmt: skip
     assert hub.queues.pending() == 0
 
 
@@ -415,3 +487,70 @@ def test_a_lost_start_message_is_sent_again_by_pending_recovery() -> None:
     run(hub.service_client.recover_pending(older_than=30))
     run(hub.run_until_idle())
     assert json.loads(run(hub.client.read("lost")).output) == "Z!"
+
+
+# --- rewind (AzureTableTrackingStore.RewindHistoryAsync L282-411) ----------------------------
+def flaky_chain(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    a = yield ctx.call_activity("Upper", ctx.get_input())
+    return (yield ctx.call_activity("FailOnce", a))
+
+
+def flaky_parent(ctx: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    return (yield ctx.call_sub_orchestrator("FlakyChain", ctx.get_input(), "kid"))
+
+
+def fail_once() -> Any:
+    failures: list[str] = []
+
+    def activity(value: Any) -> Any:
+        if not failures:
+            failures.append(value)
+            raise ValueError("not yet")
+        return f"{value}!"
+
+    return activity
+
+
+def rewind_hub() -> tuple[MemoryTaskHub, MemoryRunner]:
+    orchestrators = {"FlakyChain": flaky_chain, "FlakyParent": flaky_parent}
+    runner = MemoryRunner(orchestrators, {**ACTIVITIES, "FailOnce": fail_once()})
+    return MemoryTaskHub(runner, clock=FixedClock(), new_id=id_factory()), runner
+
+
+def test_rewind_reruns_the_failed_activity_and_completes() -> None:
+    # The TaskFailed, its TaskScheduled and the failed ExecutionCompleted become GenericEvent
+    # ("Rewound: ..."), the row goes Pending, and a GenericEvent wakes the instance
+    # (RewindTaskOrchestrationAsync L1882-1902); replay then schedules the activity again with
+    # the same sequence number.
+    hub, runner = rewind_hub()
+    run(start_and_finish(hub, "FlakyChain", "a", "r"))
+    assert run(hub.client.read("r")).status == "Failed"
+    run(hub.client.rewind("r", "fixed"))
+    assert run(hub.client.read("r")).status == "Pending"
+    run(hub.run_until_idle())
+    inst = run(hub.client.read("r", history=True))
+    assert (inst.status, json.loads(inst.output)) == ("Completed", "A!")
+    assert runner.runs == ["Upper", "FailOnce", "FailOnce"]
+    generic = [e for e in inst.history if e["EventType"] == EventType.GenericEvent]
+    assert [e.get("Reason") or e.get("Data") for e in generic] == [
+        "Rewound: TaskScheduled", "Rewound: TaskFailed", "Rewound: ExecutionCompleted", "fixed",
+    ]  # fmt: skip
+    scheduled = [e["EventId"] for e in inst.history if e["EventType"] == EventType.TaskScheduled]
+    assert scheduled == [0, 1]
+
+
+def test_rewind_goes_down_to_the_failed_sub_orchestration() -> None:
+    # L366-392: the parent's SubOrchestrationInstanceCreated is only marked, the child is
+    # rewound in turn and is the failed leaf that gets the wake-up; its completion then
+    # completes the parent.
+    hub, _ = rewind_hub()
+    run(start_and_finish(hub, "FlakyParent", "b", "p"))
+    assert run(hub.client.read("p")).status == "Failed"
+    run(hub.client.rewind("p", "fixed"))
+    run(hub.run_until_idle())
+    parent = run(hub.client.read("p", history=True))
+    assert (parent.status, json.loads(parent.output)) == ("Completed", "B!")
+    kind = EventType.SubOrchestrationInstanceCreated
+    [created] = [e for e in parent.history if e["EventType"] == kind]
+    assert created["Reason"] == "Rewound: SubOrchestrationInstanceCreated"
+    assert run(hub.client.read("kid")).status == "Completed"

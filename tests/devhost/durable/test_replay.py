@@ -216,15 +216,28 @@ def counter(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def
     yield  # a generator
 
 
-def test_continue_as_new_starts_a_new_execution_with_the_new_input() -> None:
-    replayer = make_replayer(sdk_call({"Counter": counter}))
+def test_continue_as_new_runs_the_next_executions_in_the_same_work_item() -> None:
+    # TaskOrchestrationDispatcher.OnProcessWorkItemAsync L352-590: `do { ... } while
+    # (continuedAsNew)` - the next execution's first episode runs at once, and only the last
+    # execution's state is checkpointed (its history from sequence number 0).
+    clock = FixedClock()
+    replayer = make_replayer(sdk_call({"Counter": counter}), clock)
     inst = running("Counter", 0)
     cp = run(replayer, inst, started(inst))
-    assert inst.status == "ContinuedAsNew"
-    [nxt] = cp.starts
-    assert (nxt.instance_id, nxt.input, nxt.status) == ("inst-1", "1", "Pending")
-    assert nxt.execution_id != inst.execution_id
-    assert "ContinueAsNew" in kinds(inst)
+    assert cp.starts == []
+    assert (inst.execution_id, inst.input, inst.status, inst.output) == (
+        "exec-3",
+        "2",
+        "Completed",
+        "2",
+    )
+    assert kinds(inst) == [
+        "OrchestratorStarted",
+        "ExecutionStarted",
+        "OrchestratorCompleted",
+        "ExecutionCompleted",
+    ]
+    assert inst.persisted == 0 and inst.created == clock.now
 
 
 def broken(ctx: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]

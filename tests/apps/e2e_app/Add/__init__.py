@@ -1,0 +1,2 @@
+def main(value: list) -> int:
+    return value[0] + value[1]

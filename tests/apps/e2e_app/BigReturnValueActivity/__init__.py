@@ -1,0 +1,2 @@
+def main(value: int) -> str:
+    return "*" * value

@@ -1,0 +1,2 @@
+def main(value: str) -> str:
+    return f"Hello, {value}!"

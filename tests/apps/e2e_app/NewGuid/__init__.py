@@ -1,0 +1,6 @@
+import uuid
+from typing import Any
+
+
+def main(value: Any) -> str:
+    return uuid.uuid4().hex

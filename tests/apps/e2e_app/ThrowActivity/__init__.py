@@ -1,0 +1,2 @@
+def main(value: str) -> None:
+    raise Exception(value)
