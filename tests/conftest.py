@@ -1,8 +1,10 @@
-"""Shared fixtures: a real Azurite per test session and a real SQLite ODBC database per test."""
+"""Shared fixtures (a real Azurite per test session, a real SQLite ODBC database per test) and
+each test's kind marker, given by its folder (tests/README.md, "Markers and folders")."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,100 @@ import pytest
 from devhost.azurite import Azurite
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+TESTS = REPO_ROOT / "tests"
+
+# What a test needs to run, from cheapest to dearest. `-m unit` is the fast suite.
+KINDS = ("unit", "storage", "host", "browser")
+# The kind of every test under a path (relative to tests/): the longest matching entry wins, so
+# a file is listed only where its folder holds more than one kind. A test may also carry a kind
+# marker itself. A test under no entry stops the run: say what a new folder needs here.
+KIND_BY_PATH = {
+    "unit": "unit",
+    "devhost": "unit",
+    "devhost/azurestorage": "storage",
+    "devhost/test_azurite_split.py": "storage",
+    "devhost/blobtrigger/test_listener.py": "storage",
+    "devhost/blobtrigger/test_two_apps.py": "host",
+    "devhost/test_bindings.py": "host",
+    "devhost/test_cli.py": "host",
+    "devhost/test_cli_upload.py": "host",
+    "devhost/test_loader.py": "host",
+    "devhost/test_sdkshortcuts.py": "storage",
+    "devhost/test_startup.py": "host",
+    "conformance": "host",
+    "e2e": "host",
+    "reliability": "host",
+    "readme": "host",
+    "monitor": "browser",
+    "integration": "storage",
+    "integration/test_store_sqlite.py": "unit",
+    "integration/test_bench_smoke.py": "host",
+    "security": "unit",
+    "security/test_forged_input.py": "host",
+    "security/test_hostile_headers.py": "storage",
+    "security/test_network_key.py": "host",
+    "infra": "host",
+    "infra/test_package.py": "unit",
+    "deploy": "host",
+    "cli": "host",
+    "integration/test_db_cli.py": "host",
+    "security/test_listeners.py": "browser",
+    "security/test_secrets_argv.py": "host",
+    "security/test_output_escaping.py": "host",
+}
+# Fixtures that start or need Azurite: a unit test that asks for one is mapped wrongly.
+STORAGE_FIXTURES = {"azurite", "azurite_fresh", "storage_connection_string", "pipeline_factory"}
+
+
+def kind_of(path: Path) -> str | None:
+    full = path.resolve()
+    rel = full.relative_to(TESTS).as_posix() if full.is_relative_to(TESTS) else ""
+    matches = [p for p in KIND_BY_PATH if rel and (rel == p or rel.startswith(p + "/"))]
+    return KIND_BY_PATH[max(matches, key=len)] if matches else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmapped: set[str] = set()
+    misfiled: list[str] = []
+    for item in items:
+        kinds = {m.name for m in item.iter_markers() if m.name in KINDS}
+        if not kinds:
+            kind = kind_of(item.path)
+            if kind is None:
+                unmapped.add(item.nodeid.split("::")[0])
+                continue
+            item.add_marker(kind)
+            kinds = {kind}
+        if kinds == {"unit"} and STORAGE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            misfiled.append(item.nodeid)
+    if unmapped:
+        raise pytest.UsageError(
+            "no kind for " + ", ".join(sorted(unmapped)) + ": add the folder (or file) to "
+            "KIND_BY_PATH in tests/conftest.py as one of " + ", ".join(KINDS)
+        )
+    if misfiled:
+        raise pytest.UsageError(
+            "unit tests that need Azurite (map them to storage or host in tests/conftest.py): "
+            + ", ".join(misfiled)
+        )
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit test runs in-process; one that spawns anything (Azurite, devhost, a tool) says so
+    here rather than by being slow or needing the machine set up."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(self: subprocess.Popen[bytes], args: object, *rest: object) -> None:
+        raise AssertionError(
+            f"a unit test started a process ({args!r}): map it to host in tests/conftest.py"
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
 
 
 @pytest.fixture(scope="session")
