@@ -10,6 +10,15 @@ receive loop stops while the buffer holds ControlQueueBufferThreshold messages o
 message received twice (its visibility ran out while it waited) replaces its earlier copy
 (`MessageCollection.AddOrReplace`), so the newer pop receipt is the one deleted.
 
+Messages that arrived while an episode ran wait, before their own episode, as long as that
+episode took (`pacing` x its duration). This stands for the history read the real provider
+makes between two episodes of an instance (`ScheduleOrchestrationStatePrefetch`; extended
+sessions are off for every language but .NET, DurableTaskOptions.cs), which devhost's cached
+state skips: that read, like the SDK's replay, grows with the history, and the batch keeps
+filling meanwhile. Without it a fan-in whose completions trickle in would replay its whole
+history for every few of them. An instance that was idle when its message came (a chain's next
+step) is never held.
+
 Each batch is admitted against the instance's state: applied, dropped (duplicate, stale, for a
 finished instance), deferred (arrived before the instance can take it) or re-sent (a timer
 that surfaced before it is due). `admit` changes nothing but the admission's own memory
@@ -21,8 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import Enum
 
@@ -116,8 +126,18 @@ class SessionManager:
     Episodes of an instance never overlap, the process that ran the last episode needs no
     reads for the next, and an episode takes every message buffered for its instance."""
 
-    def __init__(self, buffer_threshold: int = CONTROL_QUEUE_BUFFER_THRESHOLD) -> None:
+    def __init__(
+        self,
+        buffer_threshold: int = CONTROL_QUEUE_BUFFER_THRESHOLD,
+        *,
+        pacing: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.buffer_threshold = buffer_threshold
+        self.pacing = pacing
+        self.monotonic = monotonic
+        self._started: dict[str, float] = {}  # active instance -> when its episode began
+        self._not_before: dict[str, float] = {}  # held batches: instance -> when takeable
         self._locks: dict[str, asyncio.Lock] = {}
         self._cache: dict[str, Instance] = {}
         # PendingMessageBatch per instance: message id -> latest copy, in arrival order.
@@ -165,14 +185,22 @@ class SessionManager:
 
     def take(self) -> PendingBatch | None:
         """GetNextSessionAsync without the wait: the next instance's whole batch, now active."""
-        while self._ready:
+        now = self.monotonic()
+        held: list[str] = []
+        found = None
+        while self._ready and found is None:
             instance_id = self._ready.popleft()
-            batch = self._pending.pop(instance_id, None)
-            if batch is None or instance_id in self._active:
+            if instance_id not in self._pending or instance_id in self._active:
                 continue  # stale entry: taken already, or released and re-queued later
+            if self._not_before.get(instance_id, now) > now:
+                held.append(instance_id)
+                continue
+            self._not_before.pop(instance_id, None)
             self._active.add(instance_id)
-            return PendingBatch(instance_id, list(batch.values()))
-        return None
+            self._started[instance_id] = now
+            found = PendingBatch(instance_id, list(self._pending.pop(instance_id).values()))
+        self._ready.extendleft(reversed(held))
+        return found
 
     async def next_batch(self) -> PendingBatch:
         """Wait for the next batch (GetNextSessionAsync)."""
@@ -181,7 +209,11 @@ class SessionManager:
             if batch is not None:
                 return batch
             self._changed.clear()
-            await self._changed.wait()
+            due = min(self._not_before.values(), default=None)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._changed.wait(), None if due is None else max(0.0, due - self.monotonic())
+                )
 
     async def wait_for_room(self, timeout: float) -> None:
         """Until a settled message frees room, or `timeout` (the real loop re-checks every
@@ -198,7 +230,11 @@ class SessionManager:
         for rec in settled:
             self._held.discard(str(rec.message.id))
         self._active.discard(instance_id)
+        began = self._started.pop(instance_id, None)
         if instance_id in self._pending:
+            if began is not None and self.pacing > 0:
+                now = self.monotonic()
+                self._not_before[instance_id] = now + self.pacing * (now - began)
             self._ready.append(instance_id)
         self._signal()
 

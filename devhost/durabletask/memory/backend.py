@@ -302,7 +302,8 @@ class MemoryTaskHub:
 
     def restart(self) -> None:
         """A new process on the same storage: no session cache, no locks."""
-        self.sessions = SessionManager(self.buffer_threshold)
+        # No pacing: the driver runs every ready episode in turn, on no clock of its own.
+        self.sessions = SessionManager(self.buffer_threshold, pacing=0.0)
         self.service = TaskHubService(self.tracking, self.queues, self.sessions, clock=self.clock)
         self.service_client = ServiceClient(
             self.tracking, self.queues, self.sessions, clock=self.clock, new_id=self.new_id

@@ -139,7 +139,7 @@ def test_an_episode_takes_every_message_buffered_for_its_instance() -> None:
 
 
 def test_messages_arriving_during_an_episode_wait_for_the_next_one() -> None:
-    sm = SessionManager()
+    sm = SessionManager(pacing=0.0)  # the pacing has its own tests below
     sm.add([received("a", "1")])
     running_batch = sm.take()
     assert running_batch is not None
@@ -172,3 +172,46 @@ def test_receiving_stops_at_the_buffer_threshold_until_an_episode_settles() -> N
     assert not sm.has_room()  # still in memory while its episode runs
     sm.release("a", batch.received)
     assert sm.has_room() and sm.buffered() == 2
+
+
+class Ticks:
+    """An injected monotonic clock."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_messages_that_arrived_during_an_episode_wait_as_long_as_it_took() -> None:
+    ticks = Ticks()
+    sm = SessionManager(pacing=1.0, monotonic=ticks)
+    sm.add([received("a", "1")])
+    first = sm.take()
+    assert first is not None
+    sm.add([received("a", "2")])  # arrives while the episode runs
+    ticks.now += 3.0  # the episode took 3 s (the real provider's history read grows alike)
+    sm.release("a", first.received)
+    sm.add([received("b", "x")])  # another instance is not held back
+    nxt = sm.take()
+    assert nxt is not None and nxt.instance_id == "b"
+    ticks.now += 2.9
+    assert sm.take() is None  # "a" still waits
+    sm.add([received("a", "3")])  # and keeps collecting
+    ticks.now += 0.1
+    held = sm.take()
+    assert held is not None and ids(held) == ["2", "3"]
+
+
+def test_an_idle_instance_takes_its_next_message_at_once() -> None:
+    ticks = Ticks()
+    sm = SessionManager(pacing=1.0, monotonic=ticks)
+    sm.add([received("a", "1")])
+    first = sm.take()
+    assert first is not None
+    ticks.now += 3.0
+    sm.release("a", first.received)  # nothing arrived meanwhile: a chain's step
+    sm.add([received("a", "2")])
+    nxt = sm.take()
+    assert nxt is not None and ids(nxt) == ["2"]
