@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from devhost.durabletask.azurestorage.messagedata import activity_request, task_message
 from devhost.durabletask.azurestorage.sessions import Admission, SessionManager, Verdict
@@ -41,6 +43,27 @@ from devhost.durabletask.model.workitems import (
 log = logging.getLogger("devhost.durable")
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+# AzureStorageOrchestrationServiceSettings.MaxStorageOperationConcurrency: the checkpoint's
+# enqueues and deletes run ParallelForEachAsync with at most this many at once. Unbounded, a
+# fan-out of 5,000 held 5,000 requests in flight (and their buffers) at its first checkpoint.
+MAX_STORAGE_OPERATION_CONCURRENCY = 25 * (os.cpu_count() or 1)
+
+
+async def for_each(
+    items: Iterable[T],
+    op: Callable[[T], Awaitable[object]],
+    limit: int = MAX_STORAGE_OPERATION_CONCURRENCY,
+) -> None:
+    """ParallelForEachAsync: `op` over every item, at most `limit` at a time."""
+    pending = iter(items)
+
+    async def worker() -> None:
+        for item in pending:
+            await op(item)
+
+    await asyncio.gather(*(worker() for _ in range(limit)))
 
 
 @dataclass
@@ -128,14 +151,14 @@ class TaskHubService:
         """The checkpoint, in the order the module docstring gives; then the session is
         released. A failure leaves the session locked for `abandon_orchestration_work_item`."""
         held = _held(item)
-        await asyncio.gather(*(self.queues.send(out) for out in held.early))
+        await for_each(held.early, self.queues.send)
         if cp is not None and cp.state is not None:
             old = item.state.execution_id if item.state else None
             await self._checkpoint(cp.state, cp, cp.state.execution_id != old)
         for rec in held.deferred:
             with contextlib.suppress(Exception):
                 await self.queues.hide(rec, 1)
-        await asyncio.gather(*(self.queues.delete(rec) for rec in held.done))
+        await for_each(held.done, self.queues.delete)
         self._release(held)
 
     async def abandon_orchestration_work_item(self, item: OrchestrationWorkItem) -> None:
@@ -145,7 +168,7 @@ class TaskHubService:
         try:
             self.sessions.forget(item.instance_id)
             recs = [*held.done, *held.deferred]
-            await asyncio.gather(*(self.queues.abandon(rec) for rec in recs))
+            await for_each(recs, self.queues.abandon)
         finally:
             self._release(held)
 
@@ -153,7 +176,7 @@ class TaskHubService:
         """Messages whose instance could not even be loaded (storage down): back-off."""
         try:
             self.sessions.forget(batch.instance_id)
-            await asyncio.gather(*(self.queues.abandon(rec) for rec in batch.received))
+            await for_each(batch.received, self.queues.abandon)
         finally:
             self.sessions.release(batch.instance_id, batch.received)
 
@@ -175,7 +198,7 @@ class TaskHubService:
         return await load_repaired(self.tracking, instance_id)
 
     async def _checkpoint(self, state: Instance, cp: Checkpoint, replaced: bool) -> None:
-        await asyncio.gather(*(self.queues.send(out) for out in cp.messages))
+        await for_each(cp.messages, self.queues.send)
         for child in cp.starts:
             await self._start_child(child)
         await self._persist(state, replaced)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 from collections import Counter
 from collections.abc import Generator
 from datetime import timedelta
@@ -554,3 +555,26 @@ def test_rewind_goes_down_to_the_failed_sub_orchestration() -> None:
     [created] = [e for e in parent.history if e["EventType"] == kind]
     assert created["Reason"] == "Rewound: SubOrchestrationInstanceCreated"
     assert run(hub.client.read("kid")).status == "Completed"
+
+
+def test_checkpoint_storage_operations_run_at_most_max_storage_concurrency_at_once() -> None:
+    """AzureStorageOrchestrationServiceSettings.MaxStorageOperationConcurrency (25 x cores):
+    CommitOutboundQueueMessages and the deletes are ParallelForEachAsync with that limit."""
+    from devhost.durabletask.azurestorage.service import (  # noqa: PLC0415
+        MAX_STORAGE_OPERATION_CONCURRENCY,
+        for_each,
+    )
+
+    assert 25 * (os.cpu_count() or 1) == MAX_STORAGE_OPERATION_CONCURRENCY
+    running, peak, done = 0, 0, []
+
+    async def op(n: int) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0)
+        running -= 1
+        done.append(n)
+
+    run(for_each(range(500), op, limit=7))
+    assert (peak, sorted(done)) == (7, list(range(500)))
