@@ -10,14 +10,15 @@ receive loop stops while the buffer holds ControlQueueBufferThreshold messages o
 message received twice (its visibility ran out while it waited) replaces its earlier copy
 (`MessageCollection.AddOrReplace`), so the newer pop receipt is the one deleted.
 
-Messages that arrived while an episode ran wait, before their own episode, as long as that
-episode took (`pacing` x its duration). This stands for the history read the real provider
-makes between two episodes of an instance (`ScheduleOrchestrationStatePrefetch`; extended
-sessions are off for every language but .NET, DurableTaskOptions.cs), which devhost's cached
-state skips: that read, like the SDK's replay, grows with the history, and the batch keeps
-filling meanwhile. Without it a fan-in whose completions trickle in would replay its whole
-history for every few of them. An instance that was idle when its message came (a chain's next
-step) is never held.
+Messages that arrived while an episode ran (two or more: a fan-in's completions trickling in)
+wait, before their own episode, as long as that episode took (`pacing` x its duration). This
+stands for the history read the real provider makes between two episodes of an instance
+(`ScheduleOrchestrationStatePrefetch`; extended sessions are off for every language but .NET,
+DurableTaskOptions.cs), which devhost's cached state skips: that read, like the SDK's replay,
+grows with the history, and the batch keeps filling meanwhile. Without it a fan-in whose
+completions trickle in would replay its whole history for every few of them. A chain's next step
+(one completion, often back before its episode's checkpoint ends) and an idle instance's message
+are never held.
 
 Each batch is admitted against the instance's state: applied, dropped (duplicate, stale, for a
 finished instance), deferred (arrived before the instance can take it) or re-sent (a timer
@@ -232,7 +233,7 @@ class SessionManager:
         self._active.discard(instance_id)
         began = self._started.pop(instance_id, None)
         if instance_id in self._pending:
-            if began is not None and self.pacing > 0:
+            if began is not None and self.pacing > 0 and len(self._pending[instance_id]) > 1:
                 now = self.monotonic()
                 self._not_before[instance_id] = now + self.pacing * (now - began)
             self._ready.append(instance_id)

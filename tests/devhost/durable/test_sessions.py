@@ -190,7 +190,7 @@ def test_messages_that_arrived_during_an_episode_wait_as_long_as_it_took() -> No
     sm.add([received("a", "1")])
     first = sm.take()
     assert first is not None
-    sm.add([received("a", "2")])  # arrives while the episode runs
+    sm.add([received("a", "2"), received("a", "2b")])  # arrive while the episode runs
     ticks.now += 3.0  # the episode took 3 s (the real provider's history read grows alike)
     sm.release("a", first.received)
     sm.add([received("b", "x")])  # another instance is not held back
@@ -201,7 +201,21 @@ def test_messages_that_arrived_during_an_episode_wait_as_long_as_it_took() -> No
     sm.add([received("a", "3")])  # and keeps collecting
     ticks.now += 0.1
     held = sm.take()
-    assert held is not None and ids(held) == ["2", "3"]
+    assert held is not None and ids(held) == ["2", "2b", "3"]
+
+
+def test_a_chains_next_step_is_not_held() -> None:
+    """One completion back before its episode released (the activity was quick): no fan-in."""
+    ticks = Ticks()
+    sm = SessionManager(pacing=1.0, monotonic=ticks)
+    sm.add([received("a", "1")])
+    first = sm.take()
+    assert first is not None
+    sm.add([received("a", "2")])
+    ticks.now += 3.0
+    sm.release("a", first.received)
+    nxt = sm.take()
+    assert nxt is not None and ids(nxt) == ["2"]
 
 
 def test_an_idle_instance_takes_its_next_message_at_once() -> None:
