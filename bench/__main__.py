@@ -22,6 +22,8 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from bench.durableperf import DEFAULT as DURABLE_DEFAULT
+from bench.durableperf import bench_durable
 from bench.floor import floor, naive
 from bench.hostile import (
     bench_hostile,
@@ -269,13 +271,18 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        default="floor,protocol,pipeline,ledger,hubsize,sizes,scaling,hostile,trigger,monitor,"
-        "reprocess",
+        default="floor,protocol,pipeline,ledger,hubsize,durable,sizes,scaling,hostile,trigger,"
+        "monitor,reprocess",
         help="comma-separated sections to run",
     )
     parser.add_argument("--reprocess-sizes", default="1000", help="images per reprocess run")
     parser.add_argument("--reprocess-listing", type=int, default=100_000, help="blobs listed")
     parser.add_argument("--reprocess-in-flight", type=int, default=32, help="--max-in-flight")
+    parser.add_argument(
+        "--durable-scenarios",
+        default=DURABLE_DEFAULT,
+        help="the `durable` section's scenarios: sequential, fanout:N, many:N, suborch:N",
+    )
     parser.add_argument("--monitor-instances", type=int, default=10_000)
     parser.add_argument("--monitor-overhead-images", type=int, default=600)
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
@@ -285,6 +292,7 @@ def main() -> int:
         args.monitor_instances, args.monitor_overhead_images = 1000, 100
         args.ledger_size, args.hub_sizes, args.hub_images, args.purge_at = 50, "200", 50, 200
         args.reprocess_sizes, args.reprocess_listing = "100", 10_000
+        args.durable_scenarios = "sequential,fanout:100"
     sections = set(args.only.split(","))
     ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -318,6 +326,8 @@ def main() -> int:
         if "hostile" in sections:
             report["hostile"] = bench_hostile(azurite.connection_string)
             report["hostile_devhost"] = bench_hostile_devhost(work)
+    if "durable" in sections:
+        report["durable"] = bench_durable(args.durable_scenarios, work)
     if "trigger" in sections:
         report["trigger"] = bench_trigger(ints(args.trigger_sizes))
     if "trigger-devhost" in sections:  # not in the defaults: uploads a 2 GB blob

@@ -1,8 +1,9 @@
-"""`python -m bench.micro`: client CPU of the two SDK paths devhost replaced, old vs new.
+"""`python -m bench.micro`: client CPU of the SDK paths devhost replaced, old vs new.
 
 Prints ms of this process's CPU per history batch (5 rows: SDK `submit_transaction` vs
-`devhost.sdkshortcuts.insert_batch`) and per scan of a 10,000-blob container (SDK `list_blobs`
-vs `devhost.sdkshortcuts.list_blobs`), against a fresh Azurite.
+`devhost.sdkshortcuts.insert_batch`), per queue message sent and per receive of 32 (SDK
+`send_message` / `receive_messages` vs `devhost.sdkshortcuts`), and per scan of a 10,000-blob
+container (SDK `list_blobs` vs `devhost.sdkshortcuts.list_blobs`), against a fresh Azurite.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import Any
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.blob import BlobServiceClient as SyncBlobServiceClient
 from azure.storage.blob.aio import BlobServiceClient
+from azure.storage.queue.aio import QueueServiceClient
 
+from devhost import sdkshortcuts
 from devhost.azurite import Azurite, client_kwargs
 from devhost.sdkshortcuts import insert_batch, list_blobs
 
@@ -52,6 +55,27 @@ async def main(azurite: Azurite) -> None:
         mine = await cpu_ms(300, lambda i: insert_batch(table, history_rows(f"d{i}")))
         print(f"history batch of 5 rows: SDK {sdk:.2f} ms CPU, direct {mine:.2f} ms CPU")
         await table.close()
+
+    async with QueueServiceClient.from_connection_string(cs, **client_kwargs(cs)) as queues:
+        q = queues.get_queue_client("micro-queue")
+        await q.create_queue()
+        body = '{"TaskMessage": "' + "x" * 600 + '"}'  # a MessageData-sized body
+        sdk = await cpu_ms(320, lambda i: q.send_message(body))
+        mine = await cpu_ms(320, lambda i: sdkshortcuts.send_message(q, body))
+
+        async def sdk_receive(_: int) -> None:
+            got = [m async for m in q.receive_messages(messages_per_page=32, max_messages=32)]
+            assert len(got) == 32
+
+        async def lean_receive(_: int) -> None:
+            assert len(await sdkshortcuts.receive_messages(q, 32, 30)) == 32
+
+        sdk_r = await cpu_ms(10, sdk_receive)
+        mine_r = await cpu_ms(10, lean_receive)
+        print(
+            f"queue message: send SDK {sdk:.2f} / shortcut {mine:.2f} ms CPU; receive of 32 "
+            f"SDK {sdk_r:.2f} / shortcut {mine_r:.2f} ms CPU"
+        )
 
     sync = SyncBlobServiceClient.from_connection_string(cs).get_container_client("micro")
     sync.create_container()

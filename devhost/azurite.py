@@ -3,12 +3,22 @@
 Azurite is launched from the repo's node_modules with the flags current Python SDKs need
 (`--skipApiVersionCheck`), bound to 127.0.0.1, persisting under a chosen directory so a restart
 keeps blobs, queues and tables (the crash-recovery and outage tests rely on that).
+
+`DEVHOST_AZURITE_SPLIT=1` (or `split=True`) runs the three services as Azurite's own separate
+binaries (`azurite-blob`, `azurite-queue`, `azurite-table`; same flags, same files under the
+same location) under one small shell that stops them together. One Azurite process is one
+Node event loop: a table autosave (LokiJS re-serialises the whole table database every 5 s
+while it changes, which grows with the task hub) stalls every queue and blob request behind
+it, and the emulator never uses more than one core. Split, they run side by side; measured
+on the shared 2-core machine it cost more CPU per image and a slower start than it saved
+(docs/performance.md, round two), so the single binary stays the default.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -50,16 +60,39 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def azurite_executable() -> str:
-    local = REPO_ROOT / "node_modules" / ".bin" / "azurite"
+def azurite_executable(name: str = "azurite") -> str:
+    """`azurite`, or one service's binary (`azurite-blob`, `azurite-queue`, `azurite-table`)."""
+    local = REPO_ROOT / "node_modules" / ".bin" / name
     if local.exists():
         return str(local)
-    found = shutil.which("azurite")
+    found = shutil.which(name)
     if found:
         return found
     raise FileNotFoundError(
         "Azurite is not installed: run `make install` (npm install in the repo root)"
     )
+
+
+def split_default() -> bool:
+    return os.environ.get("DEVHOST_AZURITE_SPLIT", "0") == "1"
+
+
+# Runs the three service processes; stops all of them when told to or when one exits, and
+# exits only after every one has (so a restart never meets a half-saved database file).
+# `stop()` signals the whole process group, so the trap only waits: a second SIGINT would
+# kill a service before it has saved (each handles the first one only). The table binary
+# saves and closes on SIGINT only; SIGTERM would kill it unsaved.
+SUPERVISOR = """
+{blob} & b=$!
+{queue} & q=$!
+{table} & t=$!
+trap 'wait; exit 130' INT TERM
+wait -n
+code=$?
+kill -INT $b $q $t 2>/dev/null
+wait
+exit $(( code ? code : 1 ))
+"""
 
 
 @dataclass
@@ -72,7 +105,8 @@ class Azurite:
     table_port: int = field(default_factory=free_port)
     log_path: Path | None = None
     debug_log: Path | None = None  # Azurite's --debug: one entry per request (the bench ledger)
-    process: subprocess.Popen[bytes] | None = None
+    split: bool = field(default_factory=split_default)  # one process per service
+    process: subprocess.Popen[bytes] | None = None  # the whole emulator (its process group)
 
     @property
     def connection_string(self) -> str:
@@ -80,20 +114,7 @@ class Azurite:
 
     def start(self, timeout: float = 30.0) -> Azurite:
         self.location.mkdir(parents=True, exist_ok=True)
-        argv = [
-            azurite_executable(),
-            "--silent",
-            "--skipApiVersionCheck",
-            "--disableTelemetry",
-            "--loose",
-            "--location",
-            str(self.location),
-            "--blobHost", "127.0.0.1", "--blobPort", str(self.blob_port),
-            "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
-            "--tableHost", "127.0.0.1", "--tablePort", str(self.table_port),
-        ]  # fmt: skip
-        if self.debug_log is not None:
-            argv += ["--debug", str(self.debug_log)]
+        argv = self.split_argv() if self.split else self.single_argv()
         log = Path(self.log_path or os.devnull).open("ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -109,12 +130,44 @@ class Azurite:
             time.sleep(0.1)
         return self
 
+    def common_args(self) -> list[str]:
+        args = ["--silent", "--skipApiVersionCheck", "--disableTelemetry", "--loose"]
+        args += ["--location", str(self.location)]
+        if self.debug_log is not None:
+            args += ["--debug", str(self.debug_log)]
+        return args
+
+    def service_args(self, service: str) -> list[str]:
+        port = {"blob": self.blob_port, "queue": self.queue_port, "table": self.table_port}
+        return [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port[service])]
+
+    def single_argv(self) -> list[str]:
+        argv = [azurite_executable(), *self.common_args()]
+        for service in ("blob", "queue", "table"):
+            argv += self.service_args(service)
+        return argv
+
+    def split_argv(self) -> list[str]:
+        commands = {
+            service: shlex.join(
+                [
+                    azurite_executable(f"azurite-{service}"),
+                    *self.common_args(),
+                    *self.service_args(service),
+                ]
+            )
+            for service in ("blob", "queue", "table")
+        }
+        bash = shutil.which("bash") or "/bin/bash"
+        return [bash, "-c", SUPERVISOR.format(**commands)]
+
     def stop(self) -> None:
         if self.process is None:
             return
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
+                # SIGINT: what every Azurite binary closes (and saves its databases) on
+                os.killpg(self.process.pid, signal.SIGINT)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -25,6 +25,7 @@ KIND_BY_PATH = {
     "unit": "unit",
     "devhost": "unit",
     "devhost/azurestorage": "storage",
+    "devhost/test_azurite_split.py": "storage",
     "devhost/blobtrigger/test_listener.py": "storage",
     "devhost/blobtrigger/test_two_apps.py": "host",
     "devhost/test_bindings.py": "host",

@@ -157,7 +157,8 @@ class DurableEngine:
             self._spawn(self.service_client.recover_pending_loop(self._stopping))
             for name in self.queues.control_names:
                 poller = self._pollers[name] = BackoffPoller(name, self.poll_interval)
-                self._spawn(self.orchestrations.run(name, poller, self._stopping))
+                self._spawn(self.orchestrations.receive(name, poller, self._stopping))
+            self._spawn(self.orchestrations.run(self._stopping))
         if activities:
             name = self.queues.workitems_name
             poller = self._pollers[name] = BackoffPoller(name, self.poll_interval)

@@ -15,6 +15,8 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableTransactionError
 from azure.data.tables.aio import TableClient, TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+from azure.storage.queue import BinaryBase64EncodePolicy
+from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from devhost import sdkshortcuts
 from devhost.azurite import Azurite, client_kwargs
@@ -35,7 +37,8 @@ def _apply(mode: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     if mode == "public":
         monkeypatch.setattr(sdkshortcuts, "TABLES_SHORTCUT", False)
         monkeypatch.setattr(sdkshortcuts, "BLOBS_SHORTCUT", False)
-    for name in ("_table_send", "_blob_send"):
+        monkeypatch.setattr(sdkshortcuts, "QUEUES_SHORTCUT", False)
+    for name in ("_table_send", "_blob_send", "_queue_send"):
         real = getattr(sdkshortcuts, name)
 
         async def spy(client: Any, request: Any, real: Any = real, name: str = name) -> Any:
@@ -216,5 +219,71 @@ def test_the_pins_are_the_requirements_and_gate_the_shortcuts() -> None:
                 pinned[m.group(1)] = m.group(2)
     assert pinned == sdkshortcuts.PINNED, "bump the pins only after re-running this contract"
     assert sdkshortcuts.TABLES_SHORTCUT and sdkshortcuts.BLOBS_SHORTCUT
+    assert sdkshortcuts.QUEUES_SHORTCUT
     assert not sdkshortcuts.versions_match({"azure-data-tables": "0.0.1"})
     assert not sdkshortcuts.versions_match({"no-such-distribution": "1.0"})
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_queue_messages_match_the_public_calls(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    calls = _apply(mode, monkeypatch)
+    texts = ['{"a": "x & y <z>", "é": "☃"}', "plain", "  spaces kept  ", "'quotes' \"both\""]
+
+    async def go() -> None:
+        cs = azurite.connection_string
+        async with QueueServiceClient.from_connection_string(cs, **client_kwargs(cs)) as svc:
+            q = svc.get_queue_client(f"short-{uuid.uuid4().hex[:8]}")
+            await q.create_queue()
+            for text in texts:
+                await sdkshortcuts.send_message(q, text)
+            await sdkshortcuts.send_message(q, "later", visibility_timeout=30)
+            got = await sdkshortcuts.receive_messages(q, 32, 60)
+            assert [m.content for m in got] == texts  # "later" is not visible yet
+            assert all(m.dequeue_count == 1 and m.pop_receipt and m.id for m in got)
+            assert all(m.inserted_on and m.next_visible_on for m in got)
+            assert await sdkshortcuts.receive_messages(q, 32, 60) == []  # all hidden now
+            for m in got:  # the receipts are the service's: the SDK deletes with them
+                await q.delete_message(m)
+            assert await q.peek_messages(max_messages=32) == []  # "later" is still hidden
+            await q.delete_queue()
+
+    asyncio.run(go())
+    assert bool(calls) == (mode != "public")
+
+
+def test_queue_clients_with_an_encode_policy_take_the_public_calls(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _apply("shortcut", monkeypatch)
+
+    async def go() -> str:
+        cs = azurite.connection_string
+        async with QueueClient.from_connection_string(
+            cs,
+            f"short-{uuid.uuid4().hex[:8]}",
+            message_encode_policy=BinaryBase64EncodePolicy(),
+            **client_kwargs(cs),
+        ) as q:
+            await q.create_queue()
+            await sdkshortcuts.send_message(q, b"bytes")  # type: ignore[arg-type]
+            (msg,) = await sdkshortcuts.receive_messages(q, 1, 60)
+            await q.delete_queue()
+            return msg.content
+
+    assert asyncio.run(go()) == "Ynl0ZXM="  # base64 on the wire, no decode policy set
+    assert calls == []
+
+
+def test_get_messages_parsing() -> None:
+    body = b"""<?xml version="1.0" encoding="utf-8"?><QueueMessagesList><QueueMessage>
+<MessageId>id-1</MessageId><InsertionTime>Wed, 25 Nov 2026 12:13:57 GMT</InsertionTime>
+<ExpirationTime>Wed, 02 Dec 2026 12:13:57 GMT</ExpirationTime><PopReceipt>pr==</PopReceipt>
+<TimeNextVisible>Wed, 25 Nov 2026 12:14:27 GMT</TimeNextVisible><DequeueCount>3</DequeueCount>
+<MessageText>{"a": "x &amp; &lt;y&gt;"}</MessageText></QueueMessage></QueueMessagesList>"""
+    (msg,) = sdkshortcuts.parse_messages(body)
+    assert (msg.id, msg.pop_receipt, msg.dequeue_count) == ("id-1", "pr==", 3)
+    assert msg.content == '{"a": "x & <y>"}'
+    assert msg.next_visible_on == datetime(2026, 11, 25, 12, 14, 27, tzinfo=UTC)
+    assert sdkshortcuts.parse_messages(b"<QueueMessagesList />") == []

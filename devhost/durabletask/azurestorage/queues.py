@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
+from devhost import sdkshortcuts
 from devhost.durabletask.azurestorage import names
 from devhost.durabletask.azurestorage.messagedata import MessageManager, instance_of
 from devhost.durabletask.azurestorage.storage import Received
@@ -69,17 +70,13 @@ class TaskHubQueues:
         queue = self.destination(out)
         text = await self.messages.encode(out.message)
         delay = math.ceil(max(0.0, min(out.delay, MAX_DELAY)))
-        await self.client(queue).send_message(text, visibility_timeout=delay or None)
+        await sdkshortcuts.send_message(self.client(queue), text, delay or None)
         if out.delay <= 0 and self.on_sent is not None:
             await self.on_sent(queue)
 
     async def receive(self, queue: str, count: int, visibility: int) -> list[Received]:
-        out = []
-        async for msg in self.client(queue).receive_messages(
-            messages_per_page=count, max_messages=count, visibility_timeout=visibility
-        ):
-            out.append(Received(queue, msg, await self.messages.decode(msg.content)))
-        return out
+        got = await sdkshortcuts.receive_messages(self.client(queue), count, visibility)
+        return [Received(queue, msg, await self.messages.decode(msg.content)) for msg in got]
 
     async def delete(self, rec: Received) -> None:
         # Already gone: its visibility expired and another receive took and deleted it.

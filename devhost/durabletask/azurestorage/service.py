@@ -20,17 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from devhost.durabletask.azurestorage.messagedata import activity_request, task_message
-from devhost.durabletask.azurestorage.sessions import (
-    Admission,
-    SessionManager,
-    Verdict,
-    group_by_instance,
-)
+from devhost.durabletask.azurestorage.sessions import Admission, SessionManager, Verdict
 from devhost.durabletask.azurestorage.storage import Queues, Received, Tracking
 from devhost.durabletask.model.history import Event, EventType, iso, parse_iso
 from devhost.durabletask.model.messages import Outgoing, TaskMessage, execution_started
@@ -46,6 +43,27 @@ from devhost.durabletask.model.workitems import (
 log = logging.getLogger("devhost.durable")
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+# AzureStorageOrchestrationServiceSettings.MaxStorageOperationConcurrency: the checkpoint's
+# enqueues and deletes run ParallelForEachAsync with at most this many at once. Unbounded, a
+# fan-out of 5,000 held 5,000 requests in flight (and their buffers) at its first checkpoint.
+MAX_STORAGE_OPERATION_CONCURRENCY = 25 * (os.cpu_count() or 1)
+
+
+async def for_each(
+    items: Iterable[T],
+    op: Callable[[T], Awaitable[object]],
+    limit: int = MAX_STORAGE_OPERATION_CONCURRENCY,
+) -> None:
+    """ParallelForEachAsync: `op` over every item, at most `limit` at a time."""
+    pending = iter(items)
+
+    async def worker() -> None:
+        for item in pending:
+            await op(item)
+
+    await asyncio.gather(*(worker() for _ in range(limit)))
 
 
 @dataclass
@@ -56,6 +74,7 @@ class _Held:
     deferred: list[Received] = field(default_factory=list)  # hidden for a second
     early: list[Outgoing] = field(default_factory=list)  # timers re-sent for their remainder
     lock: asyncio.Lock | None = None
+    batch: PendingBatch | None = None  # the session's messages, released at the end
 
 
 class TaskHubService:
@@ -77,15 +96,30 @@ class TaskHubService:
         self.activity_visibility = activity_visibility
 
     # --- orchestration work items -------------------------------------------------------
-    async def fetch_orchestration_batches(self, queue: str, count: int) -> list[PendingBatch]:
+    def has_buffer_room(self) -> bool:
+        return self.sessions.has_room()
+
+    async def wait_for_buffer_room(self, timeout: float) -> None:
+        await self.sessions.wait_for_room(timeout)
+
+    async def fetch_orchestration_messages(self, queue: str, count: int) -> list[Received]:
+        """One control-queue receive into the session buffer (ControlQueue.GetMessagesAsync +
+        AddMessageToPendingOrchestration)."""
         recs = await self.queues.receive(queue, count, self.control_visibility)
-        return [PendingBatch(i, g) for i, g in group_by_instance(recs).items()]
+        self.sessions.add(recs)
+        return recs
+
+    def take_orchestration_batch(self) -> PendingBatch | None:
+        return self.sessions.take()
+
+    async def next_orchestration_batch(self) -> PendingBatch:
+        return await self.sessions.next_batch()
 
     async def lock_orchestration_work_item(self, batch: PendingBatch) -> OrchestrationWorkItem:
         """Take the instance's session lock, load its state and admit the messages."""
         lock = self.sessions.lock(batch.instance_id)
         await lock.acquire()
-        held = _Held(lock=lock)
+        held = _Held(lock=lock, batch=batch)
         try:
             inst = await self.load(batch.instance_id)
         except BaseException:
@@ -114,19 +148,18 @@ class TaskHubService:
     async def complete_orchestration_work_item(
         self, item: OrchestrationWorkItem, cp: Checkpoint | None
     ) -> None:
-        """The checkpoint, in the order the module docstring gives; then the lock is released."""
+        """The checkpoint, in the order the module docstring gives; then the session is
+        released. A failure leaves the session locked for `abandon_orchestration_work_item`."""
         held = _held(item)
-        try:
-            await asyncio.gather(*(self.queues.send(out) for out in held.early))
-            if cp is not None and cp.state is not None:
-                old = item.state.execution_id if item.state else None
-                await self._checkpoint(cp.state, cp, cp.state.execution_id != old)
-            for rec in held.deferred:
-                with contextlib.suppress(Exception):
-                    await self.queues.hide(rec, 1)
-            await asyncio.gather(*(self.queues.delete(rec) for rec in held.done))
-        finally:
-            _release(held)
+        await for_each(held.early, self.queues.send)
+        if cp is not None and cp.state is not None:
+            old = item.state.execution_id if item.state else None
+            await self._checkpoint(cp.state, cp, cp.state.execution_id != old)
+        for rec in held.deferred:
+            with contextlib.suppress(Exception):
+                await self.queues.hide(rec, 1)
+        await for_each(held.done, self.queues.delete)
+        self._release(held)
 
     async def abandon_orchestration_work_item(self, item: OrchestrationWorkItem) -> None:
         """A storage fault mid-episode: forget the cached state, put every message back with
@@ -135,14 +168,27 @@ class TaskHubService:
         try:
             self.sessions.forget(item.instance_id)
             recs = [*held.done, *held.deferred]
-            await asyncio.gather(*(self.queues.abandon(rec) for rec in recs))
+            await for_each(recs, self.queues.abandon)
         finally:
-            _release(held)
+            self._release(held)
 
     async def abandon_batch(self, batch: PendingBatch) -> None:
         """Messages whose instance could not even be loaded (storage down): back-off."""
-        self.sessions.forget(batch.instance_id)
-        await asyncio.gather(*(self.queues.abandon(rec) for rec in batch.received))
+        try:
+            self.sessions.forget(batch.instance_id)
+            await for_each(batch.received, self.queues.abandon)
+        finally:
+            self.sessions.release(batch.instance_id, batch.received)
+
+    def _release(self, held: _Held) -> None:
+        """ReleaseTaskOrchestrationWorkItemAsync: the lock, then the session (messages that
+        arrived during the episode become the instance's next batch)."""
+        if held.lock is not None and held.lock.locked():
+            held.lock.release()
+            held.lock = None
+        if held.batch is not None:
+            self.sessions.release(held.batch.instance_id, held.batch.received)
+            held.batch = None
 
     async def load(self, instance_id: str) -> Instance | None:
         """The instance's state: this process's cached copy, else storage (repaired)."""
@@ -152,7 +198,7 @@ class TaskHubService:
         return await load_repaired(self.tracking, instance_id)
 
     async def _checkpoint(self, state: Instance, cp: Checkpoint, replaced: bool) -> None:
-        await asyncio.gather(*(self.queues.send(out) for out in cp.messages))
+        await for_each(cp.messages, self.queues.send)
         for child in cp.starts:
             await self._start_child(child)
         await self._persist(state, replaced)
@@ -283,12 +329,6 @@ def continued_from(history: list[Event]) -> str | None:
 def _held(item: OrchestrationWorkItem) -> _Held:
     assert isinstance(item.token, _Held), "work item not locked by this service"
     return item.token
-
-
-def _release(held: _Held) -> None:
-    if held.lock is not None and held.lock.locked():
-        held.lock.release()
-        held.lock = None
 
 
 def _received(item: ActivityWorkItem) -> Received:

@@ -1,9 +1,28 @@
 """Orchestration sessions (DurableTask.AzureStorage's `OrchestrationSessionManager`).
 
-A control-queue receive returns messages for many instances; they are grouped per instance and
-each group is admitted against the instance's state: applied, dropped (duplicate, stale,
-for a finished instance), deferred (arrived before the instance can take it) or re-sent
-(a timer that surfaced before it is due). `admit` changes nothing but the admission's own memory
+Control-queue messages are buffered per instance until the instance's next episode takes them
+all (`AddMessageToPendingOrchestration`, `GetNextSessionAsync`): a message for an instance
+whose episode is running waits for that episode to end and then goes out with everything else
+that arrived meanwhile (`TryReleaseSession` puts the session's pending messages back), so a
+fan-in of N completions takes about N / ControlQueueBufferThreshold episodes, not N / 32. The
+receive loop stops while the buffer holds ControlQueueBufferThreshold messages or more
+(`ControlQueue.GetMessagesAsync`), which bounds both memory and the size of one episode. A
+message received twice (its visibility ran out while it waited) replaces its earlier copy
+(`MessageCollection.AddOrReplace`), so the newer pop receipt is the one deleted.
+
+Messages that arrived while an episode ran (two or more: a fan-in's completions trickling in)
+wait, before their own episode, as long as that episode took (`pacing` x its duration). This
+stands for the history read the real provider makes between two episodes of an instance
+(`ScheduleOrchestrationStatePrefetch`; extended sessions are off for every language but .NET,
+DurableTaskOptions.cs), which devhost's cached state skips: that read, like the SDK's replay,
+grows with the history, and the batch keeps filling meanwhile. Without it a fan-in whose
+completions trickle in would replay its whole history for every few of them. A chain's next step
+(one completion, often back before its episode's checkpoint ends) and an idle instance's message
+are never held.
+
+Each batch is admitted against the instance's state: applied, dropped (duplicate, stale, for a
+finished instance), deferred (arrived before the instance can take it) or re-sent (a timer
+that surfaced before it is due). `admit` changes nothing but the admission's own memory
 (message ids, completions and the status the admitted lifecycle events lead to); the executor
 applies those events to the state. It is unit-tested without storage.
 """
@@ -11,7 +30,10 @@ applies those events to the state. It is unit-tested without storage.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import Enum
 
@@ -21,6 +43,13 @@ from devhost.durabletask.model.history import Event, EventType, parse_iso
 from devhost.durabletask.model.messages import TaskMessage
 from devhost.durabletask.model.state import Instance, completion_key
 from devhost.durabletask.model.status import TERMINAL, RuntimeStatus
+from devhost.durabletask.model.workitems import PendingBatch
+
+# AzureStorageOptions' defaults outside the Consumption plan (AzureStorageOptions.cs
+# ControlQueueBatchSize, ControlQueueBufferThreshold; AzureStorageDurabilityProviderFactory.cs
+# lowers the threshold to 32 only for Python on Consumption, which devhost is not).
+CONTROL_QUEUE_BATCH_SIZE = 32
+CONTROL_QUEUE_BUFFER_THRESHOLD = 256
 
 
 class Verdict(Enum):
@@ -99,21 +128,32 @@ def message_ids(history: Iterable[Event]) -> set[str | None]:
     return seen
 
 
-def group_by_instance(received: Iterable[Received]) -> dict[str, list[Received]]:
-    """Messages of one receive, per instance, in arrival order."""
-    groups: dict[str, list[Received]] = {}
-    for rec in received:
-        groups.setdefault(instance_of(rec.body), []).append(rec)
-    return groups
-
-
 class SessionManager:
-    """One lock and one cached state per instance: episodes of an instance never overlap, and
-    the process that ran the last episode needs no reads for the next."""
+    """Per instance: one lock, one cached state, and the messages waiting for its next episode.
 
-    def __init__(self) -> None:
+    Episodes of an instance never overlap, the process that ran the last episode needs no
+    reads for the next, and an episode takes every message buffered for its instance."""
+
+    def __init__(
+        self,
+        buffer_threshold: int = CONTROL_QUEUE_BUFFER_THRESHOLD,
+        *,
+        pacing: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.buffer_threshold = buffer_threshold
+        self.pacing = pacing
+        self.monotonic = monotonic
+        self._started: dict[str, float] = {}  # active instance -> when its episode began
+        self._not_before: dict[str, float] = {}  # held batches: instance -> when takeable
         self._locks: dict[str, asyncio.Lock] = {}
         self._cache: dict[str, Instance] = {}
+        # PendingMessageBatch per instance: message id -> latest copy, in arrival order.
+        self._pending: dict[str, dict[str, Received]] = {}
+        self._active: set[str] = set()  # instances whose episode is running
+        self._ready: deque[str] = deque()  # instances with pending messages, not active
+        self._held: set[str] = set()  # stats.PendingOrchestratorMessages: ids in memory
+        self._changed = asyncio.Event()
 
     def lock(self, instance_id: str) -> asyncio.Lock:
         found = self._locks.get(instance_id)
@@ -129,3 +169,82 @@ class SessionManager:
 
     def forget(self, instance_id: str) -> None:
         self._cache.pop(instance_id, None)
+
+    # --- the message buffer ---------------------------------------------------------------
+    def has_room(self) -> bool:
+        """ControlQueue.GetMessagesAsync receives only below the threshold."""
+        return len(self._held) < self.buffer_threshold
+
+    def buffered(self) -> int:
+        return len(self._held)
+
+    def add(self, received: Iterable[Received]) -> None:
+        """AddMessageToPendingOrchestration: each message joins its instance's next batch."""
+        for rec in received:
+            instance_id = instance_of(rec.body)
+            self._held.add(str(rec.message.id))
+            batch = self._pending.get(instance_id)
+            if batch is None:
+                batch = self._pending[instance_id] = {}
+                if instance_id not in self._active:
+                    self._ready.append(instance_id)
+            batch[str(rec.message.id)] = rec  # AddOrReplace: the newest receipt wins
+        self._signal()
+
+    def take(self) -> PendingBatch | None:
+        """GetNextSessionAsync without the wait: the next instance's whole batch, now active."""
+        now = self.monotonic()
+        held: list[str] = []
+        found = None
+        while self._ready and found is None:
+            instance_id = self._ready.popleft()
+            if instance_id not in self._pending or instance_id in self._active:
+                continue  # stale entry: taken already, or released and re-queued later
+            if self._not_before.get(instance_id, now) > now:
+                held.append(instance_id)
+                continue
+            self._not_before.pop(instance_id, None)
+            self._active.add(instance_id)
+            self._started[instance_id] = now
+            found = PendingBatch(instance_id, list(self._pending.pop(instance_id).values()))
+        self._ready.extendleft(reversed(held))
+        return found
+
+    async def next_batch(self) -> PendingBatch:
+        """Wait for the next batch (GetNextSessionAsync)."""
+        while True:
+            batch = self.take()
+            if batch is not None:
+                return batch
+            self._changed.clear()
+            due = min(self._not_before.values(), default=None)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._changed.wait(), None if due is None else max(0.0, due - self.monotonic())
+                )
+
+    async def wait_for_room(self, timeout: float) -> None:
+        """Until a settled message frees room, or `timeout` (the real loop re-checks every
+        second)."""
+        if self.has_room():
+            return
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
+
+    def release(self, instance_id: str, settled: Iterable[Received]) -> None:
+        """TryReleaseSession: the episode's messages have left memory (deleted, hidden or
+        abandoned); whatever arrived meanwhile becomes the instance's next batch."""
+        for rec in settled:
+            self._held.discard(str(rec.message.id))
+        self._active.discard(instance_id)
+        began = self._started.pop(instance_id, None)
+        if instance_id in self._pending:
+            if began is not None and self.pacing > 0 and len(self._pending[instance_id]) > 1:
+                now = self.monotonic()
+                self._not_before[instance_id] = now + self.pacing * (now - began)
+            self._ready.append(instance_id)
+        self._signal()
+
+    def _signal(self) -> None:
+        self._changed.set()

@@ -22,6 +22,11 @@ class Node:
     invoked: bool = False
     done: bool = False
     canceled: bool = False
+    # A finished task stays finished, so a WhenAll resumes where it stopped and a WhenAny
+    # remembers: asked after every history event, a scan from the start made a fan-out of N
+    # cost N x its history per episode.
+    unfinished_from: int = 0
+    any_finished: bool = False
 
     @property
     def takes_id(self) -> bool:
@@ -29,7 +34,11 @@ class Node:
 
     def finished(self) -> bool:
         if self.kind is ActionType.WHEN_ALL:
-            return all(c.finished() for c in self.children)
+            kids = self.children
+            while self.unfinished_from < len(kids) and kids[self.unfinished_from].finished():
+                self.unfinished_from += 1
+            return self.unfinished_from == len(kids)
         if self.kind is ActionType.WHEN_ANY:
-            return any(c.finished() for c in self.children)
+            self.any_finished = self.any_finished or any(c.finished() for c in self.children)
+            return self.any_finished
         return self.done

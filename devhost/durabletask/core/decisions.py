@@ -47,13 +47,14 @@ def segments(inst: Instance, events: list[Event]) -> list[list[Event]]:
     """Episodes to run: retry-related events go alone (the SDK expects the retry timer between
     a failure and the next attempt), everything else together."""
     out: list[list[Event]] = []
+    last_alone = False  # the last segment is a retry event (always alone)
     for ev in events:
-        if retry_source(inst, ev) is not None:
-            out.append([ev])
-        elif out and not any(retry_source(inst, e) for e in out[-1]):
+        alone = retry_source(inst, ev) is not None
+        if out and not alone and not last_alone:
             out[-1].append(ev)
         else:
             out.append([ev])
+        last_alone = alone
     return out
 
 
@@ -74,10 +75,13 @@ class Decider:
     def schedule(self, inst: Instance, nodes: list[Node], cp: Checkpoint, now: datetime) -> None:
         """The actions history lacks, each taking the next sequence number."""
         stamp = iso(now)
-        for node in nodes:
+        # Counted once: each node below appends one scheduling event with an ActionIndex
+        # (counting per node scanned the history once per action: quadratic in a fan-out).
+        first_id, first_index = inst.next_id, inst.action_count
+        for n, node in enumerate(nodes):
             action, kind = node.action, node.kind
-            task_id = inst.next_id
-            extra: dict[str, Any] = {"ActionIndex": inst.action_count, "Timestamp": stamp}
+            task_id = first_id + n
+            extra: dict[str, Any] = {"ActionIndex": first_index + n, "Timestamp": stamp}
             if kind in act.RETRYING:
                 retry = action.get("retryOptions") or {}
                 extra.update(

@@ -1,27 +1,33 @@
 """The orchestration dispatcher (DurableTask.Core's `TaskOrchestrationDispatcher`).
 
-Per control queue: fetch batches of messages, and for each instance lock a work item, run the
-executor over its new events, and hand the checkpoint back to the service. Everything about
-storage (admission, crash repair, checkpoint order) is the service's; a failure anywhere puts
-the messages back through the service's abandon.
+Two loops over the service: per control queue, receives into the service's session buffer
+while it has room (DurableTask.AzureStorage's dequeue loop); and one dispatch loop that takes
+the next instance's whole batch, locks a work item, runs the executor over its new events and
+hands the checkpoint back, at most `max_concurrent` at once (MaxConcurrentTaskOrchestration-
+WorkItems). Everything about storage (admission, crash repair, checkpoint order) is the
+service's; a failure anywhere puts the messages back through the service's abandon.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 
 from devhost.durabletask.core.executor import Replayer
 from devhost.durabletask.core.service import OrchestrationService
 from devhost.durabletask.model.state import Instance
 from devhost.durabletask.model.status import TERMINAL
-from devhost.durabletask.model.workitems import Checkpoint, PendingBatch, batch_size
+from devhost.durabletask.model.workitems import Checkpoint, OrchestrationWorkItem, PendingBatch
 from devhost.queuepump import BackoffPoller
 
 log = logging.getLogger("devhost.durable")
 
-CONTROL_BATCH = 32
+CONTROL_BATCH = 32  # ControlQueueBatchSize
+BUFFER_FULL_WAIT = 1.0  # ControlQueue.GetMessagesAsync re-checks a full buffer every second
+# AzureStorageDurabilityProviderFactory.cs: 10 x processors outside the Consumption plan.
+MAX_CONCURRENT_ORCHESTRATIONS = 10 * (os.cpu_count() or 1)
 
 # Told about every instance that reaches a terminal status (the host writes its log line).
 FinishHook = Callable[[Instance], None]
@@ -34,18 +40,46 @@ class OrchestrationDispatcher:
         replayer: Replayer,
         *,
         on_finished: FinishHook | None = None,
+        max_concurrent: int = MAX_CONCURRENT_ORCHESTRATIONS,
     ) -> None:
         self.service = service
         self.replayer = replayer
         self.on_finished = on_finished
+        self.max_concurrent = max_concurrent
 
-    async def run(self, queue: str, poller: BackoffPoller, stopping: asyncio.Event) -> None:
-        async def fetch(count: int) -> list[PendingBatch]:
-            return await self.service.fetch_orchestration_batches(queue, count)
+    async def receive(self, queue: str, poller: BackoffPoller, stopping: asyncio.Event) -> None:
+        """One control queue's dequeue loop: receive while the buffer has room."""
+
+        async def fetch(count: int) -> list[object]:
+            return list(await self.service.fetch_orchestration_messages(queue, count))
 
         while not stopping.is_set():
-            batches = await poller.receive(fetch, CONTROL_BATCH, batch_size)
-            await asyncio.gather(*(self.process(b) for b in batches))
+            if not self.service.has_buffer_room():
+                await self.service.wait_for_buffer_room(BUFFER_FULL_WAIT)
+                continue
+            await poller.receive(fetch, CONTROL_BATCH)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Take batches as they become ready; at most `max_concurrent` episodes at once."""
+        slots = asyncio.Semaphore(self.max_concurrent)
+        running: set[asyncio.Task[None]] = set()
+
+        async def one(batch: PendingBatch) -> None:
+            try:
+                await self.process(batch)
+            finally:
+                slots.release()
+
+        try:
+            while not stopping.is_set():
+                await slots.acquire()
+                batch = await self.service.next_orchestration_batch()
+                task = asyncio.create_task(one(batch))
+                running.add(task)
+                task.add_done_callback(running.discard)
+        finally:
+            for task in list(running):
+                task.cancel()
 
     async def process(self, batch: PendingBatch) -> None:
         """One episode for one instance; never raises (faults are abandoned and logged)."""
@@ -56,17 +90,21 @@ class OrchestrationDispatcher:
             await _quietly(self.service.abandon_batch(batch))
             return
         try:
-            cp: Checkpoint | None = None
-            if item.state is not None and item.new_events:
-                cp = await self.replayer.run(item.state, item.new_events)
-                if cp.state is not None and cp.state.status in TERMINAL and self.on_finished:
-                    self.on_finished(cp.state)
+            cp = await self.execute(item)
             await self.service.complete_orchestration_work_item(item, cp)
         except Exception as exc:  # storage fault: abandoned messages come back with back-off
             log.warning(
                 "Processing %s failed (will retry): %s", batch.instance_id, exc, exc_info=True
             )
             await _quietly(self.service.abandon_orchestration_work_item(item))
+
+    async def execute(self, item: OrchestrationWorkItem) -> Checkpoint | None:
+        if item.state is None or not item.new_events:
+            return None
+        cp = await self.replayer.run(item.state, item.new_events)
+        if cp.state is not None and cp.state.status in TERMINAL and self.on_finished:
+            self.on_finished(cp.state)
+        return cp
 
 
 async def _quietly(coro: object) -> None:

@@ -8,6 +8,7 @@ primitives in devhost.durabletask.memory.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from devhost.durabletask.model.history import Event
@@ -22,7 +23,16 @@ from devhost.durabletask.model.workitems import (
 
 
 class OrchestrationService(Protocol):
-    async def fetch_orchestration_batches(self, queue: str, count: int) -> list[PendingBatch]: ...
+    """Receiving fills the backend's per-instance buffer (bounded: `has_buffer_room`); each
+    batch taken from it holds everything buffered for one instance (LockNextTaskOrchestration-
+    WorkItemAsync), and the instance gets no other batch until this one is completed or
+    abandoned."""
+
+    def has_buffer_room(self) -> bool: ...
+    async def wait_for_buffer_room(self, timeout: float) -> None: ...
+    async def fetch_orchestration_messages(self, queue: str, count: int) -> Sequence[object]: ...
+    def take_orchestration_batch(self) -> PendingBatch | None: ...
+    async def next_orchestration_batch(self) -> PendingBatch: ...
     async def lock_orchestration_work_item(self, batch: PendingBatch) -> OrchestrationWorkItem: ...
     async def complete_orchestration_work_item(
         self, item: OrchestrationWorkItem, cp: Checkpoint | None

@@ -28,7 +28,11 @@ from devhost.durabletask.azurestorage.client import ServiceClient
 from devhost.durabletask.azurestorage.messagedata import instance_of, to_body
 from devhost.durabletask.azurestorage.queues import MAX_DELAY, abandon_delay
 from devhost.durabletask.azurestorage.service import TaskHubService
-from devhost.durabletask.azurestorage.sessions import SessionManager
+from devhost.durabletask.azurestorage.sessions import (
+    CONTROL_QUEUE_BATCH_SIZE,
+    CONTROL_QUEUE_BUFFER_THRESHOLD,
+    SessionManager,
+)
 from devhost.durabletask.azurestorage.storage import Received, Row
 from devhost.durabletask.azurestorage.tracking import InvalidContinuationToken
 from devhost.durabletask.core.activity_dispatcher import ActivityDispatcher
@@ -286,6 +290,8 @@ class MemoryTaskHub:
         new_id: Callable[[], str],
         faults: FaultPlan | None = None,
         hub: str = "MemoryHub",
+        buffer_threshold: int = CONTROL_QUEUE_BUFFER_THRESHOLD,
+        control_batch: int = CONTROL_QUEUE_BATCH_SIZE,
     ) -> None:
         self.runner = runner
         self.clock = clock
@@ -295,11 +301,15 @@ class MemoryTaskHub:
         self.queues = MemoryQueues(hub, clock, self.faults)
         self.finished: list[Instance] = []
         self.episodes = 0
+        self.episode_sizes: list[int] = []  # messages handed to each episode
+        self.buffer_threshold = buffer_threshold
+        self.control_batch = control_batch
         self.restart()
 
     def restart(self) -> None:
         """A new process on the same storage: no session cache, no locks."""
-        self.sessions = SessionManager()
+        # No pacing: the driver runs every ready episode in turn, on no clock of its own.
+        self.sessions = SessionManager(self.buffer_threshold, pacing=0.0)
         self.service = TaskHubService(self.tracking, self.queues, self.sessions, clock=self.clock)
         self.service_client = ServiceClient(
             self.tracking, self.queues, self.sessions, clock=self.clock, new_id=self.new_id
@@ -317,19 +327,40 @@ class MemoryTaskHub:
         self.activities = ActivityDispatcher(self.service, self.runner)
 
     async def step(self) -> int:
-        """One round: every control queue once (CONTROL_BATCH messages), then the visible work
-        items. Returns how many messages it took."""
-        taken = 0
-        for queue in self.queues.control_names:
-            batches = await self.service.fetch_orchestration_batches(queue, 32)
-            taken += sum(len(b.received) for b in batches)
-            for batch in batches:
-                self.episodes += 1
-                await self.orchestrations.process(batch)
+        """One round: `orchestrate`, then the visible work items (32). Returns how many
+        messages it took."""
+        taken = await self.orchestrate()
         items = await self.service.fetch_activity_work_items(32)
         taken += len(items)
         await asyncio.gather(*(self.activities.process(i) for i in items))
         return taken
+
+    async def orchestrate(self) -> int:
+        """Receive from every control queue while the session buffer has room
+        (`control_batch` at a time, as the dequeue loops do while episodes run), then run one
+        episode per ready instance with everything buffered for it. Returns how many messages
+        it received."""
+        taken = 0
+        for queue in self.queues.control_names:
+            while self.service.has_buffer_room():
+                got = await self.service.fetch_orchestration_messages(queue, self.control_batch)
+                taken += len(got)
+                if not got:
+                    break
+        while (batch := self.service.take_orchestration_batch()) is not None:
+            self.episodes += 1
+            self.episode_sizes.append(len(batch.received))
+            await self.orchestrations.process(batch)
+        return taken
+
+    async def run_activities(self) -> int:
+        """Run every visible work item, and nothing else: completions pile up on the control
+        queues as they do while an orchestration's episode is busy. Returns how many ran."""
+        ran = 0
+        while items := await self.service.fetch_activity_work_items(32):
+            ran += len(items)
+            await asyncio.gather(*(self.activities.process(i) for i in items))
+        return ran
 
     async def run_until_idle(self, max_steps: int = 10_000) -> None:
         """Process until no message is visible; raises Crash from a fault point."""

@@ -10,13 +10,18 @@ Rules pinned here and where they come from:
   OrchestrationSession's replay of undeleted messages;
 - duplicates dropped by message id / task id: OrchestrationSessionManager + the executor's
   completion de-duplication in DurableTask.Core (TaskOrchestrationDispatcher's IsDuplicate);
-- abandon back-off 2^DequeueCount s up to 10 min: TaskHubQueue.AbandonMessageAsync.
+- abandon back-off 2^DequeueCount s up to 10 min: TaskHubQueue.AbandonMessageAsync;
+- an episode takes every message buffered for its instance, at most ControlQueueBufferThreshold
+  (256) in memory, received ControlQueueBatchSize (32) at a time: OrchestrationSessionManager's
+  AddMessageToPendingOrchestration / GetNextSessionAsync and ControlQueue.GetMessagesAsync.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
+import os
 from collections import Counter
 from collections.abc import Generator
 from datetime import timedelta
@@ -77,10 +82,13 @@ ACTIVITIES = {
 }
 
 
-def make_hub(faults: FaultPlan | None = None) -> tuple[MemoryTaskHub, FixedClock, MemoryRunner]:
+def make_hub(
+    faults: FaultPlan | None = None, **buffer: int
+) -> tuple[MemoryTaskHub, FixedClock, MemoryRunner]:
     clock = FixedClock()
     runner = MemoryRunner(ORCHESTRATORS, ACTIVITIES)
-    return MemoryTaskHub(runner, clock=clock, new_id=id_factory(), faults=faults), clock, runner
+    hub = MemoryTaskHub(runner, clock=clock, new_id=id_factory(), faults=faults, **buffer)
+    return hub, clock, runner
 
 
 def run(coro: Any) -> Any:
@@ -304,6 +312,83 @@ def test_fan_out_of_200_runs_each_activity_and_sums() -> None:
     assert Counter(runner.runs) == {"Square": 200}
 
 
+def test_fan_in_of_1000_takes_one_episode_per_buffer_of_256() -> None:
+    """All 1,000 completions wait on the control queue (the activities ran while the
+    orchestration was busy). The dequeue loop receives 32 at a time until 256 messages are in
+    memory (ControlQueueBufferThreshold; 256 is a multiple of 32, so no receive overshoots);
+    the instance's next episode takes all 256, and only its deletes make room for more. So the
+    fan-in takes ceil(1000 / 256) = 4 episodes after the one that fanned out: 5 in all, where
+    handing over one receive per episode took 1 + ceil(1000 / 32) = 33."""
+    hub, _, runner = make_hub()
+    run(hub.client.start_new("FanOut", "f", "1000"))
+    run(hub.orchestrate())  # the start episode schedules 1,000 activities
+    assert run(hub.run_activities()) == 1000
+    run(hub.run_until_idle())
+    inst = run(hub.client.read("f"))
+    assert (inst.status, json.loads(inst.output)) == ("Completed", sum(n * n for n in range(1000)))
+    assert Counter(runner.runs) == {"Square": 1000}
+    assert hub.episodes == 1 + math.ceil(1000 / 256) == 5
+    assert hub.episode_sizes == [1, 256, 256, 256, 232]
+
+
+def test_fan_in_while_activities_trickle_in_stays_far_below_one_episode_per_completion() -> None:
+    """The memory hub's own pacing (32 activities per round, then every ready episode): each
+    episode takes whatever arrived since the last one, never more than the buffer holds."""
+    hub, _, _ = make_hub()
+    run(start_and_finish(hub, "FanOut", 1000, "f"))
+    assert json.loads(run(hub.client.read("f")).output) == sum(n * n for n in range(1000))
+    assert sum(hub.episode_sizes) == 1001  # every message went to exactly one episode
+    assert max(hub.episode_sizes) <= 256
+    assert hub.episodes <= 1 + math.ceil(1000 / 32)
+
+
+BATCHED = {"buffer_threshold": 8, "control_batch": 4}  # so a fan-in of 12 takes 2 batches
+
+
+async def batched_fan_in(hub: MemoryTaskHub) -> None:
+    """FanOut(12): the start episode, all 12 activities, then the fan-in in batched episodes
+    (two receives of 4 fill the buffer of 8; the last 4 come in a second episode)."""
+    await hub.orchestrate()
+    await hub.run_activities()
+    await hub.run_until_idle()
+
+
+def clean_batched_write_count() -> int:
+    faults = FaultPlan()
+    hub, _, _ = make_hub(faults, **BATCHED)
+    run(hub.client.start_new("FanOut", "f", "12"))
+    faults.log.clear()
+    run(batched_fan_in(hub))
+    assert hub.episode_sizes == [1, 8, 4]  # the batched path, not one receive per episode
+    return len(faults.log)
+
+
+@pytest.mark.parametrize("crash_at", range(1, clean_batched_write_count() + 1))
+def test_a_crash_at_any_write_of_a_batched_fan_in_still_ends_with_one_result(
+    crash_at: int,
+) -> None:
+    """The buffer lives in memory only: a crash loses it, and the messages it held come back
+    from the queue when their visibility runs out, exactly as unbatched ones do."""
+    faults = FaultPlan()
+    hub, clock, runner = make_hub(faults, **BATCHED)
+    run(hub.client.start_new("FanOut", "f", "12"))
+    faults.log.clear()
+    faults.at = crash_at
+    with pytest.raises(Crash):
+        run(batched_fan_in(hub))
+    run(recover(hub, clock))
+    inst = run(hub.client.read("f"))
+    assert (inst.status, json.loads(inst.output)) == ("Completed", sum(n * n for n in range(12)))
+    kinds = run(history_kinds(hub, "f"))
+    assert kinds.count("ExecutionStarted") == 1
+    assert kinds.count("ExecutionCompleted") == 1
+    assert kinds.count("TaskScheduled") == 12
+    assert kinds.count("TaskCompleted") == 12  # a re-run activity's completion is dropped
+    assert set(Counter(runner.runs)) == {"Square"} and len(runner.runs) >= 12
+    assert hub.queues.pending() == 0
+    assert hub.sessions.buffered() == 0
+
+
 # --- client operations (the extension's DurableClient checks over the service client) -------
 def test_start_refuses_an_active_id_and_replaces_a_finished_one() -> None:
     hub, _, _ = make_hub()
@@ -498,3 +583,26 @@ def test_appends_after_a_shorter_continue_as_new_overwrite_the_old_executions_ro
     assert (inst.status, inst.output) == ("Completed", '"done"')
     kinds = [EventType(e["EventType"]).name for e in inst.history]
     assert kinds.count("TaskScheduled") == 1 and kinds.count("ExecutionCompleted") == 1
+
+
+def test_checkpoint_storage_operations_run_at_most_max_storage_concurrency_at_once() -> None:
+    """AzureStorageOrchestrationServiceSettings.MaxStorageOperationConcurrency (25 x cores):
+    CommitOutboundQueueMessages and the deletes are ParallelForEachAsync with that limit."""
+    from devhost.durabletask.azurestorage.service import (  # noqa: PLC0415
+        MAX_STORAGE_OPERATION_CONCURRENCY,
+        for_each,
+    )
+
+    assert 25 * (os.cpu_count() or 1) == MAX_STORAGE_OPERATION_CONCURRENCY
+    running, peak, done = 0, 0, []
+
+    async def op(n: int) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0)
+        running -= 1
+        done.append(n)
+
+    run(for_each(range(500), op, limit=7))
+    assert (peak, sorted(done)) == (7, list(range(500)))

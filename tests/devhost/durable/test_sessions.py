@@ -1,14 +1,29 @@
 """Session admission, message by message, without storage: what the control-queue dispatcher
 applies, drops, defers or re-sends. Mirrors DurableTask.AzureStorage's OrchestrationSession
 rules: duplicates dropped by message id and by completion id, messages for another execution
-dropped, events held back while the instance is Pending or Suspended, early timers re-sent."""
+dropped, events held back while the instance is Pending or Suspended, early timers re-sent.
+
+And the session buffer (OrchestrationSessionManager.cs AddMessageToPendingOrchestration /
+GetNextSessionAsync / TryReleaseSession, ControlQueue.cs GetMessagesAsync, MessageCollection.cs
+AddOrReplace): an episode takes everything buffered for its instance; what arrives while it
+runs waits for the next; receiving stops at ControlQueueBufferThreshold messages in memory."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import timedelta
 
-from devhost.durabletask.azurestorage.messagedata import task_message
-from devhost.durabletask.azurestorage.sessions import Admission, Verdict
+from azure.storage.queue import QueueMessage
+
+from devhost.durabletask.azurestorage.messagedata import task_message, to_body
+from devhost.durabletask.azurestorage.sessions import (
+    CONTROL_QUEUE_BUFFER_THRESHOLD,
+    Admission,
+    SessionManager,
+    Verdict,
+)
+from devhost.durabletask.azurestorage.storage import Received
 from devhost.durabletask.model.history import EventType, event, iso
 from devhost.durabletask.model.messages import TaskMessage
 from devhost.durabletask.model.state import Instance
@@ -112,3 +127,121 @@ def test_a_completion_before_its_scheduling_event_waits_for_it() -> None:
     assert adm.admit(msg(inst, completed(0, "ok"), "o"), NOW) is Verdict.APPLY
     fired = event(EventType.TimerFired, TimerId=5, FireAt=iso(NOW))
     assert adm.admit(msg(inst, fired, "t"), NOW) is Verdict.DEFER
+
+
+# --- the session buffer -----------------------------------------------------------------------
+def received(instance_id: str, mid: str, receipt: str = "r1") -> Received:
+    """A control-queue message as a receive returns it (its queue id and pop receipt)."""
+    message_id = uuid.uuid5(uuid.NAMESPACE_OID, f"{instance_id}/{mid}").hex
+    body = to_body(TaskMessage(instance_id, "exec-1", completed(0, 1), message_id))
+    qm = QueueMessage(content=json.dumps(body))
+    qm.id, qm.pop_receipt = mid, receipt
+    return Received("hub-control-00", qm, body)
+
+
+def ids(batch: object) -> list[str]:
+    return [r.message.id for r in batch.received]  # type: ignore[attr-defined]
+
+
+def test_an_episode_takes_every_message_buffered_for_its_instance() -> None:
+    sm = SessionManager()
+    sm.add([received("a", "1"), received("b", "2")])
+    sm.add([received("a", "3")])  # a second receive: same batch for "a"
+    first = sm.take()
+    assert first is not None and (first.instance_id, ids(first)) == ("a", ["1", "3"])
+    second = sm.take()
+    assert second is not None and (second.instance_id, ids(second)) == ("b", ["2"])
+    assert sm.take() is None
+
+
+def test_messages_arriving_during_an_episode_wait_for_the_next_one() -> None:
+    sm = SessionManager(pacing=0.0)  # the pacing has its own tests below
+    sm.add([received("a", "1")])
+    running_batch = sm.take()
+    assert running_batch is not None
+    sm.add([received("a", "2"), received("a", "3")])
+    assert sm.take() is None  # "a" is busy: no second episode beside the first
+    sm.release("a", running_batch.received)
+    nxt = sm.take()
+    assert nxt is not None and ids(nxt) == ["2", "3"]
+
+
+def test_a_message_received_again_replaces_its_older_copy() -> None:
+    sm = SessionManager()
+    sm.add([received("a", "1", "old"), received("a", "2")])
+    sm.add([received("a", "1", "new")])  # its visibility ran out while it waited
+    batch = sm.take()
+    assert batch is not None and ids(batch) == ["1", "2"]
+    assert batch.received[0].message.pop_receipt == "new"
+    assert sm.buffered() == 2
+
+
+def test_receiving_stops_at_the_buffer_threshold_until_an_episode_settles() -> None:
+    assert CONTROL_QUEUE_BUFFER_THRESHOLD == 256  # AzureStorageOptions' default
+    sm = SessionManager(buffer_threshold=4)
+    sm.add([received("a", str(i)) for i in range(3)])
+    assert sm.has_room()
+    sm.add([received("b", "x"), received("b", "y")])  # one receive may overshoot
+    assert not sm.has_room() and sm.buffered() == 5
+    batch = sm.take()
+    assert batch is not None
+    assert not sm.has_room()  # still in memory while its episode runs
+    sm.release("a", batch.received)
+    assert sm.has_room() and sm.buffered() == 2
+
+
+class Ticks:
+    """An injected monotonic clock."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_messages_that_arrived_during_an_episode_wait_as_long_as_it_took() -> None:
+    ticks = Ticks()
+    sm = SessionManager(pacing=1.0, monotonic=ticks)
+    sm.add([received("a", "1")])
+    first = sm.take()
+    assert first is not None
+    sm.add([received("a", "2"), received("a", "2b")])  # arrive while the episode runs
+    ticks.now += 3.0  # the episode took 3 s (the real provider's history read grows alike)
+    sm.release("a", first.received)
+    sm.add([received("b", "x")])  # another instance is not held back
+    nxt = sm.take()
+    assert nxt is not None and nxt.instance_id == "b"
+    ticks.now += 2.9
+    assert sm.take() is None  # "a" still waits
+    sm.add([received("a", "3")])  # and keeps collecting
+    ticks.now += 0.1
+    held = sm.take()
+    assert held is not None and ids(held) == ["2", "2b", "3"]
+
+
+def test_a_chains_next_step_is_not_held() -> None:
+    """One completion back before its episode released (the activity was quick): no fan-in."""
+    ticks = Ticks()
+    sm = SessionManager(pacing=1.0, monotonic=ticks)
+    sm.add([received("a", "1")])
+    first = sm.take()
+    assert first is not None
+    sm.add([received("a", "2")])
+    ticks.now += 3.0
+    sm.release("a", first.received)
+    nxt = sm.take()
+    assert nxt is not None and ids(nxt) == ["2"]
+
+
+def test_an_idle_instance_takes_its_next_message_at_once() -> None:
+    ticks = Ticks()
+    sm = SessionManager(pacing=1.0, monotonic=ticks)
+    sm.add([received("a", "1")])
+    first = sm.take()
+    assert first is not None
+    ticks.now += 3.0
+    sm.release("a", first.received)  # nothing arrived meanwhile: a chain's step
+    sm.add([received("a", "2")])
+    nxt = sm.take()
+    assert nxt is not None and ids(nxt) == ["2"]
