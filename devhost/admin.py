@@ -8,6 +8,11 @@
   activityTrigger function it is the activity's JSON input.
 - `GET /admin/host/status`: the host's `HostStatus` shape (`id`, `state`, `version`,
   `versionDetails`, `processUptime` in milliseconds).
+- `GET`/`POST /admin/host/ping`: HostController.Ping, the health check deployment scripts
+  (and the Durable team's smoke tests) call first: 200 with an empty body, not cached
+  (`[ResponseCache(NoStore = true, Location = None)]`), and anonymous (the action has no
+  `[Authorize]`), so the guard asks no key for it. The scale controller's `?checkHealth=1`
+  load probe (HostPerformanceManager.TryHandleHealthPingAsync) has no meaning locally.
 
 The host plugs in through `AdminBackend`; `HostAdminBackend` adapts devhost's Host.
 """
@@ -29,6 +34,8 @@ from devhost.textsafe import escape
 log = logging.getLogger("devhost")
 
 VERSION = "4.0.0-devhost"
+PING_PATH = "/admin/host/ping"
+ANONYMOUS_ADMIN_PATHS = (PING_PATH,)  # HostController actions without [Authorize]
 BACKEND_KEY: web.AppKey[AdminBackend] = web.AppKey("admin_backend")
 _TASKS: set[asyncio.Task[None]] = set()
 
@@ -78,6 +85,13 @@ async def host_status(request: web.Request) -> web.Response:
     )
 
 
+async def ping(request: web.Request) -> web.Response:
+    # ResponseCacheFilter with NoStore and Location.None writes both headers.
+    return web.Response(
+        status=200, headers={"Cache-Control": "no-store,no-cache", "Pragma": "no-cache"}
+    )
+
+
 async def invoke(request: web.Request) -> web.Response:
     # Cross-site requests never get here: devhost/guard.py refuses them for every listener.
     backend = request.app[BACKEND_KEY]
@@ -115,6 +129,8 @@ async def invoke(request: web.Request) -> web.Response:
 def add_admin_routes(app: web.Application, backend: AdminBackend) -> None:
     app[BACKEND_KEY] = backend
     app.router.add_get("/admin/host/status", host_status)
+    app.router.add_route("GET", PING_PATH, ping)
+    app.router.add_post(PING_PATH, ping)
     app.router.add_post("/admin/functions/{name}", invoke)
 
 

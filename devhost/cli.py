@@ -42,13 +42,15 @@ def _setup_logging(verbose: bool) -> None:
 
 def cmd_start(args: argparse.Namespace) -> int:
     from devhost.config import load_config  # noqa: PLC0415
+    from devhost.extensions import check_extensions  # noqa: PLC0415
     from devhost.loader import check_function_files  # noqa: PLC0415
 
     app_dir = Path(args.app_dir).resolve()
     # The configuration first (host.json, local.settings.json, every function.json): its
     # mistakes are one line at once, before the host's imports and before Azurite starts.
-    load_config(app_dir, args.storage_connection_string)
+    config = load_config(app_dir, args.storage_connection_string)
     check_function_files(app_dir)
+    check_extensions(app_dir, config.host_json)  # what Azure loads without a bundle
     from devhost.host import Host, HostOptions  # noqa: PLC0415
 
     _setup_logging(args.verbose)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from devhost.admin import ANONYMOUS_ADMIN_PATHS
 from devhost.auth import KEYED_PREFIXES
 from devhost.bindings import BindingIO
 from devhost.blobtrigger import BlobTriggerListener, target_from_binding
@@ -30,6 +31,7 @@ from devhost.config import HostConfig, load_config
 from devhost.durabletask.azurestorage.names import PARTITIONS
 from devhost.durabletask.azurestorage.partitions import SINGLE_OWNER_NOTE
 from devhost.durabletask.engine import DurableEngine
+from devhost.extensions import proxies_notice
 from devhost.guard import GuardedServer, MonitorToken, Policy, check_bind, configured_hosts
 from devhost.http_triggers import add_http_triggers
 from devhost.invoker import Invoker
@@ -80,6 +82,9 @@ class Host:
         self.functions = {f.name: f for f in loaded if not f.disabled}
         self.disabled = sorted(f.name for f in loaded if f.disabled)
         self.invoker = Invoker(self.functions, options.concurrency)
+        notice = proxies_notice(options.app_dir, self.config.settings)
+        if notice:
+            log.warning("%s", notice)
         check_bind(options.host, options.key, remedy=KEY_REMEDY)
         shown = options.host if options.host not in ("", "::") else "0.0.0.0"  # noqa: S104
         self.listen_url = f"http://{shown}:{options.port}"
@@ -226,6 +231,7 @@ class Host:
                 key=o.key,
                 key_remedy=KEY_REMEDY,
                 keyed_prefixes=KEYED_PREFIXES,
+                anonymous_paths=ANONYMOUS_ADMIN_PATHS,
                 open_prefixes=("/api/",),
                 monitor_token=self.monitor_token,
                 allowed_hosts=configured_hosts(o.allowed_hosts),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from devhost.config import ConfigError
+from devhost.routetemplates import RouteTemplate, RouteTemplateError
 
 
 def binding_registry() -> Any:
@@ -67,7 +68,7 @@ class FunctionSpec:
         t = self.trigger
         detail = t.raw.get("path") or t.raw.get("route") or ""
         if t.type == "httpTrigger":
-            methods = ",".join(m.upper() for m in t.raw.get("methods") or ["GET", "POST"])
+            methods = ",".join(m.upper() for m in t.raw.get("methods") or ["*"])
             detail = f"[{methods}] /api/{t.raw.get('route') or self.name}"
         return f"{self.name}: {t.type}" + (f" {detail}" if detail else "")
 
@@ -123,6 +124,19 @@ def _check_binding_types(folder: Path, bindings: list[Binding]) -> None:
             f"function '{folder.name}': unknown binding type {names} (misspelt? devhost knows "
             f"{', '.join(sorted(KNOWN_TYPES))})"
         )
+
+
+def _check_route(folder: Path, bindings: list[Binding]) -> None:
+    """An httpTrigger's route template parsed now: the host fails to map a bad one (an unknown
+    constraint, an unclosed `{`) with ASP.NET Core's message, so it is one line at start."""
+    for b in bindings:
+        if b.type == "httpTrigger":
+            try:
+                RouteTemplate(str(b.raw.get("route") or folder.name))
+            except RouteTemplateError as exc:
+                raise LoadError(
+                    f"function '{folder.name}': route {b.raw.get('route')!r}: {exc}"
+                ) from exc
 
 
 def _validate(spec: FunctionSpec, settings: dict[str, str]) -> None:
@@ -208,6 +222,7 @@ def read_function_json(folder: Path) -> tuple[dict[str, Any], list[Binding]]:
         for b in raw
     ]
     _check_binding_types(folder, bindings)
+    _check_route(folder, bindings)
     return conf, bindings
 
 

@@ -34,6 +34,7 @@ KIND_BY_PATH = {
     "devhost/test_loader.py": "host",
     "devhost/test_sdkshortcuts.py": "storage",
     "devhost/test_startup.py": "host",
+    "devhost/test_http_routes.py": "host",
     "conformance": "host",
     "e2e": "host",
     "reliability": "host",

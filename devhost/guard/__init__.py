@@ -16,7 +16,9 @@ What it enforces, per listener (a `Policy`):
 - **Monitor token** (`/monitor`, like Jupyter's): a random per-run token printed at start as
   a URL; its first use sets an HttpOnly SameSite=Strict cookie, which every later request
   to /monitor and /monitor/api/* must carry (or the key, when the listener has one).
-- **Keys** on the keyed prefixes (401 without `?code=` / `x-functions-key`).
+- **Keys** on the keyed prefixes (401 without `?code=` / `x-functions-key`), except the paths
+  Azure serves anonymously under them (`/admin/host/ping`: HostController.Ping has no
+  `[Authorize]`).
 - **Timeouts**: a connection that has not sent a complete request within `idle_timeout`
   seconds (from connect, or from its previous response) is closed — aiohttp's keep-alive
   timer, which also runs before the first request; a request body that stops arriving for

@@ -125,6 +125,7 @@ def middleware(policy: Policy, connections: Connections) -> Any:
         elif (
             policy.key
             and path.startswith(policy.keyed_prefixes)
+            and path not in policy.anonymous_paths
             and not key_matches(request, policy.key)
         ):
             return web.Response(status=401)

@@ -101,6 +101,7 @@ class Policy:
     key: str | None = None
     key_remedy: str | None = None  # how to give this listener a key (None: it has none)
     keyed_prefixes: tuple[str, ...] = ()
+    anonymous_paths: tuple[str, ...] = ()  # under a keyed prefix, yet anonymous in Azure too
     open_prefixes: tuple[str, ...] = ()  # no cross-site check (the app's httpTrigger routes)
     loopback_clients_only: bool = False
     monitor_token: MonitorToken | None = None

@@ -14,9 +14,10 @@ from devhost.webhooks.routes import RPC_PREFIX
 
 
 def add_host_routes(app: web.Application, host: Any) -> None:
-    """`/monitor` (+ `/` redirect) over the host's task hub, `/admin/functions/{name}` and
-    `/admin/host/status`. `host` needs base_url, rpc_url, config (settings, hub_name, host_id),
-    functions and runner (trigger_type, handle_blob, run_activity)."""
+    """`/monitor` (+ `/` redirect) over the host's task hub, `/admin/functions/{name}`,
+    `/admin/host/status` and `/admin/host/ping`. `host` needs base_url, rpc_url, config
+    (settings, hub_name, host_id), functions and runner (trigger_type, handle_blob,
+    run_activity)."""
     settings = host.config.settings
     view = host.app_view
     source = LocalSource(

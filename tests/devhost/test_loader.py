@@ -17,7 +17,8 @@ STORAGE = "UseDevelopmentStorage=true"
 def make_app(
     root: Path, functions: dict[str, tuple[dict, str]], settings: dict | None = None
 ) -> Path:
-    (root / "host.json").write_text(json.dumps({"version": "2.0"}))
+    bundle = {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
+    (root / "host.json").write_text(json.dumps({"version": "2.0", "extensionBundle": bundle}))
     values = {"FUNCTIONS_WORKER_RUNTIME": "python", **(settings or {})}
     (root / "local.settings.json").write_text(json.dumps({"IsEncrypted": False, "Values": values}))
     for name, (conf, code) in functions.items():

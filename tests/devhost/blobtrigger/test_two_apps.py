@@ -33,7 +33,8 @@ def make_app(root: Path, function: str, container: str, log: Path) -> Path:
                "path": f"{container}/{{name}}", "connection": "AzureWebJobsStorage"}  # fmt: skip
     (root / function / "function.json").write_text(json.dumps({"bindings": [binding]}))
     (root / function / "__init__.py").write_text(CODE)
-    (root / "host.json").write_text(json.dumps({"version": "2.0"}))
+    bundle = {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
+    (root / "host.json").write_text(json.dumps({"version": "2.0", "extensionBundle": bundle}))
     (root / "requirements.txt").write_text("azure-functions\nazure-functions-durable<2\n")
     values = {"FUNCTIONS_WORKER_RUNTIME": "python", "PROBE_LOG": str(log)}
     (root / "local.settings.json").write_text(json.dumps({"Values": values}))

@@ -1,0 +1,2 @@
+def main(input: int) -> str:
+    return f"{input}"

@@ -1,0 +1,2 @@
+def main(obj: object) -> str:
+    return f"Printing object: {obj}"
