@@ -23,11 +23,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from devhost import hostsettings, loglevels
 from devhost.auth import KEYED_PREFIXES
 from devhost.bindings import BindingIO
 from devhost.blobtrigger import BlobTriggerListener, target_from_binding
 from devhost.config import HostConfig, load_config
-from devhost.durabletask.azurestorage.names import PARTITIONS
 from devhost.durabletask.azurestorage.partitions import SINGLE_OWNER_NOTE
 from devhost.durabletask.engine import DurableEngine
 from devhost.guard import GuardedServer, MonitorToken, Policy, check_bind, configured_hosts
@@ -77,7 +77,10 @@ class Host:
         self.options = options
         self.config: HostConfig = load_config(options.app_dir, options.storage_connection_string)
         loaded = load_functions(options.app_dir, self.config.settings)
+        loaded = hostsettings.apply_allow_list(loaded, self.config.host_json, log)
         self.functions = {f.name: f for f in loaded if not f.disabled}
+        self.route_prefix = hostsettings.route_prefix(self.config.host_json)
+        loglevels.install(hostsettings.log_levels(self.config.host_json))
         self.disabled = sorted(f.name for f in loaded if f.disabled)
         self.invoker = Invoker(self.functions, options.concurrency)
         check_bind(options.host, options.key, remedy=KEY_REMEDY)
@@ -101,12 +104,12 @@ class Host:
         # How the host's tools and its finish line describe an instance (the app's words).
         self.app_view = app_view_from_settings(self.config.settings)
         self.monitor_token = MonitorToken.for_this_run()
+        self.durable = self.config.durable or hostsettings.durable_settings(self.config.host_json)
         self.engine = DurableEngine(
             storage,
             self.config.hub_name,
             self.runner,
-            poll_interval=options.poll_interval,
-            activity_concurrency=options.concurrency,
+            **self.durable.engine_options(options.poll_interval),
             on_finished=self.app_view.finish_hook(log),
         )
         self.listener: BlobTriggerListener | None = None
@@ -122,7 +125,7 @@ class Host:
                 host_id=self.config.host_id,
                 poll_interval=options.poll_interval,
                 poison_threshold=self.config.poison_threshold,
-                max_concurrency=options.concurrency,
+                max_concurrency=hostsettings.blob_parallelism(self.config.host_json),
             )
 
     @property
@@ -141,7 +144,7 @@ class Host:
     def banner(self) -> str:
         lines = ["", "Functions:", ""]
         for spec in self.functions.values():
-            lines.append(f"        {spec.describe()}")
+            lines.append(f"        {spec.describe(self.route_prefix)}")
         lines += [
             f"        {name}: disabled (AzureWebJobs.{name}.Disabled)" for name in self.disabled
         ]
@@ -155,7 +158,8 @@ class Host:
             f"Durable RPC endpoint (the SDK's rpcBaseUrl): {self.rpc_url}{RPC_PREFIX}/ "
             "(this machine only)",
             f"Monitor: {self.monitor_token.url(self.base_url)}",
-            "Not as in Azure: " + SINGLE_OWNER_NOTE.format(n=PARTITIONS, hub=hub),
+            "Not as in Azure: " + SINGLE_OWNER_NOTE.format(n=self.durable.partitions, hub=hub),
+            *self.config.announcements,
         ]
         lines += [self.app_view.banner_line(), ""]
         return "\n".join(lines)
@@ -172,11 +176,15 @@ class Host:
         app = web.Application(client_max_size=DEFAULT_MAX_BODY)
         add_routes(app, self.engine, base_url=self.base_url, code=self.options.key,
                    prefixes=(WEBHOOK_PREFIX,))  # fmt: skip
-        add_http_triggers(app, self.runner, self.options.key)
+        add_http_triggers(app, self.runner, self.options.key, self.route_prefix)
         from devhost.monitor.wiring import add_host_routes  # noqa: PLC0415 - issue 13
 
         add_host_routes(app, self)  # /monitor, / -> /monitor, /admin/functions, /admin/host
         return app
+
+    def _routes(self) -> list[str]:
+        http = [f for f in self.functions.values() if f.trigger.type == "httpTrigger"]
+        return [str(f.trigger.raw.get("route") or f.name) for f in http]
 
     async def _start_rpc(self) -> GuardedServer:
         """The RPC listener on 127.0.0.1: the given port, else LocalHttpListener's choice."""
@@ -226,7 +234,7 @@ class Host:
                 key=o.key,
                 key_remedy=KEY_REMEDY,
                 keyed_prefixes=KEYED_PREFIXES,
-                open_prefixes=("/api/",),
+                open_prefixes=hostsettings.app_route_prefixes(self.route_prefix, self._routes()),
                 monitor_token=self.monitor_token,
                 allowed_hosts=configured_hosts(o.allowed_hosts),
             ),

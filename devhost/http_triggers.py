@@ -16,7 +16,11 @@ from devhost.loader import FunctionSpec
 from devhost.runner import HostRunner
 
 
-def add_http_triggers(app: web.Application, runner: HostRunner, key: str | None = None) -> None:
+def add_http_triggers(
+    app: web.Application, runner: HostRunner, key: str | None = None, prefix: str = "api"
+) -> None:
+    """`prefix` is host.json extensions.http.routePrefix (HttpOptions.RoutePrefix)."""
+    base = f"/{prefix}/" if prefix else "/"
     for spec in runner.functions.values():
         if spec.trigger.type != "httpTrigger":
             continue
@@ -27,7 +31,7 @@ def add_http_triggers(app: web.Application, runner: HostRunner, key: str | None 
         if str(spec.trigger.raw.get("authLevel", "function")).lower() != "anonymous":
             handler = require_key(key, handler)
         for m in methods:
-            app.router.add_route(m, f"/api/{route}", handler)
+            app.router.add_route(m, f"{base}{route}", handler)
 
 
 def _http_handler(runner: HostRunner, spec: FunctionSpec) -> Any:

@@ -34,21 +34,43 @@ class OrchestrationDispatcher:
         replayer: Replayer,
         *,
         on_finished: FinishHook | None = None,
+        batch: int = CONTROL_BATCH,
+        max_concurrent: int | None = None,
     ) -> None:
         self.service = service
         self.replayer = replayer
         self.on_finished = on_finished
+        self.batch = batch  # storageProvider.controlQueueBatchSize
+        # maxConcurrentOrchestratorFunctions: DurableTask.Core's WorkItemDispatcher runs at
+        # most MaxConcurrentTaskOrchestrationWorkItems episodes at once, over every control
+        # queue of the worker (one dispatcher serves them all).
+        self.running = 0
+        self.peak = 0
+        self._slots = asyncio.Semaphore(max_concurrent) if max_concurrent else None
 
     async def run(self, queue: str, poller: BackoffPoller, stopping: asyncio.Event) -> None:
         async def fetch(count: int) -> list[PendingBatch]:
             return await self.service.fetch_orchestration_batches(queue, count)
 
         while not stopping.is_set():
-            batches = await poller.receive(fetch, CONTROL_BATCH, batch_size)
+            batches = await poller.receive(fetch, self.batch, batch_size)
             await asyncio.gather(*(self.process(b) for b in batches))
 
     async def process(self, batch: PendingBatch) -> None:
-        """One episode for one instance; never raises (faults are abandoned and logged)."""
+        """One episode for one instance, once a slot is free; never raises."""
+        if self._slots is None:
+            await self._process(batch)
+            return
+        async with self._slots:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            try:
+                await self._process(batch)
+            finally:
+                self.running -= 1
+
+    async def _process(self, batch: PendingBatch) -> None:
+        """Faults are abandoned and logged."""
         try:
             item = await self.service.lock_orchestration_work_item(batch)
         except Exception as exc:  # storage fault while loading: back off
