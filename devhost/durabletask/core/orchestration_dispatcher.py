@@ -44,6 +44,7 @@ class OrchestrationDispatcher:
         # maxConcurrentOrchestratorFunctions: DurableTask.Core's WorkItemDispatcher runs at
         # most MaxConcurrentTaskOrchestrationWorkItems episodes at once, over every control
         # queue of the worker (one dispatcher serves them all).
+        self.max_concurrent = max_concurrent
         self.running = 0
         self.peak = 0
         self._slots = asyncio.Semaphore(max_concurrent) if max_concurrent else None
