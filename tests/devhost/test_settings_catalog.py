@@ -266,3 +266,10 @@ def test_a_deployment_slot_refuses_the_default_hub_name(
     with pytest.raises(ConfigError) as caught:
         load_config(app)
     assert str(caught.value).startswith("Task Hub name must be specified in host.json when using")
+
+
+def test_the_docs_table_is_the_catalog() -> None:
+    text = (ROOT / "docs" / "devhost.md").read_text()
+    for entry in (*HOST_JSON, *APP_SETTINGS):
+        row = f"| `{entry.path}` | {entry.verdict.value} | {entry.note.replace('|', '/')} |"
+        assert row in text, f"docs/devhost.md lacks or differs on {entry.path}"
