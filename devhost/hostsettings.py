@@ -89,14 +89,6 @@ def _int(path: str, value: Any) -> int:
     raise SettingError(f"host.json {path}: expected an integer, got {value!r}")
 
 
-def parse_bool(path: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise SettingError(f"host.json {path}: expected true or false, got {value!r}")
-
-
 _TIMESPAN = re.compile(
     r"\s*(?P<neg>-)?(?:(?P<d>\d+)\.)?(?P<h>\d+):(?P<m>\d+)(?::(?P<s>\d+)(?:\.(?P<f>\d+))?)?\s*"
 )

@@ -49,10 +49,11 @@ class CategoryFilter(logging.Filter):
 
 def install(rules: Mapping[str, int]) -> CategoryFilter | None:
     """Put the filter on the root logger's handlers and lower the root level to the lowest
-    rule, so a category set to Debug gets its records made. Without rules nothing changes."""
-    if not rules:
-        return None
+    rule, so a category set to Debug gets its records made. Without rules, or with --verbose,
+    nothing changes."""
     root = logging.getLogger()
+    if not rules or root.level <= logging.DEBUG:  # --verbose shows everything, as func's does
+        return None
     found = CategoryFilter(rules, root.level)
     root.setLevel(min(found.base, *found.rules.values()) if found.rules else found.base)
     for handler in root.handlers:

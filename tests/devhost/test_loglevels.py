@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from devhost.hostsettings import log_levels
-from devhost.loglevels import CategoryFilter, category_of
+from devhost.loglevels import CategoryFilter, category_of, install
 
 
 def record(logger: str, level: int, *args: object) -> logging.LogRecord:
@@ -49,3 +51,14 @@ def test_without_a_default_the_console_level_stays() -> None:
     found = CategoryFilter(log_levels({"logging": {"logLevel": {"Function": "Error"}}}), 10)
     assert found.filter(record("devhost", logging.DEBUG))
     assert not found.filter(record("app", logging.INFO))
+
+
+def test_verbose_keeps_every_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = logging.getLogger()
+    handler = logging.StreamHandler()
+    monkeypatch.setattr(root, "handlers", [handler])
+    monkeypatch.setattr(root, "level", logging.DEBUG)
+    assert install({"default": logging.WARNING}) is None and handler.filters == []
+    monkeypatch.setattr(root, "level", logging.INFO)
+    assert install({"default": logging.WARNING}) is not None and len(handler.filters) == 1
+    assert root.level == logging.WARNING
