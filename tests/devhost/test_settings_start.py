@@ -86,6 +86,8 @@ def test_the_host_wires_every_honoured_setting(
         assert engine.orchestrations.batch == 8
         assert engine.orchestrations.max_concurrent == 2
         assert engine.queues.control_names == ["featurehub-control-00", "featurehub-control-01"]
+        # AzureStorageOrchestrationServiceSettings.MaxQueuePollingInterval: the ceiling of the
+        # control and work-item queues' BackoffPollingHelper (devhost's BackoffPoller).
         assert engine.poll_interval == 7
         assert (engine.service.control_visibility, engine.service.activity_visibility) == (120, 180)
         # BlobsOptions.MaxDegreeOfParallelism -> the blob trigger's executor.

@@ -124,3 +124,49 @@ def test_a_changed_partition_count_is_warned_about_as_the_lease_manager_does() -
         "Partition count for the task hub hub from 4 to 2. This could result in errors for "
         "in-flight orchestrations."
     )
+
+
+class SlowActivities(MemoryRunner):
+    """Activities that yield to the loop while they run, counting how many overlap."""
+
+    def __init__(self) -> None:
+        super().__init__(ORCHESTRATORS, ACTIVITIES)
+        self.running = 0
+        self.peak = 0
+
+    async def run_activity(self, function_name: str, input_json: str | None) -> str:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            for _ in range(5):
+                await asyncio.sleep(0)
+            return await super().run_activity(function_name, input_json)
+        finally:
+            self.running -= 1
+
+
+@pytest.mark.parametrize(("limit", "peak"), [(2, 2), (8, 6)])
+def test_max_concurrent_activity_functions_bounds_the_activities_at_once(
+    limit: int, peak: int
+) -> None:
+    # DurableTask.Core WorkItemDispatcher over TaskActivityDispatcher: at most
+    # MaxConcurrentTaskActivityWorkItems (maxConcurrentActivityFunctions) at once.
+    runner = SlowActivities()
+    hub = MemoryTaskHub(runner, clock=FixedClock(), new_id=id_factory())
+    hub.activities.concurrency = limit
+    stopping = asyncio.Event()
+
+    async def go() -> None:
+        await hub.client.start_new("FanOut", "f1", json.dumps(6))
+        for queue in hub.queues.control_names:  # the first episode schedules six activities
+            for batch in await hub.service.fetch_orchestration_batches(queue, 32):
+                await hub.orchestrations.process(batch)
+        task = asyncio.create_task(hub.activities.run(BackoffPoller("w", 0.01), stopping))
+        while len(runner.runs) < 6 or runner.running:
+            await asyncio.sleep(0.01)
+        stopping.set()
+        await asyncio.wait_for(task, 30)  # a hang guard, not a timing assertion
+
+    asyncio.run(asyncio.wait_for(go(), 60))
+    assert runner.runs.count("Square") == 6
+    assert runner.peak == peak
