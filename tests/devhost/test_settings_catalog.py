@@ -273,3 +273,14 @@ def test_the_docs_table_is_the_catalog() -> None:
     for entry in (*HOST_JSON, *APP_SETTINGS):
         row = f"| `{entry.path}` | {entry.verdict.value} | {entry.note.replace('|', '/')} |"
         assert row in text, f"docs/devhost.md lacks or differs on {entry.path}"
+
+    def count(table: tuple[Any, ...], verdict: Verdict) -> int:
+        return sum(e.verdict is verdict for e in table)
+
+    counts = [count(t, v) for t in (HOST_JSON, APP_SETTINGS) for v in Verdict]
+    leaves = [sum(entry_for(k).verdict is v for k in LEAVES) for v in Verdict]  # type: ignore[union-attr]
+    line = (
+        "Entries: host.json {} honoured, {} announced, {} refused; app settings {} honoured, {} "
+        "announced,\n{} refused. Schema keys ({} leaves): {} honoured, {} announced, {} refused."
+    ).format(*counts, len(LEAVES), *leaves)
+    assert line in text
