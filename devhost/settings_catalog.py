@@ -1,7 +1,7 @@
 """Every host.json key and Python app setting, and what devhost does with it.
 
 The key list is the JSON Schema Store's host.json schema (https://json.schemastore.org/host.json,
-copied to tests/devhost/data/host.schema.json; tests/devhost/test_settings_catalog.py fails on
+copied to tests/devhost/schemas/host.schema.json; tests/devhost/test_settings_catalog.py fails on
 any schema key this table does not cover), plus the Durable extension's options the schema lacks
 (DurableTaskOptions.cs, AzureStorageOptions.cs) and the app settings documented for Python apps.
 

@@ -3,7 +3,7 @@ refused"), and the honoured ones are read and validated as the real options clas
 
 The schema is the JSON Schema Store's host.json (https://json.schemastore.org/host.json), copied
 from SchemaStore/schemastore src/schemas/json/host.json at commit 3b6446ad (Apache-2.0) into
-tests/devhost/data/host.schema.json. The walk follows $ref, properties and oneOf/anyOf/allOf of
+tests/devhost/schemas/host.schema.json. The walk follows $ref, properties and oneOf/anyOf/allOf of
 the version-2 document (devhost refuses a version-1 host.json at load).
 """
 
@@ -29,7 +29,7 @@ from devhost.settings_catalog import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((Path(__file__).parent / "data" / "host.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parent / "schemas" / "host.schema.json").read_text())
 
 
 def _resolve(node: Any) -> Any:
