@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devhost import hostsettings
+from devhost.hostsettings import DurableSettings, SettingError
+from devhost.settings_catalog import review
+
 DEFAULT_HUB = "TestHubName"  # Durable 2.x default for local runs
 DEFAULT_POISON_THRESHOLD = 5
 # The Functions host overlays host.json with `AzureFunctionsJobHost__<path>` settings.
@@ -25,6 +29,9 @@ class HostConfig:
     app_dir: Path
     host_json: dict[str, Any]
     settings: dict[str, str] = field(default_factory=dict)
+    # Filled by load_config: the settings honoured, and one line per setting devhost does not.
+    durable: DurableSettings | None = None
+    announcements: list[str] = field(default_factory=list)
 
     @property
     def hub_name(self) -> str:
@@ -124,6 +131,31 @@ def load_config(app_dir: Path, storage_connection_string: str | None = None) -> 
             os.environ.setdefault(str(key), str(value))
     if storage_connection_string:
         os.environ["AzureWebJobsStorage"] = storage_connection_string
-    config = HostConfig(app_dir=app_dir, host_json=host_json, settings=dict(os.environ))
+    settings = dict(os.environ)
+    host_json = hostsettings.overlay(host_json, settings)
+    found = review(host_json, settings)
+    if found.refusals:
+        raise ConfigError(found.refusals[0])
+    config = HostConfig(app_dir=app_dir, host_json=host_json, settings=settings)
     validate_hub_name(config.hub_name)
+    check_slot(config.hub_name, settings)
+    try:
+        config.durable = hostsettings.durable_settings(host_json)
+        hostsettings.blob_parallelism(host_json)
+        hostsettings.function_allow_list(host_json)
+        hostsettings.log_levels(host_json)
+    except SettingError as exc:
+        raise ConfigError(str(exc)) from exc
+    config.announcements = found.announcements
     return config
+
+
+def check_slot(hub: str, settings: dict[str, str]) -> None:
+    """DurableTaskOptions.Validate: in a deployment slot other than Production the default
+    task hub name is refused (two slots would share one hub)."""
+    slot = settings.get("WEBSITE_SLOT_NAME")
+    if slot and slot.lower() != "production" and hub.lower() == DEFAULT_HUB.lower():
+        raise ConfigError(
+            "Task Hub name must be specified in host.json when using slots. Specified name "
+            f"must not equal the default HubName ({DEFAULT_HUB})."
+        )

@@ -23,19 +23,19 @@ from pathlib import Path
 
 from aiohttp import web
 
+from devhost import hostsettings, loglevels
 from devhost.admin import ANONYMOUS_ADMIN_PATHS
 from devhost.auth import KEYED_PREFIXES
 from devhost.bindings import BindingIO
 from devhost.blobtrigger import BlobTriggerListener, target_from_binding
 from devhost.config import HostConfig, load_config
-from devhost.durabletask.azurestorage.names import PARTITIONS
 from devhost.durabletask.azurestorage.partitions import SINGLE_OWNER_NOTE
 from devhost.durabletask.engine import DurableEngine
 from devhost.extensions import proxies_notice
 from devhost.guard import GuardedServer, MonitorToken, Policy, check_bind, configured_hosts
 from devhost.http_triggers import add_http_triggers
 from devhost.invoker import Invoker
-from devhost.loader import load_functions
+from devhost.loader import FunctionSpec, load_functions
 from devhost.monitor.appview import app_view_from_settings
 from devhost.runner import HostRunner, close_sdk_session
 from devhost.startup import STORAGE_WAIT, StartupError, check_port_free, wait_for_storage
@@ -72,6 +72,27 @@ class HostOptions:
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)  # --allow-host names
 
 
+def blob_listener(
+    functions: dict[str, FunctionSpec], config: HostConfig, runner: HostRunner, o: HostOptions
+) -> BlobTriggerListener | None:
+    """One listener for every blobTrigger function, or none when the app has none."""
+    targets = [
+        target_from_binding(f.name, f.trigger.raw, config.settings)
+        for f in functions.values()
+        if f.trigger.type == "blobTrigger"
+    ]
+    if not targets:
+        return None
+    return BlobTriggerListener(
+        targets,
+        runner.handle_blob,
+        host_id=config.host_id,
+        poll_interval=o.poll_interval,
+        poison_threshold=config.poison_threshold,
+        max_concurrency=hostsettings.blob_parallelism(config.host_json),
+    )
+
+
 class Host:
     """One app: its functions, engine and listener share one runner and one HTTP server."""
 
@@ -79,7 +100,10 @@ class Host:
         self.options = options
         self.config: HostConfig = load_config(options.app_dir, options.storage_connection_string)
         loaded = load_functions(options.app_dir, self.config.settings)
+        loaded = hostsettings.apply_allow_list(loaded, self.config.host_json, log)
         self.functions = {f.name: f for f in loaded if not f.disabled}
+        self.route_prefix = hostsettings.route_prefix(self.config.host_json)
+        loglevels.install(hostsettings.log_levels(self.config.host_json))
         self.disabled = sorted(f.name for f in loaded if f.disabled)
         self.invoker = Invoker(self.functions, options.concurrency)
         notice = proxies_notice(options.app_dir, self.config.settings)
@@ -106,29 +130,15 @@ class Host:
         # How the host's tools and its finish line describe an instance (the app's words).
         self.app_view = app_view_from_settings(self.config.settings)
         self.monitor_token = MonitorToken.for_this_run()
+        self.durable = self.config.durable or hostsettings.durable_settings(self.config.host_json)
         self.engine = DurableEngine(
             storage,
             self.config.hub_name,
             self.runner,
-            poll_interval=options.poll_interval,
-            activity_concurrency=options.concurrency,
+            **self.durable.engine_options(options.poll_interval),
             on_finished=self.app_view.finish_hook(log),
         )
-        self.listener: BlobTriggerListener | None = None
-        targets = [
-            target_from_binding(f.name, f.trigger.raw, self.config.settings)
-            for f in self.functions.values()
-            if f.trigger.type == "blobTrigger"
-        ]
-        if targets:
-            self.listener = BlobTriggerListener(
-                targets,
-                self.runner.handle_blob,
-                host_id=self.config.host_id,
-                poll_interval=options.poll_interval,
-                poison_threshold=self.config.poison_threshold,
-                max_concurrency=options.concurrency,
-            )
+        self.listener = blob_listener(self.functions, self.config, self.runner, options)
 
     @property
     def rpc_url(self) -> str:
@@ -146,7 +156,7 @@ class Host:
     def banner(self) -> str:
         lines = ["", "Functions:", ""]
         for spec in self.functions.values():
-            lines.append(f"        {spec.describe()}")
+            lines.append(f"        {spec.describe(self.route_prefix)}")
         lines += [
             f"        {name}: disabled (AzureWebJobs.{name}.Disabled)" for name in self.disabled
         ]
@@ -160,7 +170,8 @@ class Host:
             f"Durable RPC endpoint (the SDK's rpcBaseUrl): {self.rpc_url}{RPC_PREFIX}/ "
             "(this machine only)",
             f"Monitor: {self.monitor_token.url(self.base_url)}",
-            "Not as in Azure: " + SINGLE_OWNER_NOTE.format(n=PARTITIONS, hub=hub),
+            "Not as in Azure: " + SINGLE_OWNER_NOTE.format(n=self.durable.partitions, hub=hub),
+            *self.config.announcements,
         ]
         lines += [self.app_view.banner_line(), ""]
         return "\n".join(lines)
@@ -177,11 +188,15 @@ class Host:
         app = web.Application(client_max_size=DEFAULT_MAX_BODY)
         add_routes(app, self.engine, base_url=self.base_url, code=self.options.key,
                    prefixes=(WEBHOOK_PREFIX,))  # fmt: skip
-        add_http_triggers(app, self.runner, self.options.key)
         from devhost.monitor.wiring import add_host_routes  # noqa: PLC0415 - issue 13
 
         add_host_routes(app, self)  # /monitor, / -> /monitor, /admin/functions, /admin/host
+        add_http_triggers(app, self.runner, self.options.key, self.route_prefix)  # catch-all last
         return app
+
+    def _routes(self) -> list[str]:
+        http = [f for f in self.functions.values() if f.trigger.type == "httpTrigger"]
+        return [str(f.trigger.raw.get("route") or f.name) for f in http]
 
     async def _start_rpc(self) -> GuardedServer:
         """The RPC listener on 127.0.0.1: the given port, else LocalHttpListener's choice."""
@@ -232,7 +247,7 @@ class Host:
                 key_remedy=KEY_REMEDY,
                 keyed_prefixes=KEYED_PREFIXES,
                 anonymous_paths=ANONYMOUS_ADMIN_PATHS,
-                open_prefixes=("/api/",),
+                open_prefixes=hostsettings.app_route_prefixes(self.route_prefix, self._routes()),
                 monitor_token=self.monitor_token,
                 allowed_hosts=configured_hosts(o.allowed_hosts),
             ),

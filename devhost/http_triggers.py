@@ -24,8 +24,6 @@ from devhost.loader import FunctionSpec
 from devhost.routetemplates import RouteTemplate, precedence_order
 from devhost.runner import HostRunner
 
-ROUTE_PREFIX = "api"
-
 
 def route_template(spec: FunctionSpec) -> RouteTemplate:
     """The function's route; the host defaults an empty one to the function's name."""
@@ -38,7 +36,12 @@ def trigger_methods(spec: FunctionSpec) -> frozenset[str] | None:
     return frozenset(str(m).upper() for m in methods) if methods else None
 
 
-def add_http_triggers(app: web.Application, runner: HostRunner, key: str | None = None) -> None:
+def add_http_triggers(
+    app: web.Application, runner: HostRunner, key: str | None = None, prefix: str = "api"
+) -> None:
+    """`prefix` is host.json extensions.http.routePrefix (HttpOptions.RoutePrefix); with an
+    empty prefix the catch-all goes last, after the host's own routes."""
+    base = f"/{prefix}/" if prefix else "/"
     routes: list[tuple[RouteTemplate, tuple[frozenset[str] | None, Handler]]] = []
     for spec in runner.functions.values():
         if spec.trigger.type != "httpTrigger":
@@ -52,7 +55,7 @@ def add_http_triggers(app: web.Application, runner: HostRunner, key: str | None 
     ordered = precedence_order(routes)
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
-        tail = request.raw_path.split("?", 1)[0].split("/", 2)[2]  # still percent-encoded
+        tail = request.raw_path.split("?", 1)[0][len(base) :]  # still percent-encoded
         for template, (methods, handler) in ordered:
             values = template.match(tail)
             if values is None or (methods is not None and request.method not in methods):
@@ -61,7 +64,7 @@ def add_http_triggers(app: web.Application, runner: HostRunner, key: str | None 
             return await handler(request)
         return web.Response(status=404)
 
-    app.router.add_route("*", f"/{ROUTE_PREFIX}/{{tail:.*}}", dispatch)
+    app.router.add_route("*", f"{base}{{tail:.*}}", dispatch)
 
 
 ROUTE_VALUES: web.RequestKey[dict[str, str]] = web.RequestKey("route_values", dict)

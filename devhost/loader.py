@@ -64,12 +64,13 @@ class FunctionSpec:
     def inputs(self) -> list[Binding]:
         return [b for b in self.bindings if b.direction == "in" and b.name != "$return"]
 
-    def describe(self) -> str:
+    def describe(self, route_prefix: str = "api") -> str:
         t = self.trigger
         detail = t.raw.get("path") or t.raw.get("route") or ""
         if t.type == "httpTrigger":
             methods = ",".join(m.upper() for m in t.raw.get("methods") or ["*"])
-            detail = f"[{methods}] /api/{t.raw.get('route') or self.name}"
+            route = f"{route_prefix}/" if route_prefix else ""
+            detail = f"[{methods}] /{route}{t.raw.get('route') or self.name}"
         return f"{self.name}: {t.type}" + (f" {detail}" if detail else "")
 
 

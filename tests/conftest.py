@@ -35,6 +35,7 @@ KIND_BY_PATH = {
     "devhost/test_sdkshortcuts.py": "storage",
     "devhost/test_startup.py": "host",
     "devhost/test_http_routes.py": "host",
+    "devhost/test_settings_start.py": "host",
     "conformance": "host",
     "e2e": "host",
     "reliability": "host",

@@ -69,10 +69,16 @@ class DurableEngine:
         *,
         poll_interval: float = 1.0,
         activity_concurrency: int = 8,
+        orchestration_concurrency: int | None = None,
+        partitions: int = names.PARTITIONS,
+        control_batch: int = 32,
         control_visibility: int = 30,
         activity_visibility: int = 60,
         on_finished: FinishHook | None = None,
     ) -> None:
+        """The keyword arguments are the extension's options (hostsettings.DurableSettings):
+        poll_interval is maxQueuePollingInterval, the concurrencies maxConcurrent*Functions,
+        partitions partitionCount, control_batch controlQueueBatchSize."""
         self.hub = hub_name
         self.runner = runner
         self.poll_interval = poll_interval
@@ -93,7 +99,9 @@ class DurableEngine:
             QueueServiceClient.from_connection_string(connection_string, **opts),
             hub_name,
             self.messages,
+            partitions,
         )
+        self.partitions = partitions
         self.queues.on_sent = self._on_sent
         self.sessions = SessionManager()
         # The one place devhost's Durable engine reads the clock and makes ids: everything
@@ -119,6 +127,8 @@ class DurableEngine:
                 functions=FunctionCatalog(runner),
             ),
             on_finished=on_finished,
+            batch=control_batch,
+            max_concurrent=orchestration_concurrency,
         )
         self.activities = ActivityDispatcher(
             self.service, runner, concurrency=activity_concurrency, visibility=activity_visibility
@@ -151,7 +161,7 @@ class DurableEngine:
         await self.queues.create()
         with contextlib.suppress(ResourceExistsError):
             await self.messages.container.create_container()
-        await ensure_taskhub_info(self._blobs, self.hub)
+        await ensure_taskhub_info(self._blobs, self.hub, self.partitions)
         if orchestrations:
             await self.service_client.recover_pending()
             self._spawn(self.service_client.recover_pending_loop(self._stopping))

@@ -32,10 +32,18 @@ def abandon_delay(dequeue_count: int) -> int:
 
 
 class TaskHubQueues:
-    def __init__(self, service: QueueServiceClient, hub: str, messages: MessageManager) -> None:
+    def __init__(
+        self,
+        service: QueueServiceClient,
+        hub: str,
+        messages: MessageManager,
+        partitions: int = names.PARTITIONS,
+    ) -> None:
         self.service = service
         self.messages = messages
-        self.control_names = [names.control_queue(hub, p) for p in range(names.PARTITIONS)]
+        # storageProvider.partitionCount control queues (AzureStorageOrchestrationService.cs
+        # L123: one ControlQueue per partition index).
+        self.control_names = [names.control_queue(hub, p) for p in range(partitions)]
         self.workitems_name = names.workitem_queue(hub)
         self._clients: dict[str, QueueClient] = {}
         # Called after a message is sent with no delay, so a poller can receive it at once.
@@ -58,7 +66,7 @@ class TaskHubQueues:
         await self.service.close()
 
     def control_for(self, instance_id: str) -> str:
-        return self.control_names[names.partition_of(instance_id)]
+        return self.control_names[names.partition_of(instance_id, len(self.control_names))]
 
     def destination(self, out: Outgoing) -> str:
         msg = out.message

@@ -40,12 +40,22 @@ class OrchestrationDispatcher:
         replayer: Replayer,
         *,
         on_finished: FinishHook | None = None,
-        max_concurrent: int = MAX_CONCURRENT_ORCHESTRATIONS,
+        batch: int = CONTROL_BATCH,
+        max_concurrent: int | None = None,
     ) -> None:
         self.service = service
         self.replayer = replayer
         self.on_finished = on_finished
-        self.max_concurrent = max_concurrent
+        self.batch = batch  # storageProvider.controlQueueBatchSize
+        # maxConcurrentOrchestratorFunctions: DurableTask.Core's WorkItemDispatcher runs at
+        # most MaxConcurrentTaskOrchestrationWorkItems episodes at once, over every control
+        # queue of the worker (one dispatcher serves them all). `run` takes a batch only when
+        # a slot is free (what it has not taken keeps collecting messages); `process` applies
+        # an explicit limit to direct callers too (the in-memory hub's driver).
+        self.max_concurrent = max_concurrent or MAX_CONCURRENT_ORCHESTRATIONS
+        self.running = 0
+        self.peak = 0
+        self._slots = asyncio.Semaphore(max_concurrent) if max_concurrent else None
 
     async def receive(self, queue: str, poller: BackoffPoller, stopping: asyncio.Event) -> None:
         """One control queue's dequeue loop: receive while the buffer has room."""
@@ -57,7 +67,7 @@ class OrchestrationDispatcher:
             if not self.service.has_buffer_room():
                 await self.service.wait_for_buffer_room(BUFFER_FULL_WAIT)
                 continue
-            await poller.receive(fetch, CONTROL_BATCH)
+            await poller.receive(fetch, self.batch)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Take batches as they become ready; at most `max_concurrent` episodes at once."""
@@ -82,7 +92,20 @@ class OrchestrationDispatcher:
                 task.cancel()
 
     async def process(self, batch: PendingBatch) -> None:
-        """One episode for one instance; never raises (faults are abandoned and logged)."""
+        """One episode for one instance, once a slot is free; never raises."""
+        if self._slots is None:
+            await self._process(batch)
+            return
+        async with self._slots:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            try:
+                await self._process(batch)
+            finally:
+                self.running -= 1
+
+    async def _process(self, batch: PendingBatch) -> None:
+        """Faults are abandoned and logged."""
         try:
             item = await self.service.lock_orchestration_work_item(batch)
         except Exception as exc:  # storage fault while loading: back off

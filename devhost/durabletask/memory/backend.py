@@ -186,10 +186,12 @@ class _Stored:
 
 
 class MemoryQueues:
-    def __init__(self, hub: str, clock: Clock, faults: FaultPlan) -> None:
+    def __init__(
+        self, hub: str, clock: Clock, faults: FaultPlan, partitions: int = names.PARTITIONS
+    ) -> None:
         self.clock = clock
         self.faults = faults
-        self.control_names = [names.control_queue(hub, p) for p in range(names.PARTITIONS)]
+        self.control_names = [names.control_queue(hub, p) for p in range(partitions)]
         self.workitems_name = names.workitem_queue(hub)
         self.queues: dict[str, list[_Stored]] = {
             n: [] for n in [*self.control_names, self.workitems_name]
@@ -205,7 +207,7 @@ class MemoryQueues:
         return None
 
     def control_for(self, instance_id: str) -> str:
-        return self.control_names[names.partition_of(instance_id)]
+        return self.control_names[names.partition_of(instance_id, len(self.control_names))]
 
     async def send(self, out: Outgoing) -> None:
         self.faults.write("send")
@@ -292,13 +294,16 @@ class MemoryTaskHub:
         hub: str = "MemoryHub",
         buffer_threshold: int = CONTROL_QUEUE_BUFFER_THRESHOLD,
         control_batch: int = CONTROL_QUEUE_BATCH_SIZE,
+        partitions: int = names.PARTITIONS,
+        max_orchestrations: int | None = None,
     ) -> None:
         self.runner = runner
+        self.max_orchestrations = max_orchestrations
         self.clock = clock
         self.new_id = new_id
         self.faults = faults or FaultPlan()
         self.tracking = MemoryTracking(self.faults)
-        self.queues = MemoryQueues(hub, clock, self.faults)
+        self.queues = MemoryQueues(hub, clock, self.faults, partitions)
         self.finished: list[Instance] = []
         self.episodes = 0
         self.episode_sizes: list[int] = []  # messages handed to each episode
@@ -322,7 +327,10 @@ class MemoryTaskHub:
             functions=FunctionCatalog(self.runner),
         )
         self.orchestrations = OrchestrationDispatcher(
-            self.service, self.replayer, on_finished=self.finished.append
+            self.service,
+            self.replayer,
+            on_finished=self.finished.append,
+            max_concurrent=self.max_orchestrations,
         )
         self.activities = ActivityDispatcher(self.service, self.runner)
 
