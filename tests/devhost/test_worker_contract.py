@@ -109,6 +109,25 @@ def test_an_activity_result_json_cannot_encode_is_one_task_failed_the_orchestrat
     assert module("Stamp").RUNS == ["x"]
 
 
+def test_an_orchestrator_output_json_cannot_encode_fails_the_orchestration_once(
+    functions: dict[str, FunctionSpec],
+) -> None:
+    # The SDK checks the output itself (azure-functions-durable-python
+    # TaskOrchestrationExecutor.get_orchestrator_state_str: json.dumps(output) fails -> the
+    # exception, with the state, is raised from the function), so the worker reports one failed
+    # invocation and the extension fails the instance with "Orchestrator function '{name}'
+    # failed: {message}" (OutOfProcOrchestrationShim.cs L85-91).
+    hub = MemoryTaskHub(make_runner(functions), clock=FixedClock(), new_id=id_factory())
+    asyncio.run(hub.client.start_new("Clock", "k", None))
+    asyncio.run(hub.run_until_idle())
+    inst = asyncio.run(hub.client.read("k", history=True))
+    assert inst is not None and inst.output is not None
+    assert (inst.status, json.loads(inst.output)) == (
+        "Failed",
+        "Orchestrator function 'Clock' failed: Object of type datetime is not JSON serializable",
+    )
+
+
 # --- func.Context ----------------------------------------------------------------------------
 def test_the_context_holds_what_the_worker_fills_in(functions: dict[str, FunctionSpec]) -> None:
     # dispatcher.py _get_context (L912-930) + bindings/context.py, tracecontext.py,
