@@ -4,6 +4,7 @@ written by devhost's real blob binding into a real Azurite."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -19,6 +20,8 @@ from devhost.invoker import Invoker
 from devhost.loader import FunctionSpec
 from devhost.runner import HostRunner
 from tests.devhost.workerapp import worker_app
+
+GUID_TXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.txt")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,11 @@ def test_an_activity_output_path_can_name_the_instance_id_and_the_input(
 
     async def run() -> Any:
         try:
-            return await dispatcher.execute(ActivityRequest("inst-42", "e", "Saver", '"v1"', 0))
+            ev = await dispatcher.execute(ActivityRequest("inst-42", "e", "Saver", '"v1"', 0))
+            # run by hand (the admin API): BindAsync makes a DurableActivityContext with a new
+            # Guid as its instance id (L113-123)
+            await runner.run_activity("Saver", '"by-hand"')
+            return ev
         finally:
             await io.close()
 
@@ -50,3 +57,5 @@ def test_an_activity_output_path_can_name_the_instance_id_and_the_input(
     out = service.get_container_client("wc-out")
     assert out.download_blob("inst-42.txt").readall() == b"saved v1"
     assert out.download_blob("data-v1.txt").readall() == b"saved v1"
+    by_guid = [b.name for b in out.list_blobs() if GUID_TXT.fullmatch(b.name)]
+    assert [out.download_blob(n).readall() for n in by_guid] == [b"saved by-hand"]

@@ -25,6 +25,7 @@ from devhost.durabletask.core.activity_dispatcher import ActivityDispatcher
 from devhost.durabletask.memory import MemoryTaskHub
 from devhost.durabletask.model.history import EventType
 from devhost.durabletask.model.messages import ActivityRequest
+from devhost.invocation_context import INVOCATION_ID_LOCAL
 from devhost.invoker import Invoker
 from devhost.loader import FunctionSpec
 from devhost.runner import HostRunner
@@ -161,6 +162,19 @@ def test_an_async_function_sees_its_invocation_id_in_thread_storage(
     runner = make_runner(functions)
     invocation_id, stored = json.loads(asyncio.run(runner.run_activity("CtxAsync", "1", "i")))
     assert GUID.fullmatch(invocation_id) and stored == invocation_id
+
+
+def test_a_pool_thread_forgets_the_invocation_id_after_a_sync_function(
+    functions: dict[str, FunctionSpec],
+) -> None:
+    # _run_sync_func (L994-1004) resets it in `finally`: a later job on the same thread (one
+    # thread here) does not see the finished invocation's id.
+    invoker = Invoker(functions, 1)
+    runner = HostRunner(functions, invoker, "{}")
+    seen = json.loads(asyncio.run(runner.run_activity("Ctx", "1", "i")))["thread_invocation_id"]
+    after = invoker.pool.submit(lambda: getattr(INVOCATION_ID_LOCAL, "invocation_id", "unset"))
+    assert GUID.fullmatch(seen) and after.result(timeout=30) is None
+    invoker.close()
 
 
 # --- the worker's thread pool and processes -------------------------------------------------
