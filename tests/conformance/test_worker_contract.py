@@ -5,9 +5,16 @@ sees end to end, never the time it took."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from devhost.azurite import Azurite
+from devhost.process import DevhostProcess
 from tests.conformance.conftest import Host
 from tests.conformance.e2e import start, wait_for
 from tests.waiting import wait_until
@@ -68,3 +75,37 @@ def test_an_activity_past_function_timeout_fails_with_the_host_s_message(
 
     log = wait_until(restarted, timeout=30, message="no restart line")
     assert re.search(r"Timeout value of 00:00:05 exceeded by function 'Functions.WaitFile'", log)
+
+
+@pytest.fixture(scope="module")
+def two_processes(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+    """worker_app on its own hub with FUNCTIONS_WORKER_PROCESS_COUNT=2 in its settings."""
+    root = tmp_path_factory.mktemp("worker_processes")
+    app = root / "app"
+    shutil.copytree(APP, app, ignore=shutil.ignore_patterns("__pycache__"))
+    host_json = json.loads((app / "host.json").read_text())
+    host_json["extensions"]["durableTask"]["hubName"] = "ConfWorkerProcesses"
+    (app / "host.json").write_text(json.dumps(host_json))
+    values = {"FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_WORKER_PROCESS_COUNT": "2"}
+    (app / "local.settings.json").write_text(json.dumps({"Values": values}))
+    proc = DevhostProcess(
+        app_dir=app, storage_connection_string=azurite.connection_string, log_path=root / "log"
+    )
+    proc.start()
+    yield Host(proc, "ConfWorkerProcesses", azurite)
+    proc.stop()
+
+
+def test_the_worker_process_count_runs_activities_in_another_process(two_processes: Host) -> None:
+    # azure-functions-host RpcWorkerConfigFactory.GetWorkerProcessCount (L237-272): the setting
+    # starts that many workers; devhost maps N onto N-1 activity processes and says so.
+    host = two_processes
+    iid = start(host, "Catcher", ["Pid", None])
+    body = wait_for(host, iid)
+    assert body["runtimeStatus"] == "Completed"
+    pid = int(body["output"].removeprefix("returned: "))
+    assert host.proc.process is not None and pid != host.proc.process.pid
+    assert (
+        "Not as in Azure: activities run in 1 extra devhost process(es) "
+        "(FUNCTIONS_WORKER_PROCESS_COUNT=2)" in full_log(host)
+    )
