@@ -17,11 +17,13 @@ import asyncio
 import logging
 import time
 import traceback
+import typing
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import azure.functions as func
 from azure.functions import meta
 
 from devhost.contracts import FunctionInvocationError
@@ -64,7 +66,12 @@ class Out:
 class Result:
     value: Any  # the function's return value
     outputs: dict[str, Any] = field(default_factory=dict)  # out binding name -> value
-    returned: meta.Datum | None = None  # the implicit output (Durable triggers), encoded
+    # out binding name ("$return" for the return value) -> its encoded datum
+    datums: dict[str, meta.Datum] = field(default_factory=dict)
+
+    @property
+    def returned(self) -> meta.Datum | None:
+        return self.datums.get("$return")
 
 
 class Invoker:
@@ -145,7 +152,7 @@ class Invoker:
                 raise RuntimeError(
                     f"function {name!r} without a $return bindingreturned a non-None value"
                 )
-            returned = self._encode_return(spec, value)
+            datums = self._outgoing(spec, value, outs)
         except FunctionTimeoutError as exc:
             log.error("Executed 'Functions.%s' (Failed, Id=%s, Duration=%.0fms): %s",
                       name, invocation_id, (time.perf_counter() - started) * 1000, exc)  # fmt: skip
@@ -162,7 +169,7 @@ class Invoker:
         ms = (time.perf_counter() - started) * 1000
         log.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%.0fms)",
                  name, invocation_id, ms)  # fmt: skip
-        return Result(value, {k: v.value for k, v in outs.items()}, returned)
+        return Result(value, {k: v.value for k, v in outs.items()}, datums)
 
     async def _run(
         self, spec: FunctionSpec, context: InvocationContext, kwargs: dict[str, Any]
@@ -231,15 +238,55 @@ class Invoker:
             f"is {here}"
         )
 
-    def _encode_return(self, spec: FunctionSpec, value: Any) -> meta.Datum | None:
-        """dispatcher.py L701-707: `to_outgoing_proto` of the return binding, inside the
-        invocation; here for the Durable triggers' implicit output (the http, blob and queue
-        returns are written by devhost.http_triggers and devhost.bindings)."""
-        binding = next((b for b in spec.bindings if self._implicit_output(b.type)), None)
-        if spec.return_binding is not None or binding is None:
-            return None
-        datum: meta.Datum = self.registry.get(binding.type).encode(value, expected_type=None)
-        return datum
+    def _outgoing(
+        self, spec: FunctionSpec, value: Any, outs: dict[str, Out]
+    ) -> dict[str, meta.Datum]:
+        """dispatcher.py L685-707, inside the invocation: each Out value that was set (None is
+        skipped) and the return value of an explicit or implicit `$return` (None included)
+        are encoded by their binding's converter, so a value the converter refuses fails the
+        invocation (an activity's `datetime`, an HTTP function's dict or None)."""
+        datums: dict[str, meta.Datum] = {}
+        for b in spec.bindings:
+            out = outs.get(b.name)
+            if out is not None and out.value is not None:
+                args = typing.get_args(spec.annotations.get(b.name)) or (None,)
+                datums[b.name] = get_datum(self.registry, b.type, out.value, args[0])
+        returns = spec.return_binding or next(
+            (b for b in spec.bindings if self._implicit_output(b.type)), None
+        )
+        if returns is not None:
+            pytype = spec.annotations.get("return")
+            datums["$return"] = get_datum(self.registry, returns.type, value, pytype)
+        return datums
+
+
+def get_datum(registry: Any, binding_type: str, obj: Any, pytype: Any) -> meta.Datum:
+    """bindings/meta.py `get_datum` (L200-214): a converter's NotImplementedError becomes the
+    worker's TypeError."""
+    converter = registry.get(binding_type)
+    if converter is None:
+        return meta.Datum(type=None, value=obj)
+    if isinstance(obj, func.HttpResponse):
+        obj = _copy_response(obj)  # the converter edits headers; devhost sends the original
+    try:
+        datum: meta.Datum = converter.encode(obj, expected_type=pytype)
+    except NotImplementedError:
+        raise TypeError(
+            "unable to encode outgoing TypedData: "
+            f'unsupported type "{converter}" for '
+            f'Python type "{type(obj).__name__}"'
+        ) from None
+    return datum
+
+
+def _copy_response(response: func.HttpResponse) -> func.HttpResponse:
+    return func.HttpResponse(
+        body=response.get_body(),
+        status_code=response.status_code,
+        headers=dict(response.headers),
+        mimetype=response.mimetype,
+        charset=response.charset,
+    )
 
 
 def _run_sync(context: InvocationContext, func: Callable[..., Any], kwargs: dict[str, Any]) -> Any:

@@ -73,7 +73,7 @@ class HostRunner:
         result = await self.invoker.invoke(spec.name, data, trigger_metadata, reason)
         if self.io is not None:
             try:
-                await self.io.write_outputs(spec, result.outputs, result.value, binding_data)
+                await self.io.write_outputs(spec, result.datums, binding_data)
             except Exception as exc:
                 raise FunctionInvocationError(spec.name, str(exc), type(exc).__name__) from exc
         return result

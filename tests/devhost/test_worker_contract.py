@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
+from azure.functions import meta
 
 from devhost.config import ConfigError
 from devhost.contracts import BlobTriggerEvent, BlobTriggerTarget, FunctionInvocationError
@@ -126,6 +127,62 @@ def test_an_orchestrator_output_json_cannot_encode_fails_the_orchestration_once(
     assert (inst.status, json.loads(inst.output)) == (
         "Failed",
         "Orchestrator function 'Clock' failed: Object of type datetime is not JSON serializable",
+    )
+
+
+def http_data(kind: str) -> dict[str, meta.Datum]:
+    """The http trigger datum as devhost.http_triggers builds it."""
+    value = {
+        "method": meta.Datum(type="string", value="GET"),
+        "url": meta.Datum(type="string", value=f"http://127.0.0.1/api/Echo?kind={kind}"),
+        "headers": {},
+        "query": {"kind": meta.Datum(type="string", value=kind)},
+        "params": {},
+        "body": meta.Datum(type="bytes", value=b""),
+    }
+    return {"req": meta.Datum(type="http", value=value)}
+
+
+@pytest.mark.parametrize(("kind", "python_type"), [("dict", "dict"), ("none", "NoneType")])
+def test_a_return_value_its_binding_cannot_encode_fails_the_invocation(
+    functions: dict[str, FunctionSpec], kind: str, python_type: str
+) -> None:
+    # dispatcher.py L701-707 + bindings/meta.py get_datum (L200-214): the http converter
+    # (azure.functions HttpResponseConverter.encode) takes a str or an HttpResponse; anything
+    # else, None included, is the worker's TypeError (the host answers 500).
+    invoker = Invoker(functions)
+    with pytest.raises(FunctionInvocationError) as caught:
+        asyncio.run(invoker.invoke("Echo", http_data(kind)))
+    assert (caught.value.exc_type, caught.value.message) == (
+        "TypeError",
+        "unable to encode outgoing TypedData: unsupported type "
+        f"\"<class 'azure.functions.http.HttpResponseConverter'>\" for Python type "
+        f'"{python_type}"',
+    )
+
+
+def test_a_response_the_http_binding_encodes_is_returned_unchanged(
+    functions: dict[str, FunctionSpec],
+) -> None:
+    invoker = Invoker(functions)
+    plain = asyncio.run(invoker.invoke("Echo", http_data("str")))
+    response = asyncio.run(invoker.invoke("Echo", http_data("response"))).value
+    assert plain.value == "plain"
+    assert response.headers.get("Set-Cookie") == "a=1"  # the encoding worked on a copy
+
+
+def test_an_out_value_its_binding_cannot_encode_fails_the_invocation(
+    functions: dict[str, FunctionSpec],
+) -> None:
+    # dispatcher.py L685-699: each Out value set is encoded inside the invocation
+    # (to_outgoing_param_binding -> get_datum): a blob output set to an int fails it.
+    runner = make_runner(functions)
+    with pytest.raises(FunctionInvocationError) as caught:
+        asyncio.run(runner.run_activity("BadOut", "1", "i"))
+    assert (caught.value.exc_type, caught.value.message) == (
+        "TypeError",
+        "unable to encode outgoing TypedData: unsupported type "
+        '"<class \'azure.functions.blob.BlobConverter\'>" for Python type "int"',
     )
 
 
