@@ -149,7 +149,8 @@ def test_a_return_value_its_binding_cannot_encode_fails_the_invocation(
 ) -> None:
     # dispatcher.py L701-707 + bindings/meta.py get_datum (L200-214): the http converter
     # (azure.functions HttpResponseConverter.encode) takes a str or an HttpResponse; anything
-    # else, None included, is the worker's TypeError (the host answers 500).
+    # else, None included, is the worker's TypeError (the host answers 500; users meet it as
+    # https://github.com/Azure/azure-functions-python-worker/issues/683).
     invoker = Invoker(functions)
     with pytest.raises(FunctionInvocationError) as caught:
         asyncio.run(invoker.invoke("Echo", http_data(kind)))
