@@ -5,8 +5,9 @@ function.json. The host resolves `path` / `queueName` templates from the trigger
 (`{name}` of a blob trigger, route parameters of an HTTP trigger; `{rand-guid}` and `{DateTime}`
 built in), hands an input blob to the worker as bytes (missing blob: null), and after a
 successful invocation writes what the function set on its `func.Out` (or returned through
-`$return`), encoded by azure.functions' own converters. Queue messages are base64, the storage
-extension's default (`extensions.queues.messageEncoding` in host.json can say "none").
+`$return`), encoded by azure.functions' own converters inside the invocation (devhost.invoker).
+Queue messages are base64, the storage extension's default (`extensions.queues.messageEncoding`
+in host.json can say "none").
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
 from devhost.azurite import client_kwargs
-from devhost.loader import Binding, FunctionSpec, binding_registry
+from devhost.loader import Binding, FunctionSpec
 
 TOKEN = re.compile(r"\{([^{}]+)\}")
 
@@ -69,7 +70,6 @@ class BindingIO:
         self.base64_messages = str(queues.get("messageEncoding", "base64")).lower() != "none"
         self._blobs: dict[str, BlobServiceClient] = {}
         self._queues: dict[str, QueueServiceClient] = {}
-        self.registry = binding_registry()
 
     def _connection(self, binding: Binding) -> str:
         name = str(binding.raw.get("connection") or "AzureWebJobsStorage")
@@ -116,16 +116,16 @@ class BindingIO:
         return out
 
     async def write_outputs(
-        self, spec: FunctionSpec, outputs: Mapping[str, Any], value: Any, data: Mapping[str, str]
+        self, spec: FunctionSpec, datums: Mapping[str, meta.Datum], data: Mapping[str, str]
     ) -> None:
-        """Write blob/queue outputs the function set (`$return` included) after success."""
+        """Write the blob/queue outputs the worker encoded (`$return` included) after
+        success."""
         for b in spec.bindings:
             if b.direction != "out" or b.type not in ("blob", "queue"):
                 continue
-            result = value if b.name == "$return" else outputs.get(b.name)
-            if result is None:
+            datum = datums.get(b.name)
+            if datum is None or datum.value is None:
                 continue
-            datum = self.registry.get(b.type).encode(result, expected_type=None)
             if b.type == "blob":
                 await self._write_blob(b, datum, data)
             else:

@@ -68,7 +68,7 @@ def cmd_start(args: argparse.Namespace) -> int:
                     storage_connection_string=args.storage_connection_string,
                     concurrency=args.concurrency,
                     poll_interval=args.poll_interval,
-                    workers=getattr(args, "workers", 0),
+                    workers=getattr(args, "workers", 0),  # None: from the process count
                     storage_wait=getattr(args, "storage_wait", STORAGE_WAIT),
                     key=getattr(args, "key", None),
                     rpc_port=args.rpc_port,
@@ -310,7 +310,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "--concurrency",
         type=int,
         default=max(4, (os.cpu_count() or 2) * 4),
-        help="max concurrent function invocations (thread pool size)",
+        help="max concurrent activity and blob-trigger invocations (the thread pool is sized "
+        "as the Python worker sizes it: PYTHON_THREADPOOL_THREAD_COUNT)",
     )
     p.add_argument(
         "--poll-interval",
@@ -326,8 +327,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("DEVHOST_WORKERS", "0")),
-        help="extra processes that run activities (like FUNCTIONS_WORKER_PROCESS_COUNT)",
+        default=os.environ.get("DEVHOST_WORKERS"),
+        help="extra processes that run activities (default: FUNCTIONS_WORKER_PROCESS_COUNT - 1)",
     )
     _listener_opts(p)
     p.add_argument(

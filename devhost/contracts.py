@@ -41,9 +41,12 @@ class FunctionRunner(Protocol):
         `$OutOfProcData$:` + state JSON in the message)."""
         ...
 
-    async def run_activity(self, function_name: str, input_json: str | None) -> str:
-        """Run an activity with the JSON text the orchestrator scheduled; returns the JSON text
-        of its return value ('null' for None). Raises FunctionInvocationError."""
+    async def run_activity(
+        self, function_name: str, input_json: str | None, instance_id: str | None = None
+    ) -> str:
+        """Run an activity with the JSON text the orchestrator scheduled (for the instance
+        `instance_id`); returns the JSON text of its return value ('null' for None). Raises
+        FunctionInvocationError."""
         ...
 
 

@@ -39,12 +39,18 @@ from devhost.loader import FunctionSpec, load_functions
 from devhost.monitor.appview import app_view_from_settings
 from devhost.runner import HostRunner, close_sdk_session
 from devhost.startup import STORAGE_WAIT, StartupError, check_port_free, wait_for_storage
+from devhost.timeouts import function_timeouts
 from devhost.webhooks.routes import (
     DEFAULT_MAX_BODY,
     RPC_PREFIX,
     WEBHOOK_PREFIX,
     add_routes,
     client_binding_json,
+)
+from devhost.worker_settings import (
+    process_count_note,
+    threadpool_max_workers,
+    worker_process_count,
 )
 from devhost.workers import add_wake_route, run_worker, spawn_worker
 
@@ -65,7 +71,8 @@ class HostOptions:
     storage_connection_string: str | None = None
     concurrency: int = 8
     poll_interval: float = 1.0
-    workers: int = 0  # extra processes that run activities (FUNCTIONS_WORKER_PROCESS_COUNT - 1)
+    # extra processes that run activities; None: FUNCTIONS_WORKER_PROCESS_COUNT - 1
+    workers: int | None = None
     storage_wait: float = STORAGE_WAIT  # seconds to wait for storage at start
     key: str | None = None  # required on webhooks/admin when set; needed off loopback
     rpc_port: int | None = None  # None: 17071, else a random free one, as the extension does
@@ -105,7 +112,13 @@ class Host:
         self.route_prefix = hostsettings.route_prefix(self.config.host_json)
         loglevels.install(hostsettings.log_levels(self.config.host_json))
         self.disabled = sorted(f.name for f in loaded if f.disabled)
-        self.invoker = Invoker(self.functions, options.concurrency)
+        settings = self.config.settings
+        self.timeouts = function_timeouts(self.config.host_json, settings)
+        self.invoker = Invoker(
+            self.functions, threadpool_max_workers(settings), timeouts=self.timeouts
+        )
+        self.process_count = worker_process_count(settings)
+        self.workers = self.process_count - 1 if options.workers is None else options.workers
         notice = proxies_notice(options.app_dir, self.config.settings)
         if notice:
             log.warning("%s", notice)
@@ -173,6 +186,8 @@ class Host:
             "Not as in Azure: " + SINGLE_OWNER_NOTE.format(n=self.durable.partitions, hub=hub),
             *self.config.announcements,
         ]
+        notes = (process_count_note(self.process_count, self.workers), self.timeouts.start_note())
+        lines += [f"Not as in Azure: {note}" for note in notes if note]
         lines += [self.app_view.banner_line(), ""]
         return "\n".join(lines)
 
@@ -254,12 +269,12 @@ class Host:
         )
         await public.setup()
         # Creates the task hub before the API can be called.
-        await self.engine.start(activities=o.workers == 0)
+        await self.engine.start(activities=self.workers == 0)
         await public.listen()  # before the listener: blob-triggered functions call the API
         assert self.rpc_port is not None
         rpc_port = self.rpc_port
         workers = []
-        for i in range(o.workers):
+        for i in range(self.workers):
             proc = spawn_worker(i, o.app_dir, o.port, rpc_port, o.concurrency, o.poll_interval,
                                 self.storage)  # fmt: skip
             workers.append(proc)

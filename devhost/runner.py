@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import uuid
+from typing import Any
 
 from azure.functions import meta
 
@@ -51,7 +53,7 @@ class HostRunner:
         spec = self._spec(function_name, "orchestrationTrigger")
         data = {spec.trigger.name: meta.Datum(type="string", value=context_json)}
         result = await self.invoker.invoke(function_name, data, {}, "OrchestratorEpisode")
-        return str(self.invoker.encode_return(spec, result.value).value)
+        return self._returned(spec, result)
 
     async def invoke(
         self,
@@ -71,19 +73,39 @@ class HostRunner:
         result = await self.invoker.invoke(spec.name, data, trigger_metadata, reason)
         if self.io is not None:
             try:
-                await self.io.write_outputs(spec, result.outputs, result.value, binding_data)
+                await self.io.write_outputs(spec, result.datums, binding_data)
             except Exception as exc:
                 raise FunctionInvocationError(spec.name, str(exc), type(exc).__name__) from exc
         return result
 
-    async def run_activity(self, function_name: str, input_json: str | None) -> str:
+    async def run_activity(
+        self, function_name: str, input_json: str | None, instance_id: str | None = None
+    ) -> str:
+        """One activity run. Its output bindings can use the binding data the extension's
+        ActivityTriggerBinding gives (ActivityTriggerAttributeBindingProvider.cs L143-156):
+        `{instanceId}` (a new Guid when run by hand through the admin API, L113-123) and
+        `{data}`, the input when it is a JSON scalar."""
         spec = self._spec(function_name, "activityTrigger")
         data = {
             spec.trigger.name: meta.Datum(type="json", value=input_json or "null"),
             **self.common_inputs(spec),
         }
-        result = await self.invoke(spec, data, {}, "ActivityTask", {})
-        return str(self.invoker.encode_return(spec, result.value).value)
+        binding_data = {"instanceId": instance_id or str(uuid.uuid4())}
+        scalar = _json_scalar(input_json)
+        if scalar is not None:
+            binding_data["data"] = scalar
+        result = await self.invoke(spec, data, {}, "ActivityTask", binding_data)
+        return self._returned(spec, result)
+
+    def _returned(self, spec: FunctionSpec, result: Result) -> str:
+        """The JSON text of the implicit output, encoded inside the invocation (a `$return`
+        of another type leaves the trigger's own encoding)."""
+        datum = result.returned
+        if datum is None:
+            datum = self.invoker.registry.get(spec.trigger.type).encode(
+                result.value, expected_type=None
+            )
+        return str(datum.value)
 
     def _spec(self, name: str, trigger: str) -> FunctionSpec:
         spec = self.functions.get(name)
@@ -111,6 +133,16 @@ class HostRunner:
         }
         binding_data = {"BlobTrigger": full, "Uri": ev.uri, **ev.binding_data}
         await self.invoke(spec, data, tm, f"New blob detected: {full}", binding_data)
+
+
+def _json_scalar(text: str | None) -> str | None:
+    try:
+        value: Any = json.loads(text or "null")
+    except ValueError:
+        return None
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
 
 
 async def close_sdk_session() -> None:

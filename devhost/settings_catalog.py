@@ -37,7 +37,6 @@ class Entry:
 
 
 H, A, R = Verdict.HONOURED, Verdict.ANNOUNCED, Verdict.REFUSED
-WORKER = "issue-19worker"  # implemented with the worker contract (devhost/invoker.py, workers.py)
 NO_EXTENSION = (
     "devhost has no {0} extension: functions with {0} bindings are refused at load, so the "
     "setting changes nothing here; Azure applies it to those bindings"
@@ -55,7 +54,8 @@ def _is(*allowed: str) -> Callable[[Any], bool]:
 # fmt: off
 HOST_JSON: tuple[Entry, ...] = (
     Entry("version", H, 'must be "2.0" (config.load_config), as the v4 host requires'),
-    Entry("functionTimeout", H, f"{WORKER}: enforced per invocation as the host does"),
+    Entry("functionTimeout", H, "enforced per invocation as the host does (devhost/timeouts.py); "
+          "30 min when unset"),
     Entry("functions", H, "only the listed functions load, names ignoring case "
           "(FunctionMetadataManager.ApplyAllowList)"),
     Entry("extensionBundle", A, "devhost has the bundle's Durable, blob, queue and HTTP "
@@ -196,11 +196,14 @@ APP_SETTINGS: tuple[Entry, ...] = (
     Entry("FUNCTIONS_WORKER_RUNTIME", R, "devhost runs Python functions only; Azure would load "
           "the functions of that language", _is("python")),
     Entry("FUNCTIONS_EXTENSION_VERSION", A, "devhost behaves as Functions v4", _is("~4")),
-    Entry("FUNCTIONS_WORKER_PROCESS_COUNT", H, f"{WORKER}: worker processes"),
-    Entry("PYTHON_THREADPOOL_THREAD_COUNT", H, f"{WORKER}: the worker's thread pool"),
+    Entry("FUNCTIONS_WORKER_PROCESS_COUNT", H, "N-1 extra processes that run activities "
+          "(devhost/worker_settings.py)"),
+    Entry("PYTHON_THREADPOOL_THREAD_COUNT", H, "the worker's sync thread pool "
+          "(default min(32, CPUs + 4))"),
     Entry("AzureFunctionsJobHost__", H, "laid over host.json (hostsettings.overlay); the "
           "host.json key it names is then honoured or announced like the file's"),
     Entry("AzureFunctionsWebHost__hostid", H, "the host id (receipts, blob-trigger queue)"),
+    Entry("WEBSITE_SKU", H, "Dynamic applies Consumption's functionTimeout default and maximum"),
     Entry("WEBSITE_SLOT_NAME", H, "a non-production slot refuses the default hub name "
           "(DurableTaskOptions.Validate)"),
     Entry("APPLICATIONINSIGHTS_CONNECTION_STRING", A, "devhost sends no telemetry; Azure "

@@ -33,6 +33,8 @@ KIND_BY_PATH = {
     "devhost/test_cli_upload.py": "host",
     "devhost/test_loader.py": "host",
     "devhost/test_sdkshortcuts.py": "storage",
+    "devhost/test_activity_bindings.py": "storage",
+    "devhost/test_worker_host.py": "host",
     "devhost/test_startup.py": "host",
     "devhost/test_http_routes.py": "host",
     "devhost/test_settings_start.py": "host",

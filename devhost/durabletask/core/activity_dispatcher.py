@@ -80,7 +80,7 @@ class ActivityDispatcher:
                 Details=message,
             )
         try:
-            result = await self.runner.run_activity(name, item.input)
+            result = await self.runner.run_activity(name, item.input, item.instance_id)
             return event(
                 EventType.TaskCompleted, TaskScheduledId=item.task_scheduled_id, Result=result
             )

@@ -169,7 +169,9 @@ class MemoryRunner:
     async def run_orchestrator(self, function_name: str, context_json: str) -> str:
         return await self._call(function_name, context_json)
 
-    async def run_activity(self, function_name: str, input_json: str | None) -> str:
+    async def run_activity(
+        self, function_name: str, input_json: str | None, instance_id: str | None = None
+    ) -> str:
         self.runs.append(function_name)
         fn = self.activities.get(function_name)
         if fn is None:

@@ -1,0 +1,7 @@
+"""Which process ran the activity."""
+
+import os
+
+
+def main(value: object) -> int:
+    return os.getpid()
