@@ -137,13 +137,15 @@ class SlowActivities(MemoryRunner):
         self.running = 0
         self.peak = 0
 
-    async def run_activity(self, function_name: str, input_json: str | None) -> str:
+    async def run_activity(
+        self, function_name: str, input_json: str | None, instance_id: str | None = None
+    ) -> str:
         self.running += 1
         self.peak = max(self.peak, self.running)
         try:
             for _ in range(5):
                 await asyncio.sleep(0)
-            return await super().run_activity(function_name, input_json)
+            return await super().run_activity(function_name, input_json, instance_id)
         finally:
             self.running -= 1
 
