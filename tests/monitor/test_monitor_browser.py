@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,11 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    # A browser far from UTC (+13:45) with a day-first locale: a time shown or read in the
+    # browser's zone or format instead of the page's one (ISO UTC) cannot pass unnoticed.
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, timezone_id="Pacific/Chatham", locale="de-DE"
+    )
     pg = context.new_page()
     pg.dialogs = []  # every alert/confirm/prompt the page opened
     pg.errors = []
@@ -244,6 +249,17 @@ def test_filter_by_status_and_name(hub: Hub, page: Any) -> None:
     page.fill("#f-q", "")
     page.select_option("#f-outcome", "rejected")
     expect(page.locator("#page-info")).to_contain_text(f"· {REJECTED} matching")
+    page.select_option("#f-outcome", "")
+    # The created-time range is read as UTC, like every time the page shows.
+    created = sorted(str(i["createdTime"]) for i in hub.pipeline.devhost.list_instances())
+    newest = datetime.fromisoformat(created[-1].replace("Z", "+00:00"))
+    after_all = (newest + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    page.fill("#f-from", after_all)
+    page.dispatch_event("#f-from", "change")
+    expect(page.locator("#page-info")).to_contain_text("· 0 matching")
+    page.fill("#f-from", created[0][:16])  # the oldest instance's minute, in UTC
+    page.dispatch_event("#f-from", "change")
+    expect(page.locator("#page-info")).to_contain_text(f"· {len(created)} matching")
 
 
 def test_detail_shows_each_retry_and_a_readable_failure(hub: Hub, page: Any) -> None:
@@ -265,7 +281,9 @@ def test_detail_shows_each_retry_and_a_readable_failure(hub: Hub, page: Any) -> 
     assert "StoreMetadata: no retry left after 5 attempts" in exhausted.inner_text()
     labels = page.locator("#timeline .row > span:first-child").all_inner_texts()
     assert labels[-2:] == ["StoreMetadata: no retry left after 5 attempts", "Failed"]
-    _dates_are_iso_utc(page, "#detail dl", at_least=2)
+    shown = _dates_are_iso_utc(page, "#detail dl", at_least=2)
+    created = str(instance_of(hub, name)["createdTime"])
+    assert shown[0] == f"{created[:10]} {created[11:19]} UTC"  # the API's time, in UTC
     failure = _text(page, "#failure pre")
     assert "database is locked" in failure and "Traceback" in failure
     assert "\\n" not in failure  # lines, not a JSON-escaped string
