@@ -8,7 +8,7 @@ nothing of devhost (devhost.monitor.appview documents the contract). Never used 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 OUTCOMES = ("stored", "duplicate", "rejected", "failed", "terminated", "running")
@@ -71,34 +71,45 @@ def describe(
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
+    if isinstance(value, datetime):  # SQL's datetime2 comes back naive; the column is UTC
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, bytes | bytearray):
         return value.hex()
     return value
 
 
-def rows(connection_string: str, limit: int, name: str | None = None) -> dict[str, Any]:
-    """The latest `ImageMetadata` rows, counts by format, or the rows of one blob name.
-    Dialect-neutral SQL (no TOP/LIMIT: the cursor stops early)."""
+def _after_id(after: str | None) -> int | None:
+    if after is None:
+        return None
+    if not after.isdigit() or len(after) > 19:
+        raise ValueError(f"{after[:40]!r} is not a row id")
+    return int(after)
+
+
+def rows(
+    connection_string: str, limit: int, name: str | None = None, after: str | None = None
+) -> dict[str, Any]:
+    """The latest `ImageMetadata` rows (or one blob name's), newest first, a page at a time:
+    `after` is the last Id of the page before (keyset paging, so a page costs the same however
+    deep it is and rows inserted meanwhile do not shift it), `next` the continuation or None.
+    Dialect-neutral SQL (no TOP/LIMIT/OFFSET: the cursor stops early)."""
     import pyodbc  # noqa: PLC0415  (only when the Rows view is asked for)
 
-    cols = ", ".join(COLUMNS)
+    size = max(1, min(limit, 1000))
+    last = _after_id(after)
+    where: list[tuple[str, str | int]] = [("FileName = ?", name)] if name is not None else []
+    where += [("Id < ?", last)] if last is not None else []
+    clause = (" WHERE " + " AND ".join(w for w, _ in where)) if where else ""
+    sql = f"SELECT {', '.join(COLUMNS)} FROM ImageMetadata{clause} ORDER BY Id DESC"  # noqa: S608
     with pyodbc.connect(connection_string, autocommit=True, timeout=5) as conn:
-        if name is not None:
-            cur = conn.execute(
-                f"SELECT {cols} FROM ImageMetadata WHERE FileName = ? ORDER BY Id DESC",  # noqa: S608
-                name,
-            )
-        else:
-            cur = conn.execute(f"SELECT {cols} FROM ImageMetadata ORDER BY Id DESC")  # noqa: S608
-        found = [
-            {c: _plain(v) for c, v in zip(COLUMNS, r, strict=True)}
-            for r in cur.fetchmany(max(1, min(limit, 1000)))
-        ]
+        cur = conn.execute(sql, *(v for _, v in where))
+        fetched = cur.fetchmany(size + 1)  # one more tells whether a next page exists
         cur.close()
         counts = conn.execute(
             "SELECT Format, COUNT(*) FROM ImageMetadata GROUP BY Format"
         ).fetchall()
+    found = [{c: _plain(v) for c, v in zip(COLUMNS, r, strict=True)} for r in fetched[:size]]
+    nxt = str(found[-1]["Id"]) if len(fetched) > size else None
     by_format = {str(f): int(n) for f, n in counts}
-    return {"total": sum(by_format.values()), "byFormat": by_format, "rows": found}
+    return {"total": sum(by_format.values()), "byFormat": by_format, "rows": found, "next": nxt}

@@ -10,8 +10,10 @@ deployed) or with `--app-view`; the module may define, all optional:
   `(subject, outcome, reason)`: the instance's subject (what it is about) and the app's own
   outcome words, given the generic outcome and reason;
 - `OUTCOMES` (display order), `PROBLEMS` (outcomes listed as failures), `SUBJECT_LABEL`;
-- `rows(connection_string, limit, name)` and `ROWS_SETTING` (the app setting holding that
-  connection string): an extra "Rows" view of the app's own data.
+- `rows(connection_string, limit, name, after=None)` and `ROWS_SETTING` (the app setting
+  holding that connection string): an extra "Rows" view of the app's own data, newest first,
+  `{"total", "rows", "next", ...}`. `next` is an opaque continuation (text) for the page after
+  this one, None on the last; passed back as `after`. A `rows` without `after` is one page.
 
 The plug-in imports nothing of devhost (the module ships with the app, devhost does not).
 """
@@ -19,6 +21,7 @@ The plug-in imports nothing of devhost (the module ships with the app, devhost d
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,7 +36,7 @@ SETTING = "DEVHOST_APP_VIEW"
 GENERIC_OUTCOMES = ("completed", "failed", "terminated", "running")
 
 Describe = Callable[..., tuple[str | None, str, str | None]]
-Rows = Callable[[str, int, str | None], dict[str, Any]]
+Rows = Callable[..., dict[str, Any]]
 
 
 class AppViewError(ConfigError):
@@ -67,6 +70,7 @@ class AppView:
     subject_label: str = "Subject"
     rows: Rows | None = None
     rows_setting: str | None = None
+    rows_page: bool = False  # its rows() takes `after` (continuation)
 
     def describe(
         self, runtime_status: str, input_value: Any, output_value: Any, custom_status: Any = None
@@ -140,7 +144,15 @@ def load_app_view(spec: str | None) -> AppView:
         subject_label=str(getattr(module, "SUBJECT_LABEL", "Subject")),
         rows=rows,
         rows_setting=getattr(module, "ROWS_SETTING", None),
+        rows_page=rows is not None and _takes(rows, "after"),
     )
+
+
+def _takes(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def app_view_from_settings(settings: Mapping[str, str], override: str | None = None) -> AppView:

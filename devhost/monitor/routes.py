@@ -31,6 +31,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 SOURCE_KEY: web.AppKey[MonitorSource] = web.AppKey("monitor_source", MonitorSource)
 PREFETCH_KEY: web.AppKey[asyncio.Task[None]] = web.AppKey("monitor_prefetch")
 CSRF_HEADER = "X-Devhost-Monitor"
+ROWS_PAGE_MAX = 200  # rows per page of the Rows view, whatever the query asks
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -139,10 +140,17 @@ def _decoded(value: Any) -> Any:
 
 
 async def rows(request: web.Request) -> web.Response:
-    limit = int(request.query.get("limit", "50") or 50)
-    name = request.query.get("name")
+    """A page of the app's rows: `limit` (1..ROWS_PAGE_MAX) after the continuation `after`."""
     try:
-        body = await request.app[SOURCE_KEY].rows(limit, name)
+        limit = min(max(1, int(request.query.get("limit", "50") or 50)), ROWS_PAGE_MAX)
+    except ValueError:
+        return _json({"error": "bad limit"}, 400)
+    name = request.query.get("name")
+    after = request.query.get("after") or None
+    try:
+        body = await request.app[SOURCE_KEY].rows(limit, name, after)
+    except ValueError as exc:  # a continuation the app view does not accept
+        return _json({"error": f"bad continuation: {exc}"}, 400)
     except Exception as exc:
         return _json({"error": f"SQL: {exc}"}, 502)
     if body is None:

@@ -36,7 +36,9 @@ class MonitorSource(Protocol):
 
     async def act(self, instance_id: str, action: str, **args: Any) -> int: ...
 
-    async def rows(self, limit: int, name: str | None = None) -> dict[str, Any] | None: ...
+    async def rows(
+        self, limit: int, name: str | None = None, after: str | None = None
+    ) -> dict[str, Any] | None: ...
 
     async def poison_count(self) -> int | None: ...
 
@@ -106,10 +108,18 @@ class ApiSource:
         self._refreshed = 0.0  # the next read shows the change
         return code
 
-    async def rows(self, limit: int, name: str | None = None) -> dict[str, Any] | None:
+    async def rows(
+        self, limit: int, name: str | None = None, after: str | None = None
+    ) -> dict[str, Any] | None:
         if self.view.rows is None or not self.rows_connection:
             return None
-        return await asyncio.to_thread(self.view.rows, self.rows_connection, limit, name)
+        if not self.view.rows_page:  # an app view written before paging: one page only
+            if after is not None:
+                raise ValueError("this app view's rows have no further pages")
+            return await asyncio.to_thread(self.view.rows, self.rows_connection, limit, name)
+        return await asyncio.to_thread(
+            self.view.rows, self.rows_connection, limit, name, after=after
+        )
 
     async def poison_count(self) -> int | None:
         return None

@@ -4,6 +4,11 @@ attempt with its duration and outcome, the retry delays between attempts, start 
 The real extension merges TaskScheduled into TaskCompleted/TaskFailed (`FunctionName`,
 `ScheduledTime`) and drops EventId/IsPlayed; older devhost builds also list TaskScheduled
 events with ids, which are paired here with their completions by `TaskScheduledId`.
+
+After an activity's last failed attempt the runtime's retry loop still creates one timer that
+fires at once (DurableTask.Core RetryInterceptor.cs, kept "for back-compat"; the SDK waits for
+it, see devhost/durabletask/core/decisions.py). That timer is no wait: it is shown as the
+point where the retries ran out, not as "retry delay 0 ms".
 """
 
 from __future__ import annotations
@@ -105,12 +110,35 @@ class _Builder:
         self.out.append(entry)
 
 
+def _mark_exhausted(entries: list[dict[str, Any]]) -> None:
+    """A zero-length timer is not a wait: after a failed attempt that no later attempt of the
+    same activity follows, it is where the retries ran out; anywhere else, a timer that fired
+    at once."""
+    for i, e in enumerate(entries):
+        if e["kind"] != "timer" or e["durationMs"] != 0:
+            continue
+        before = entries[i - 1] if i else {}
+        name = before.get("label")
+        retried = any(
+            later["kind"] == "activity" and later["label"] == name for later in entries[i + 1 :]
+        )
+        if before.get("kind") == "activity" and not before.get("ok") and not retried:
+            attempts = before.get("attempt", 1)
+            e["kind"] = "exhausted"
+            e["label"] = f"{name}: no retry left after {attempts} attempt{'s' * (attempts != 1)}"
+        else:
+            e["kind"] = "point"
+            e["label"] = "timer fired at once"
+        e["durationMs"] = None
+
+
 def build_timeline(status: dict[str, Any]) -> dict[str, Any]:
     """{"spanMs", "entries": [{kind, label, startOffset, endOffset, durationMs, ...}]}."""
     builder = _Builder()
     for ev in history_of(status):
         builder.add(ev)
     entries = builder.out
+    _mark_exhausted(entries)
     times = [t for e in entries for t in (e["start"], e["end"]) if t is not None]
     origin = min(times) if times else 0.0
     for e in entries:

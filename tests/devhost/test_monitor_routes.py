@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from devhost.admin import HostAdminBackend, add_admin_routes
 from devhost.monitor.appview import load_app_view
 from devhost.monitor.index import InstanceIndex, Summary
-from devhost.monitor.routes import add_monitor_routes
+from devhost.monitor.routes import ROWS_PAGE_MAX, add_monitor_routes
 
 VIEW = load_app_view("imagemeta.devview")
 
@@ -27,6 +27,7 @@ class FakeSource:
     def __init__(self) -> None:
         self.idx = InstanceIndex(VIEW)
         self.actions: list[tuple[str, str]] = []
+        self.rows_asked: list[tuple[int, str | None, str | None]] = []
         for i, (status, out) in enumerate(
             [("Completed", {"status": "stored"}), ("Completed", {"status": "rejected",
               "reason": "bad"}), ("Failed", "Activity function 'StoreMetadata' failed: boom"),
@@ -46,8 +47,13 @@ class FakeSource:
         self.actions.append((instance_id, action))
         return 202
 
-    async def rows(self, limit: int, name: str | None = None) -> dict[str, Any] | None:
-        return None
+    async def rows(
+        self, limit: int, name: str | None = None, after: str | None = None
+    ) -> dict[str, Any] | None:
+        self.rows_asked.append((limit, name, after))
+        if after == "bad":
+            raise ValueError("'bad' is not a row id")
+        return {"total": 0, "byFormat": {}, "rows": [], "next": None}
 
     async def poison_count(self) -> int | None:
         return 3
@@ -107,6 +113,23 @@ def test_overview_and_filtered_list() -> None:
         assert [(i["subject"], i["reason"]) for i in page["items"]] == [("b1.png", "bad")]
         page = await (await client.get("/monitor/api/instances?status=Failed")).json()
         assert page["items"][0]["reason"] == "StoreMetadata: boom"
+
+    _run(t)
+
+
+def test_rows_pages_are_bounded_and_a_bad_continuation_is_a_400() -> None:
+    async def t(client: TestClient[Any, Any], source: FakeSource, _: FakeBackend) -> None:
+        assert (await client.get("/monitor/api/rows?limit=50&after=123")).status == 200
+        assert (await client.get("/monitor/api/rows?limit=100000")).status == 200
+        assert (await client.get("/monitor/api/rows?limit=0")).status == 200
+        assert source.rows_asked == [
+            (50, None, "123"),
+            (ROWS_PAGE_MAX, None, None),
+            (1, None, None),
+        ]
+        resp = await client.get("/monitor/api/rows?after=bad")
+        assert resp.status == 400 and "bad continuation" in (await resp.json())["error"]
+        assert (await client.get("/monitor/api/rows?limit=x")).status == 400
 
     _run(t)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,11 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    # A browser far from UTC (+13:45) with a day-first locale: a time shown or read in the
+    # browser's zone or format instead of the page's one (ISO UTC) cannot pass unnoticed.
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, timezone_id="Pacific/Chatham", locale="de-DE"
+    )
     pg = context.new_page()
     pg.dialogs = []  # every alert/confirm/prompt the page opened
     pg.errors = []
@@ -75,6 +81,43 @@ def monitor(hub: Hub, fragment: str = "") -> str:
     return hub.pipeline.devhost.monitor_url + fragment
 
 
+def _shot(page: Any, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
+
+
+DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")  # the page's one date format
+LOCALE_DATE = re.compile(
+    r"\d{1,2}/\d{1,2}/\d{2,4}|\d{1,2}:\d\d:\d\d\s?[AP]M|\d{1,2}\.\d{1,2}\.\d{4}"
+)
+
+
+def _dates_are_iso_utc(page: Any, selector: str, at_least: int = 1) -> list[str]:
+    """Every date in `selector` in the one format (ISO UTC with the zone), none in a locale's."""
+    text = _text(page, selector)
+    assert not LOCALE_DATE.search(text), f"a locale date in {selector}: {text[:400]!r}"
+    found = DATE.findall(text)
+    assert len(found) >= at_least, f"{len(found)} ISO UTC dates in {selector}: {text[:400]!r}"
+    return list(found)
+
+
+class _Held:
+    """Requests to `pattern` held back until released (the page's fetches, to see what it
+    shows before a reply arrives)."""
+
+    def __init__(self, page: Any, pattern: str) -> None:
+        self.page, self.pattern, self.routes = page, pattern, []
+        page.route(pattern, self.hold)
+
+    def hold(self, route: Any) -> None:
+        self.routes.append(route)
+
+    def release(self) -> None:
+        for route in self.routes:
+            route.continue_()
+        self.page.unroute(self.pattern)  # lets through any held request not seen here yet
+
+
 def test_overview_shows_the_hub_counts(hub: Hub, page: Any) -> None:
     expected = _expected(hub)
     assert expected["failed"] == FAILED and expected["rejected"] == REJECTED
@@ -92,11 +135,74 @@ def test_overview_shows_the_hub_counts(hub: Hub, page: Any) -> None:
     assert _text(page, card.format("outcome-stored")) == str(expected["stored"])
     assert _text(page, card.format("outcome-rejected")) == str(REJECTED)
     assert _text(page, card.format("outcome-failed")) == str(FAILED)
+    # Two rows of counts, each under a heading saying what it counts: "Failed" (the runtime
+    # status) and "failed" (the app's outcome) are told apart.
+    assert _text(page, "#status-cards h2").startswith("Runtime status")
+    assert _text(page, "#outcome-cards h2").startswith("Outcome")
+    assert page.locator("#status-cards #count-status-Failed").count() == 1
+    assert page.locator("#outcome-cards #count-outcome-failed").count() == 1
+    assert page.locator("#outcome-cards #count-status-Failed").count() == 0
     failures = _text(page, "#latest-failures")
     assert "locked/" in failures and "database is locked" in failures
     assert "done (100%)" in _text(page, "#backlog")
+    _dates_are_iso_utc(page, "#latest-failures", at_least=FAILED)
+    _dates_are_iso_utc(page, "#footer")
+    _shot(page, "monitor-overview.png")
+
+
+def test_the_throughput_chart_has_a_time_axis_and_a_count_axis(hub: Hub, page: Any) -> None:
+    page.goto(monitor(hub))
+    page.wait_for_selector("#throughput-chart rect")
+    y_ticks = [
+        int(t) for t in page.locator("#throughput-chart .y-axis text.tick").all_text_contents()
+    ]
+    assert len(y_ticks) >= 2 and y_ticks[0] == 0 and y_ticks == sorted(y_ticks)
+    peak = int(re.findall(r"peak (\d+)", _text(page, "#throughput"))[0])
+    assert peak > 0 and y_ticks[-1] >= peak  # the count axis reaches the tallest bar
+    x_ticks = page.locator("#throughput-chart .x-axis text.tick").all_text_contents()
+    assert len(x_ticks) >= 2 and all(re.fullmatch(r"\d\d:\d\d(:\d\d)?", t) for t in x_ticks)
+    assert len(set(x_ticks)) == len(x_ticks)  # time moves along the axis
+    titles = page.locator("#throughput-chart text.axis-title").all_text_contents()
+    assert any(t.startswith("finished / ") for t in titles)
+    assert any(t.startswith("time (UTC), from ") and DATE.search(t) for t in titles)
     if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / "monitor-overview.png"), full_page=True)
+        page.locator("#throughput").screenshot(path=str(Path(SHOTS) / "monitor-chart.png"))
+
+
+def test_a_loading_state_until_the_first_reply(hub: Hub, page: Any) -> None:
+    held = _Held(page, "**/monitor/api/overview*")
+    page.goto(monitor(hub))
+    expect(page.locator("#loading")).to_be_visible()
+    expect(page.locator("#view")).to_contain_text("Loading")
+    assert page.locator("#view").get_attribute("aria-busy") == "true"
+    _shot(page, "monitor-loading.png")
+    held.release()
+    page.wait_for_selector("#count-total")
+    assert page.locator("#loading").count() == 0
+
+
+def test_an_unknown_instance_replaces_the_view(hub: Hub, page: Any) -> None:
+    page.goto(monitor(hub))
+    page.wait_for_selector("#count-total")
+    page.evaluate("location.hash = '#instance/no-such-instance'")
+    expect(page.locator("#not-found")).to_contain_text("no such instance")
+    assert "no-such-instance" in _text(page, "#not-found")
+    assert page.locator("#count-total").count() == 0  # nothing of the overview beneath it
+    assert page.locator("#message").is_hidden()
+    assert "computed in" not in _text(page, "#footer")  # nor its footer
+    _shot(page, "monitor-not-found.png")
+    # A reply for the view the user left arrives after the move: it is dropped, not drawn.
+    held = _Held(page, "**/monitor/api/overview*")
+    with page.expect_request("**/monitor/api/overview*"):  # asked for, and held back
+        page.evaluate("location.hash = '#overview'")
+    page.evaluate("location.hash = '#instance/another-unknown'")
+    expect(page.locator("#not-found")).to_contain_text("another-unknown")
+    with page.expect_response("**/monitor/api/overview*") as late:
+        held.release()
+    late.value.finished()
+    page.evaluate("() => new Promise(r => setTimeout(r, 0))")  # the page's own handlers ran
+    assert page.locator("#count-total").count() == 0
+    assert "another-unknown" in _text(page, "#not-found")
 
 
 def test_cli_status_restart_dry_run_and_the_host_failure_line(hub: Hub) -> None:
@@ -143,6 +249,17 @@ def test_filter_by_status_and_name(hub: Hub, page: Any) -> None:
     page.fill("#f-q", "")
     page.select_option("#f-outcome", "rejected")
     expect(page.locator("#page-info")).to_contain_text(f"· {REJECTED} matching")
+    page.select_option("#f-outcome", "")
+    # The created-time range is read as UTC, like every time the page shows.
+    created = sorted(str(i["createdTime"]) for i in hub.pipeline.devhost.list_instances())
+    newest = datetime.fromisoformat(created[-1].replace("Z", "+00:00"))
+    after_all = (newest + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    page.fill("#f-from", after_all)
+    page.dispatch_event("#f-from", "change")
+    expect(page.locator("#page-info")).to_contain_text("· 0 matching")
+    page.fill("#f-from", created[0][:16])  # the oldest instance's minute, in UTC
+    page.dispatch_event("#f-from", "change")
+    expect(page.locator("#page-info")).to_contain_text(f"· {len(created)} matching")
 
 
 def test_detail_shows_each_retry_and_a_readable_failure(hub: Hub, page: Any) -> None:
@@ -154,8 +271,19 @@ def test_detail_shows_each_retry_and_a_readable_failure(hub: Hub, page: Any) -> 
     store = page.locator("#timeline .row.activity", has_text="StoreMetadata")
     assert store.count() == 5  # STORE_RETRY: 5 attempts
     assert page.locator("#timeline .row.activity[data-ok=false]").count() == 5
-    assert page.locator("#timeline .row.timer").count() >= 4
+    # 4 waits between 5 attempts; then the runtime's zero-length timer after the last one
+    # (RetryInterceptor.cs), shown as where the retries ran out, not as "wait 0 ms".
+    assert page.locator("#timeline .row.timer").count() == 4
     assert "wait 5.0 s" in _text(page, "#timeline")  # first_retry_interval 5 s
+    assert "wait 0 ms" not in _text(page, "#timeline")
+    exhausted = page.locator("#timeline .row.exhausted")
+    assert exhausted.count() == 1
+    assert "StoreMetadata: no retry left after 5 attempts" in exhausted.inner_text()
+    labels = page.locator("#timeline .row > span:first-child").all_inner_texts()
+    assert labels[-2:] == ["StoreMetadata: no retry left after 5 attempts", "Failed"]
+    shown = _dates_are_iso_utc(page, "#detail dl", at_least=2)
+    created = str(instance_of(hub, name)["createdTime"])
+    assert shown[0] == f"{created[:10]} {created[11:19]} UTC"  # the API's time, in UTC
     failure = _text(page, "#failure pre")
     assert "database is locked" in failure and "Traceback" in failure
     assert "\\n" not in failure  # lines, not a JSON-escaped string
@@ -173,6 +301,33 @@ def test_rows_view_counts_by_format_and_links_to_instances(hub: Hub, page: Any) 
     page.locator("table.rows a", has_text=newest["FileName"]).click()
     expect(page.locator("#page-info")).to_contain_text("· 1 matching")
     assert page.locator("#instance-rows td.subject").all_inner_texts() == [newest["FileName"]]
+    _dates_are_iso_utc(page, "#instance-rows", at_least=1)
+
+
+def test_rows_view_pages_through_every_row(hub: Hub, page: Any) -> None:
+    rows = sorted(hub.pipeline.rows(), key=lambda r: r["Id"], reverse=True)
+    total = len(rows)
+    assert total > 100  # at least three pages of 50
+    page.goto(monitor(hub, "#rows"))
+    expect(page.locator("#rows-info")).to_have_text(f"rows 1–50 of {total}")
+    assert page.locator("#rows-newer").is_disabled()
+    names = lambda: page.locator("#rows table.rows tbody tr td:nth-child(2)").all_inner_texts()  # noqa: E731
+    assert names() == [r["FileName"] for r in rows[:50]]
+    _dates_are_iso_utc(page, "#rows table.rows", at_least=50)
+    seen = names()
+    while page.locator("#rows-older").is_enabled():
+        shown = len(seen)
+        page.click("#rows-older")
+        last = min(shown + 50, total)
+        expect(page.locator("#rows-info")).to_have_text(f"rows {shown + 1}–{last} of {total}")
+        seen += names()
+        if shown == 50:
+            _shot(page, "monitor-rows.png")  # a middle page: both ways open
+    assert seen == [r["FileName"] for r in rows]  # every row once, newest first
+    page.click("#rows-newer")  # one page back from the last
+    back = ((total - 1) // 50 - 1) * 50
+    expect(page.locator("#rows-info")).to_have_text(f"rows {back + 1}–{back + 50} of {total}")
+    assert names() == [r["FileName"] for r in rows[back : back + 50]]
 
 
 def test_markup_in_a_blob_name_is_text(hub: Hub, page: Any) -> None:

@@ -5,6 +5,9 @@ backlog and paging, and the history timeline from the real extension's `historyE
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import pytest
 
 from devhost.durabletask.azurestorage.names import escape_key, unescape_key
 from devhost.monitor.appview import GENERIC, load_app_view
@@ -163,3 +166,78 @@ def test_timeline_from_the_extension_history_shape() -> None:
     assert t["entries"][4]["result"] == "stored"
     assert t["spanMs"] == 7800
     assert parse_time("2026-01-01T00:00:00.1234567Z") == parse_time("2026-01-01T00:00:00.123456Z")
+
+
+def _failed_with_retries(last_fire_at: str) -> dict[str, Any]:
+    """Two failed attempts of StoreMetadata, then the timer the runtime's retry loop creates
+    after the last one (DurableTask.Core RetryInterceptor.cs; devhost fires it at once, as
+    devhost/durabletask/core/decisions.py's retry_followups ports it), then the failure."""
+    return {
+        "historyEvents": [
+            {"EventType": "ExecutionStarted", "FunctionName": "Orch",
+             "Timestamp": "2026-01-01T00:00:00.0000000Z"},
+            {"EventType": "TaskFailed", "FunctionName": "StoreMetadata",
+             "ScheduledTime": "2026-01-01T00:00:00.1000000Z",
+             "Timestamp": "2026-01-01T00:00:00.2000000Z", "Reason": "locked", "Details": ""},
+            {"EventType": "TimerCreated", "FireAt": "2026-01-01T00:00:05.2000000Z",
+             "Timestamp": "2026-01-01T00:00:00.2000000Z"},
+            {"EventType": "TimerFired", "FireAt": "2026-01-01T00:00:05.2000000Z",
+             "Timestamp": "2026-01-01T00:00:05.3000000Z"},
+            {"EventType": "TaskFailed", "FunctionName": "StoreMetadata",
+             "ScheduledTime": "2026-01-01T00:00:05.4000000Z",
+             "Timestamp": "2026-01-01T00:00:05.5000000Z", "Reason": "locked", "Details": ""},
+            {"EventType": "TimerCreated", "FireAt": last_fire_at,
+             "Timestamp": "2026-01-01T00:00:05.5000000Z"},
+            {"EventType": "TimerFired", "FireAt": last_fire_at,
+             "Timestamp": "2026-01-01T00:00:05.6000000Z"},
+            {"EventType": "ExecutionFailed", "OrchestrationStatus": "Failed",
+             "Timestamp": "2026-01-01T00:00:05.7000000Z"},
+        ]
+    }  # fmt: skip
+
+
+def test_the_timer_after_the_last_attempt_is_not_shown_as_a_zero_wait() -> None:
+    t = build_timeline(_failed_with_retries("2026-01-01T00:00:05.5000000Z"))
+    kinds = [(e["kind"], e["label"], e["durationMs"]) for e in t["entries"]]
+    assert kinds == [
+        ("start", "Started Orch", 0),
+        ("activity", "StoreMetadata", 100),
+        ("timer", "retry delay", 5000),
+        ("activity", "StoreMetadata", 100),
+        ("exhausted", "StoreMetadata: no retry left after 2 attempts", None),
+        ("end", "Failed", 0),
+    ]
+    assert t["entries"][4]["startOffset"] == 5500  # where it happened, after the last attempt
+
+
+def test_a_real_wait_after_the_last_attempt_stays_a_wait() -> None:
+    # An older RetryInterceptor waited the full delay before giving up: that is shown as it was.
+    t = build_timeline(_failed_with_retries("2026-01-01T00:00:10.5000000Z"))
+    assert [(e["kind"], e["durationMs"]) for e in t["entries"]][4] == ("timer", 5000)
+
+
+def test_a_zero_timer_between_attempts_is_a_point_not_a_wait() -> None:
+    status = _failed_with_retries("2026-01-01T00:00:05.5000000Z")
+    events = status["historyEvents"]
+    events[2]["FireAt"] = events[3]["FireAt"] = events[2]["Timestamp"]  # first delay zero
+    t = build_timeline(status)
+    assert [(e["kind"], e["label"]) for e in t["entries"]][2] == ("point", "timer fired at once")
+
+
+def test_an_app_view_without_paging_serves_one_page(monkeypatch: Any) -> None:
+    import asyncio  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import types  # noqa: PLC0415
+
+    from devhost.monitor.api import DurableApi  # noqa: PLC0415
+    from devhost.monitor.sources import ApiSource  # noqa: PLC0415
+
+    old = types.ModuleType("old_rows_view")
+    old.rows = lambda conn, limit, name: {"total": 1, "rows": [{"n": limit}]}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "old_rows_view", old)
+    view = load_app_view("old_rows_view")
+    assert VIEW.rows_page and not view.rows_page
+    source = ApiSource(DurableApi("http://127.0.0.1:9"), "t", view, rows_connection="x")
+    assert asyncio.run(source.rows(5)) == {"total": 1, "rows": [{"n": 5}]}
+    with pytest.raises(ValueError, match="no further pages"):
+        asyncio.run(source.rows(5, None, "7"))
