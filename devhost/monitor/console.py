@@ -1,15 +1,17 @@
 """`python -m devhost status`: the task hub at a glance, read from its tables (devhost need not
 run). Hub-wide counts by runtime status and outcome, then the newest instances with their
 subject, outcome and reason (the app's words, through its app view: devhost.monitor.appview);
-`--status`/`--outcome` filter; `--watch` follows the current backlog live (done/total, rate,
-ETA); `status <id>` shows one instance's history timeline."""
+`--status`/`--outcome` filter; `--watch` follows the backlog live (index.BacklogWatch: done/total,
+rate over its active time, ETA); `status <id>` shows one instance's history timeline."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from typing import Any
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from azure.data.tables.aio import TableClient
 from rich.console import Console
@@ -19,7 +21,7 @@ from rich.text import Text
 
 from devhost.durabletask.azurestorage.names import escape_key, unescape_key
 from devhost.monitor.appview import GENERIC, AppView
-from devhost.monitor.index import InstanceIndex, Query, backlog
+from devhost.monitor.index import BacklogWatch, InstanceIndex, Query
 from devhost.monitor.payloads import failure_text
 from devhost.monitor.table import TableInstances
 from devhost.monitor.timeline import build_timeline
@@ -142,33 +144,51 @@ async def _print_instance(
     return 0
 
 
-async def _watch(
-    console: Console, source: TableInstances, index: InstanceIndex, interval: float
-) -> None:
+class InstanceScan(Protocol):
+    async def scan(self, index: InstanceIndex, since: float | None) -> float | None: ...
+
+
+async def watch_backlog(
+    console: Console,
+    source: InstanceScan,
+    index: InstanceIndex,
+    interval: float,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    settle: float = 5.0,
+) -> dict[str, Any]:
+    """Follow the backlog live (index.BacklogWatch) until it is done; returns its last state.
+
+    `clock` is the wall clock the instances' times are in; tests inject one with `sleep`."""
     since: float | None = None
+    follow = BacklogWatch(settle=max(settle, interval))
     fields = "{task.fields[rate]}/s  ETA {task.fields[eta]}  {task.fields[outcomes]}"
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    columns = (TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
                TextColumn(fields))  # fmt: skip
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("backlog", total=None, rate="0", eta="—", outcomes="")
+        task = progress.add_task("waiting", total=None, rate="0", eta="—", outcomes="")
         while True:
+            now = clock()  # before the scan: an instance created during it is new
             newest = await source.scan(index, since)
             if newest is not None:
                 since = newest - 2.0
-            b = backlog(list(index.items.values()), time.time())
-            view = index.overview()["byOutcome"]
+            b = follow.update(list(index.items.values()), now)
+            start = follow.start or now
+            counts = Counter(s.outcome for s in index.items.values() if s.created >= start)
             eta = b["etaSeconds"]
             progress.update(
                 task,
+                description="backlog" if b["total"] else "waiting",
                 total=b["total"] or None,
                 completed=b["done"],
                 rate=f"{b['rate']:.1f}",
                 eta="—" if eta is None else f"{eta:.0f} s",
-                outcomes=" ".join(f"{k} {v}" for k, v in view.items()),
+                outcomes=" ".join(f"{k} {counts[k]}" for k in index.view.outcomes if counts[k]),
             )
-            if b["total"] and not b["active"]:
-                return
-            await asyncio.sleep(interval)
+            if b["finished"]:
+                return b
+            await sleep(interval)
 
 
 async def print_status(
@@ -193,7 +213,7 @@ async def print_status(
     try:
         if watch:
             with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-                await _watch(console, source, index, interval)
+                await watch_backlog(console, source, index, interval)
         else:
             await source.scan(index, None)
     finally:
