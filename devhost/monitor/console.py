@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from azure.data.tables.aio import TableClient
@@ -21,6 +21,7 @@ from rich.text import Text
 
 from devhost.durabletask.azurestorage.names import escape_key, unescape_key
 from devhost.monitor.appview import GENERIC, AppView
+from devhost.monitor.fit import Column, fitted_table, widths
 from devhost.monitor.index import BacklogWatch, InstanceIndex, Query
 from devhost.monitor.payloads import failure_text
 from devhost.monitor.table import TableInstances
@@ -61,27 +62,36 @@ def counts_table(index: InstanceIndex, hub: str) -> Table:
     return table
 
 
-def instances_table(index: InstanceIndex, query: Query) -> Table:
+def instances_table(index: InstanceIndex, query: Query, width: int = 80) -> Table:
+    """The newest instances in `width` columns (devhost.monitor.fit): ids shortened in the
+    middle, subjects keep their ends, only the reason wraps; the creation time loses its
+    seconds before a subject loses its middle."""
     page = index.select(query)
-    table = Table(caption=f"{len(page['items'])} of {page['total']} matching, newest first")
-    table.add_column("Instance", overflow="fold", min_width=12)
-    table.add_column(index.view.subject_label, overflow="fold", min_width=12)
-    for col in ("Status", "Outcome"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("Reason", overflow="fold", ratio=2)
-    table.add_column("Created (UTC)", no_wrap=True)
-    table.add_column("Duration", no_wrap=True, justify="right")
-    for item in page["items"]:
-        table.add_row(
-            Text(escape(item["instanceId"])),
-            Text(escape(item["subject"] or "")),  # Text: a name like "[red]x" is shown as is
-            _styled(item["runtimeStatus"]),
-            _styled(item["outcome"], index.view.problems),
-            Text(escape(item["reason"] or "")),
-            item["createdTime"][5:19].replace("T", " "),
-            _fmt_ms(item["durationMs"]),
-        )
-    return table
+    items = page["items"]
+    problems = index.view.problems
+
+    def columns(seconds: bool) -> list[Column]:
+        end = 19 if seconds else 16
+        return [
+            Column("Instance", "id", cells=[Text(escape(i["instanceId"])) for i in items]),
+            # Text: a name like "[red]x" is shown as is
+            Column(index.view.subject_label, "name",
+                   cells=[Text(escape(i["subject"] or "")) for i in items]),
+            Column("Status", cells=[_styled(i["runtimeStatus"]) for i in items]),
+            Column("Outcome", cells=[_styled(i["outcome"], problems) for i in items]),
+            Column("Reason", "reason", cells=[Text(escape(i["reason"] or "")) for i in items]),
+            Column("Created",
+                   cells=[Text(i["createdTime"][5:end].replace("T", " ")) for i in items]),
+            Column("Duration", justify="right",
+                   cells=[Text(_fmt_ms(i["durationMs"])) for i in items]),
+        ]  # fmt: skip
+
+    cols = columns(seconds=True)
+    if any(size < c.natural() for c, size in zip(cols, widths(cols, width), strict=True)
+           if c.kind != "reason"):  # fmt: skip
+        cols = columns(seconds=False)
+    caption = f"{len(items)} of {page['total']} matching, newest first; times in UTC"
+    return fitted_table(cols, width, caption=caption)
 
 
 async def _history(connection_string: str, hub: str, instance_id: str) -> dict[str, Any] | None:
@@ -113,6 +123,20 @@ async def _history(connection_string: str, hub: str, instance_id: str) -> dict[s
     }
 
 
+def timeline_table(status: dict[str, Any], width: int) -> Table:
+    """One instance's history (its activity attempts and the waits between) in `width`."""
+    columns = [Column("Offset", justify="right"), Column("Step", "name"),
+               Column("Duration", justify="right"), Column("Result", "reason")]  # fmt: skip
+    for e in build_timeline(status)["entries"]:
+        step = e["label"] + (f" #{e['attempt']}" if e.get("attempt") else "")
+        result = "failed: " + e["reason"] if e.get("reason") else ("ok" if e.get("ok") else "")
+        cells = (_fmt_ms(e["startOffset"]), escape(step), _fmt_ms(e["durationMs"]),
+                 escape(result))  # fmt: skip
+        for col, cell in zip(columns, cells, strict=True):
+            col.cells.append(Text(cell))
+    return fitted_table(columns, width)
+
+
 async def _print_instance(
     console: Console, cs: str, hub: str, instance_id: str, view: AppView
 ) -> int:
@@ -132,15 +156,7 @@ async def _print_instance(
     console.print(Text(f"  output: {escape(status['output']) if runtime != 'Failed' else ''}"))
     if runtime == "Failed":
         console.print(Text(escape_lines(failure_text(status["output"]))))
-    table = Table("Offset", "Step", "Duration", "Result")
-    for e in build_timeline(status)["entries"]:
-        step = e["label"] + (f" #{e['attempt']}" if e.get("attempt") else "")
-        result = "failed: " + e["reason"] if e.get("reason") else ("ok" if e.get("ok") else "")
-        table.add_row(
-            _fmt_ms(e["startOffset"]), Text(escape(step)), _fmt_ms(e["durationMs"]),
-            Text(escape(result)),
-        )  # fmt: skip
-    console.print(table)
+    console.print(timeline_table(status, console.width))
     return 0
 
 
@@ -191,6 +207,26 @@ async def watch_backlog(
             await sleep(interval)
 
 
+def terminal() -> Console:
+    """The console the CLI prints on: the terminal's width, or 200 columns when piped or
+    captured (whole lines for a file or a grep rather than folding at 80)."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 200))
+    return console
+
+
+def restarted_table(restarted: Sequence[Any], verb: str, subject_label: str, width: int) -> Table:
+    """`restart-failed`'s list (devhost.recovery.Restarted items) in `width` columns."""
+    columns = [
+        Column("Instance", "id", cells=[Text(escape(r.instance_id)) for r in restarted]),
+        Column("Orchestration", cells=[Text(escape(r.name)) for r in restarted]),
+        Column(subject_label, "name", cells=[Text(escape(r.subject or "?")) for r in restarted]),
+        Column("Reason", "reason", cells=[Text(escape(r.reason or "")) for r in restarted]),
+    ]
+    return fitted_table(columns, width, title=f"{verb}:")
+
+
 async def print_status(
     connection_string: str,
     hub: str,
@@ -203,9 +239,7 @@ async def print_status(
     interval: float = 2.0,
     view: AppView = GENERIC,
 ) -> int:
-    console = Console()
-    if not console.is_terminal:  # piped or captured: keep whole lines rather than folding
-        console = Console(width=max(console.width, 200))
+    console = terminal()
     if instance_id:
         return await _print_instance(console, connection_string, hub, instance_id, view)
     source = TableInstances(connection_string, hub)
@@ -224,5 +258,5 @@ async def print_status(
         outcomes=frozenset(o for o in (outcome or "").split(",") if o),
         size=top,
     )
-    console.print(instances_table(index, query))
+    console.print(instances_table(index, query, console.width))
     return 0
