@@ -116,6 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             watch=args.watch,
             interval=args.interval,
             view=view,
+            host_id=config.host_id,
         )
     )
 

@@ -123,6 +123,7 @@ class Host:
                 poll_interval=options.poll_interval,
                 poison_threshold=self.config.poison_threshold,
                 max_concurrency=options.concurrency,
+                skip_reason=self.app_view.skip_reason if self.app_view.app_skipped else None,
             )
 
     @property

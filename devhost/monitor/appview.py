@@ -11,7 +11,10 @@ deployed) or with `--app-view`; the module may define, all optional:
   outcome words, given the generic outcome and reason;
 - `OUTCOMES` (display order), `PROBLEMS` (outcomes listed as failures), `SUBJECT_LABEL`;
 - `rows(connection_string, limit, name)` and `ROWS_SETTING` (the app setting holding that
-  connection string): an extra "Rows" view of the app's own data.
+  connection string): an extra "Rows" view of the app's own data;
+- `skipped(function_name, blob_name)` returning why that blob-trigger function starts nothing
+  for the blob (e.g. an extension it ignores), or None: the host records the reason after the
+  function ran (devhost.blobtrigger.skips) and `status` and the monitor count skips by reason.
 
 The plug-in imports nothing of devhost (the module ships with the app, devhost does not).
 """
@@ -34,6 +37,7 @@ GENERIC_OUTCOMES = ("completed", "failed", "terminated", "running")
 
 Describe = Callable[..., tuple[str | None, str, str | None]]
 Rows = Callable[[str, int, str | None], dict[str, Any]]
+Skipped = Callable[[str, str], str | None]
 
 
 class AppViewError(ConfigError):
@@ -67,6 +71,18 @@ class AppView:
     subject_label: str = "Subject"
     rows: Rows | None = None
     rows_setting: str | None = None
+    app_skipped: Skipped | None = None
+
+    def skip_reason(self, function_name: str, blob_name: str) -> str | None:
+        """Why the app's trigger function started nothing for this blob (None: it did, or
+        the app does not say). The app's code: an error in it is a reason, never a crash."""
+        if self.app_skipped is None:
+            return None
+        try:
+            reason = self.app_skipped(function_name, blob_name)
+        except Exception as exc:
+            return f"app view failed: {first_line(str(exc))}"
+        return first_line(str(reason)) if reason else None
 
     def describe(
         self, runtime_status: str, input_value: Any, output_value: Any, custom_status: Any = None
@@ -129,7 +145,8 @@ def load_app_view(spec: str | None) -> AppView:
     outcomes = tuple(getattr(module, "OUTCOMES", GENERIC_OUTCOMES))
     describe = getattr(module, "describe", None)
     rows = getattr(module, "rows", None)
-    for label, fn in (("describe", describe), ("rows", rows)):
+    skipped = getattr(module, "skipped", None)
+    for label, fn in (("describe", describe), ("rows", rows), ("skipped", skipped)):
         if fn is not None and not callable(fn):
             raise AppViewError(f"app view {spec!r}: {label} is not a function")
     return AppView(
@@ -140,6 +157,7 @@ def load_app_view(spec: str | None) -> AppView:
         subject_label=str(getattr(module, "SUBJECT_LABEL", "Subject")),
         rows=rows,
         rows_setting=getattr(module, "ROWS_SETTING", None),
+        app_skipped=skipped,
     )
 
 

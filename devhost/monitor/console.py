@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from devhost.blobtrigger.skips import skip_counts
 from devhost.durabletask.azurestorage.names import escape_key, unescape_key
 from devhost.monitor.appview import GENERIC, AppView
 from devhost.monitor.fit import Column, fitted_table, widths
@@ -60,6 +61,15 @@ def counts_table(index: InstanceIndex, hub: str) -> Table:
         o = outcomes[i] if i < len(outcomes) else ("", "")
         table.add_row(_styled(s[0]), str(s[1]), _styled(o[0], problems), str(o[1]))
     return table
+
+
+def skips_table(counts: dict[str, int], width: int = 80) -> Table:
+    """Blob versions the trigger started nothing for, by reason (devhost.blobtrigger.skips)."""
+    columns = [
+        Column("Reason", "reason", cells=[Text(escape(r)) for r in counts]),
+        Column("Count", justify="right", cells=[Text(str(n)) for n in counts.values()]),
+    ]
+    return fitted_table(columns, width)
 
 
 def instances_table(index: InstanceIndex, query: Query, width: int = 80) -> Table:
@@ -238,6 +248,7 @@ async def print_status(
     watch: bool = False,
     interval: float = 2.0,
     view: AppView = GENERIC,
+    host_id: str | None = None,
 ) -> int:
     console = terminal()
     if instance_id:
@@ -253,6 +264,12 @@ async def print_status(
     finally:
         await source.close()
     console.print(counts_table(index, hub))
+    if host_id:
+        skipped = await skip_counts(connection_string, host_id)
+        if skipped:  # a title of its own: a table's title wraps at the table's width
+            total = sum(skipped.values())
+            console.print(Text(f"Skipped by the blob trigger: {total} blob version(s)"))
+            console.print(skips_table(skipped, console.width))
     query = Query(
         statuses=frozenset(s for s in (status or "").split(",") if s),
         outcomes=frozenset(o for o in (outcome or "").split(",") if o),

@@ -164,3 +164,15 @@ def test_timeline_from_the_extension_history_shape() -> None:
     assert t["entries"][4]["result"] == "stored"
     assert t["spanMs"] == 7800
     assert parse_time("2026-01-01T00:00:00.1234567Z") == parse_time("2026-01-01T00:00:00.123456Z")
+
+
+def test_the_app_view_says_which_blobs_its_trigger_skips() -> None:
+    # BlobTriggerClient's own rule (imagemeta.blobref.is_supported_name), through the view.
+    assert VIEW.skip_reason("BlobTriggerClient", "notes.txt") == "not a .jpg, .jpeg, .png or .gif"
+    assert VIEW.skip_reason("BlobTriggerClient", "cats/1.PNG") is None
+    assert VIEW.skip_reason("OtherTrigger", "notes.txt") is None  # another function's business
+    assert GENERIC.skip_reason("BlobTriggerClient", "notes.txt") is None  # no app view: no say
+    broken = type(VIEW)(name="broken", app_skipped=lambda f, n: 1 / 0)
+    assert (broken.skip_reason("F", "x") or "").startswith("app view failed: ")
+    multi = type(VIEW)(name="multi", app_skipped=lambda f, n: "line one\nline two")
+    assert multi.skip_reason("F", "x") == "line one"

@@ -15,6 +15,7 @@ from devhost.monitor.console import (
     counts_table,
     instances_table,
     restarted_table,
+    skips_table,
     timeline_table,
 )
 from devhost.monitor.fit import Column, fitted_table, middle, widths
@@ -141,3 +142,11 @@ def test_instance_timeline_fits_80() -> None:
     assert max(len(line) for line in lines) <= 80, "\n".join(lines)
     assert all(h in lines[0] for h in ("Offset", "Step", "Duration", "Result")), lines[0]
     assert any("StoreMetadata #1" in line for line in lines), "\n".join(lines)
+
+
+def test_skip_counts_fit_80() -> None:
+    counts = {"not a .jpg, .jpeg, .png or .gif": 12, "x" * 120: 1}
+    lines = render(skips_table(counts, 80))
+    assert max(len(line) for line in lines) <= 80, "\n".join(lines)
+    assert "Reason" in lines[0] and "Count" in lines[0]
+    assert lines[2].startswith("not a .jpg, .jpeg, .png or .gif") and lines[2].endswith("12")

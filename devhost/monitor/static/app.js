@@ -84,6 +84,13 @@ function instanceLink(item) {
 
 // --- overview -------------------------------------------------------------------------
 function card(label, n, id) { return el("div", { class: "card", id }, el("div", { class: "n" }, n), el("div", { class: "k" }, label)); }
+// Blob versions the trigger started nothing for, with the count per reason under the total.
+function skippedCard(s) {
+  const c = card("skipped by the blob trigger", s ? s.total : "n/a", "count-skipped");
+  if (s && s.total) c.append(el("ul", { class: "reasons" },
+    Object.entries(s.byReason).map(([r, n]) => el("li", {}, `${r}: ${n}`))));
+  return c;
+}
 function chart(tp) {
   const series = tp.series || {};
   const keys = Object.keys(series);
@@ -118,7 +125,8 @@ async function renderOverview() {
       STATUSES.filter(s => o.byStatus[s]).map(s => card(s, o.byStatus[s], `count-status-${s}`))),
     el("div", { class: "cards", id: "outcome-cards" },
       Object.entries(o.byOutcome).map(([k, v]) => card(k, v, `count-outcome-${k}`)),
-      card("poison queue", o.poison === null ? "n/a" : o.poison, "count-poison")),
+      card("poison queue", o.poison === null ? "n/a" : o.poison, "count-poison"),
+      skippedCard(o.skipped)),
     el("section", { id: "backlog" }, el("h2", {}, "Current backlog"),
       el("div", { class: "progress" }, el("div", { style: `width:${pct}%` })),
       el("div", {}, `${b.done} / ${b.total} done (${pct}%), ${b.active} in progress · ${b.rate}/s · ETA ${eta}`)),
