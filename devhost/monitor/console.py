@@ -217,12 +217,15 @@ async def watch_backlog(
             await sleep(interval)
 
 
+PIPED_WIDTH = 1000  # wider than any row (ids 36, reasons at most 300): nothing is shortened
+
+
 def terminal() -> Console:
-    """The console the CLI prints on: the terminal's width, or 200 columns when piped or
-    captured (whole lines for a file or a grep rather than folding at 80)."""
+    """The console the CLI prints on: the terminal's width (tables fit it), or, piped or
+    captured, one whole line per row, ids and reasons uncut, for a file or a grep."""
     console = Console()
     if not console.is_terminal:
-        console = Console(width=max(console.width, 200))
+        console = Console(width=max(console.width, PIPED_WIDTH))
     return console
 
 

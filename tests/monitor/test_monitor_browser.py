@@ -95,6 +95,11 @@ def test_overview_shows_the_hub_counts(hub: Hub, page: Any) -> None:
     failures = _text(page, "#latest-failures")
     assert "locked/" in failures and "database is locked" in failures
     assert "done (100%)" in _text(page, "#backlog")
+    # The one blob the trigger passed over (SKIPPED_NAME), by reason, on its own card; its
+    # record is written after the function ran, so it may take one more refresh.
+    expect(page.locator("#count-skipped .n")).to_have_text("1", timeout=30_000)
+    assert "not a .jpg, .jpeg, .png or .gif: 1" in _text(page, "#count-skipped .reasons")
+    assert "skipped by the blob trigger" in _text(page, "#count-skipped")
     if SHOTS:
         page.screenshot(path=str(Path(SHOTS) / "monitor-overview.png"), full_page=True)
 
