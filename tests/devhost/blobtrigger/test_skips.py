@@ -1,15 +1,18 @@
 """What the blob trigger skipped, counted by reason (issue 23 item 6: skipped non-image files
 appeared only in the host log): the app's reasons after its function ran, the host's own for a
-name the path does not match; one record per blob version."""
+name the path does not match or a version gone before it ran; one record per blob version."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import BinaryBase64EncodePolicy, QueueClient
 
 from devhost.azurite import Azurite
-from devhost.blobtrigger.skips import PATH_MISMATCH, skip_counts
+from devhost.blobtrigger.skips import PATH_MISMATCH, VERSION_GONE, skip_counts
+from devhost.blobtrigger.targets import host_queue_name
 from tests.devhost.blobtrigger.test_listener import Recorder, names, run_listener
 
 
@@ -63,3 +66,27 @@ def test_names_the_path_does_not_match_are_counted_by_the_host(azurite: Azurite)
 
 def test_no_records_no_container_no_counts(azurite: Azurite) -> None:
     assert counts(azurite, "never-ran") == {}
+
+
+def test_a_version_gone_before_its_function_ran_is_counted(azurite: Azurite) -> None:
+    # A message for a version since overwritten (as a crash between enqueue and run leaves
+    # it): BlobQueueTriggerExecutor passes over it (If-Match fails); devhost counts it.
+    container, host_id = names()
+    cc = BlobServiceClient.from_connection_string(azurite.connection_string).create_container(
+        container
+    )
+    old = cc.get_blob_client("x.png").upload_blob(b"v1")["etag"]
+    cc.upload_blob("x.png", b"v2", overwrite=True)
+    queue = QueueClient.from_connection_string(
+        azurite.connection_string, host_queue_name(host_id),
+        message_encode_policy=BinaryBase64EncodePolicy(),
+    )  # fmt: skip
+    queue.create_queue()
+    queue.send_message(json.dumps({
+        "Type": "BlobTrigger", "FunctionId": "Host.Functions.Probe", "BlobType": "BlockBlob",
+        "ContainerName": container, "BlobName": "x.png", "ETag": old,
+    }).encode())  # fmt: skip
+    rec = Recorder()
+    run_listener(azurite, container, host_id, rec, until=lambda: len(rec.events) >= 1)
+    assert [e.content for e in rec.events] == [b"v2"]
+    assert counts(azurite, host_id) == {VERSION_GONE: 1}
