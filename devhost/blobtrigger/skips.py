@@ -49,8 +49,13 @@ class SkipLog:
         self, function_id: str, container: str, blob: str, etag: str, reason: str
     ) -> None:
         name = record_name(self.host_id, function_id, container, blob, etag)
-        # Metadata values are ASCII: names and reasons from outside are percent-encoded.
-        metadata = {"reason": quote(reason[:500]), "blob": quote(f"{container}/{blob}")}
+        # Metadata values are ASCII: names and reasons from outside are percent-encoded, and
+        # all of a blob's metadata must stay under 8 KB (a 1,024-character name of 4-byte
+        # characters would quote to 12 KB).
+        metadata = {
+            "reason": quote(reason[:300])[:3000],
+            "blob": quote(f"{container}/{blob}")[:3000],
+        }
         await self.hosts.get_blob_client(name).upload_blob(b"", metadata=metadata, overwrite=True)
 
 

@@ -5,13 +5,17 @@ name the path does not match or a version gone before it ran; one record per blo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
+from azure.storage.blob.aio import ContainerClient as AsyncContainer
 from azure.storage.queue import BinaryBase64EncodePolicy, QueueClient
 
 from devhost.azurite import Azurite
-from devhost.blobtrigger.skips import PATH_MISMATCH, VERSION_GONE, skip_counts
+from devhost.blobtrigger.receipts import HOSTS_CONTAINER
+from devhost.blobtrigger.skips import PATH_MISMATCH, VERSION_GONE, SkipLog, record_name, skip_counts
 from devhost.blobtrigger.targets import host_queue_name
 from tests.devhost.blobtrigger.test_listener import Recorder, names, run_listener
 
@@ -90,3 +94,25 @@ def test_a_version_gone_before_its_function_ran_is_counted(azurite: Azurite) -> 
     run_listener(azurite, container, host_id, rec, until=lambda: len(rec.events) >= 1)
     assert [e.content for e in rec.events] == [b"v2"]
     assert counts(azurite, host_id) == {VERSION_GONE: 1}
+
+
+def test_long_non_ascii_names_and_reasons_fit_the_metadata_limit(azurite: Azurite) -> None:
+    _, host_id = names()
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    with contextlib.suppress(ResourceExistsError):
+        service.create_container(HOSTS_CONTAINER)
+
+    async def record() -> None:
+        async with AsyncContainer.from_connection_string(
+            azurite.connection_string, HOSTS_CONTAINER
+        ) as hosts:
+            log = SkipLog(hosts, host_id)
+            await log.record("F", "c", "🙂" * 1024, '"0x1"', "raison non-ASCII : é" * 50)
+
+    asyncio.run(record())
+    (reason,) = counts(azurite, host_id)
+    assert reason.startswith("raison non-ASCII : é")
+    # Azure refuses more than 8 KB of metadata on a blob (Azurite does not check it).
+    name = record_name(host_id, "F", "c", "🙂" * 1024, '"0x1"')
+    metadata = service.get_blob_client(HOSTS_CONTAINER, name).get_blob_properties().metadata
+    assert sum(len(k) + len(v) for k, v in metadata.items()) <= 8 * 1024
