@@ -199,9 +199,12 @@ async def watch_backlog(
             newest = await source.scan(index, since)
             if newest is not None:
                 since = newest - 2.0
-            b = follow.update(list(index.items.values()), now)
-            start = follow.start or now
-            counts = Counter(s.outcome for s in index.items.values() if s.created >= start)
+            items = list(index.items.values())
+            first = follow.start is None
+            b = follow.update(items, now)
+            if first:  # says which backlog this is (and that the watch is under way)
+                progress.console.print(_following(b, follow.start or now))
+            counts = Counter(s.outcome for s in follow.batch(items))
             eta = b["etaSeconds"]
             progress.update(
                 task,
@@ -215,6 +218,13 @@ async def watch_backlog(
             if b["finished"]:
                 return b
             await sleep(interval)
+
+
+def _following(b: dict[str, Any], start: float) -> Text:
+    if b["active"]:
+        since = time.strftime("%H:%M:%S", time.gmtime(start))
+        return Text(f"Following the running backlog (since {since} UTC); Ctrl-C stops")
+    return Text("Nothing running: waiting for new instances; Ctrl-C stops")
 
 
 PIPED_WIDTH = 1000  # wider than any row (ids 36, reasons at most 300): nothing is shortened

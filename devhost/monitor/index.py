@@ -3,6 +3,7 @@ filtered/sorted/paged instance list, fast enough to recompute on every request a
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -217,26 +218,31 @@ def backlog(items: list[Summary], now: float, idle_gap: float = 30.0) -> dict[st
 
 class BacklogWatch:
     """What `devhost status --watch` follows: the batch running when the watch starts, or,
-    when nothing runs then, the instances created from then on (a finished earlier batch is
-    never shown as the result); instances created later extend it. It is finished once all
-    of it has been done for `settle` seconds (a trigger starts an upload's instances over
-    several polls, so a moment with nothing running is not yet the end). Times are the
-    caller's clock, so tests drive it without sleeping."""
+    when nothing runs then, what happens from then on; instances started (or restarted)
+    later extend it. What had finished before the watch started, and has not changed since,
+    is never part of it, whatever its creation time says (an instance created just before the
+    first poll may not be in the table yet at that poll). It is finished once all of it has
+    been done for `settle` seconds (a trigger starts an upload's instances over several polls,
+    so a moment with nothing running is not yet the end). Times are the caller's clock, so
+    tests drive it without sleeping."""
 
     def __init__(self, settle: float = 5.0, idle_gap: float = 30.0) -> None:
         self.settle = settle
         self.idle_gap = idle_gap
         self.start: float | None = None
+        self._running_from = math.inf  # the running batch's first creation time
+        self._done_before: dict[str, float] = {}  # finished at the start: id -> last update
         self._quiet_since: float | None = None
         self._seen = 0
 
     def update(self, items: list[Summary], now: float) -> dict[str, Any]:
         if self.start is None:
             current = batch_start(items, now, self.idle_gap)
-            running = current is not None and any(s.active for s in items)
-            self.start = current if running and current is not None else now
-        batch = [s for s in items if s.created >= self.start]
-        b = progress(batch, now, self.start)
+            if current is not None and any(s.active for s in items):
+                self._running_from = current
+            self._done_before = {s.instance_id: s.updated for s in items if not s.active}
+            self.start = min(self._running_from, now)
+        b = progress(self.batch(items), now, self.start)
         if b["active"] or not b["total"] or b["total"] != self._seen:
             self._quiet_since = None if b["active"] or not b["total"] else now
         elif self._quiet_since is None:
@@ -244,6 +250,14 @@ class BacklogWatch:
         self._seen = b["total"]
         b["finished"] = self._quiet_since is not None and now - self._quiet_since >= self.settle
         return b
+
+    def batch(self, items: list[Summary]) -> list[Summary]:
+        """The instances followed (after the first `update`)."""
+        return [
+            s for s in items
+            if s.created >= self._running_from
+            or self._done_before.get(s.instance_id) != s.updated
+        ]  # fmt: skip
 
 
 def throughput(items: list[Summary], now: float, buckets: int) -> dict[str, Any]:
