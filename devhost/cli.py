@@ -23,7 +23,7 @@ from devhost.config import ConfigError
 from devhost.monitor.appview import AppView, AppViewError, app_view_from_settings
 from devhost.secretargs import key_options, resolve_secrets
 from devhost.startup import STORAGE_WAIT, StartupError
-from devhost.textsafe import SafeFormatter, escape
+from devhost.textsafe import SafeFormatter
 
 VIEW_HELP = (
     "plug-in module naming the app's outcomes and subjects (default: DEVHOST_APP_VIEW in "
@@ -118,6 +118,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             watch=args.watch,
             interval=args.interval,
             view=view,
+            host_id=config.host_id,
         )
     )
 
@@ -222,8 +223,11 @@ def cmd_restart_failed(args: argparse.Namespace) -> int:
               "running? (make start)", file=sys.stderr)  # fmt: skip
         return 2
     verb = "would restart" if args.dry_run else "restarted"
-    for r in restarted:
-        print(escape(f"{verb} {r.subject or '?'}  ({r.name} {r.instance_id}): {r.reason or ''}"))
+    if restarted:
+        from devhost.monitor.console import restarted_table, terminal  # noqa: PLC0415
+
+        console = terminal()
+        console.print(restarted_table(restarted, verb, view.subject_label, console.width))
     print(f"{verb} {len(restarted)} failed orchestration{'s' if len(restarted) != 1 else ''}")
     return 0
 

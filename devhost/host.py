@@ -36,7 +36,7 @@ from devhost.guard import GuardedServer, MonitorToken, Policy, check_bind, confi
 from devhost.http_triggers import add_http_triggers
 from devhost.invoker import Invoker
 from devhost.loader import FunctionSpec, load_functions
-from devhost.monitor.appview import app_view_from_settings
+from devhost.monitor.appview import AppView, app_view_from_settings
 from devhost.runner import HostRunner, close_sdk_session
 from devhost.startup import STORAGE_WAIT, StartupError, check_port_free, wait_for_storage
 from devhost.timeouts import function_timeouts
@@ -80,7 +80,11 @@ class HostOptions:
 
 
 def blob_listener(
-    functions: dict[str, FunctionSpec], config: HostConfig, runner: HostRunner, o: HostOptions
+    functions: dict[str, FunctionSpec],
+    config: HostConfig,
+    runner: HostRunner,
+    o: HostOptions,
+    view: AppView,
 ) -> BlobTriggerListener | None:
     """One listener for every blobTrigger function, or none when the app has none."""
     targets = [
@@ -97,6 +101,7 @@ def blob_listener(
         poll_interval=o.poll_interval,
         poison_threshold=config.poison_threshold,
         max_concurrency=hostsettings.blob_parallelism(config.host_json),
+        skip_reason=view.skip_reason if view.app_skipped else None,
     )
 
 
@@ -151,7 +156,9 @@ class Host:
             **self.durable.engine_options(options.poll_interval),
             on_finished=self.app_view.finish_hook(log),
         )
-        self.listener = blob_listener(self.functions, self.config, self.runner, options)
+        self.listener = blob_listener(
+            self.functions, self.config, self.runner, options, self.app_view
+        )
 
     @property
     def rpc_url(self) -> str:

@@ -11,9 +11,9 @@ import os
 from typing import Any
 
 from imagemeta.blobref import BlobRef, InvalidReference
-from imagemeta.contract import InvalidMetadata, parse_metadata
+from imagemeta.contract import CONFIGURATION_ERROR, InvalidMetadata, parse_metadata
 from imagemeta.extract import ImageRejected, extract_from_blob
-from imagemeta.store import store_for
+from imagemeta.store import StoreConfigError, store_for
 from imagemeta.textsafe import escape_text
 
 log = logging.getLogger(__name__)
@@ -22,10 +22,14 @@ STORAGE_SETTING = "AzureWebJobsStorage"  # the trigger binding's `connection`
 SQL_SETTING = "SqlConnectionString"
 
 
+class MissingSetting(RuntimeError):
+    """An app setting the activity needs is not set (configuration, never retried)."""
+
+
 def _setting(name: str) -> str:
     value = os.environ.get(name)
     if not value:
-        raise RuntimeError(f"app setting {name} is not set")
+        raise MissingSetting(f"app setting {name} is not set")
     return value
 
 
@@ -52,8 +56,13 @@ def extract_metadata(ref_data: Any) -> dict[str, Any]:
     return {"rejected": False, "metadata": meta.to_dict()}
 
 
-def store_metadata(meta_data: Any) -> str:
+def store_metadata(meta_data: Any) -> str | dict[str, str]:
     """'stored' or 'duplicate'; raises TransientStoreError/StoreError for the retry policy.
+
+    A wrong SqlConnectionString (not set, or naming an ODBC driver or data source this machine
+    does not have) is returned as `{"configurationError": reason}` instead of raised: the
+    Python SDK's RetryOptions retries every exception alike (it has no handler predicate),
+    and five attempts cannot install a driver, so the orchestrator fails at once on it.
 
     The input must be ExtractMetadata's output (imagemeta.contract): StoreMetadata can be run
     on its own through the host's admin API, so anything else raises InvalidMetadata before
@@ -64,4 +73,8 @@ def store_metadata(meta_data: Any) -> str:
     except InvalidMetadata as exc:
         log.error("StoreMetadata refused its input, nothing stored: %s", exc.reason)
         raise
-    return store_for(_setting(SQL_SETTING)).insert(meta)
+    try:
+        return store_for(_setting(SQL_SETTING)).insert(meta)
+    except (StoreConfigError, MissingSetting) as exc:
+        log.error("StoreMetadata: configuration error, nothing stored: %s", exc)
+        return {CONFIGURATION_ERROR: str(exc)}

@@ -21,6 +21,9 @@ from imagemeta.blobref import ETAG_PATTERN, InvalidReference, check_blob_name
 from imagemeta.prescan import MAX_HEADER_BYTES
 from imagemeta.textsafe import escape_text
 
+CONFIGURATION_ERROR = "configurationError"
+"""StoreMetadata's answer `{CONFIGURATION_ERROR: reason}` when SqlConnectionString is wrong:
+the orchestrator fails on it at once instead of retrying (imagemeta.activities)."""
 FORMATS = ("JPEG", "PNG", "GIF", "MPO")
 """Pillow's format names for what Image.open(formats=["JPEG", "PNG", "GIF"]) returns; a JPEG
 with a multi-picture (MPF) index comes back as MPO."""

@@ -107,6 +107,29 @@ def driver_of(connection_string: str) -> str | None:
     return match.group(1).strip().strip("{}") if match else None
 
 
+def configuration_problem(connection_string: str, exc: pyodbc.Error) -> DatabaseError | None:
+    """The connection string itself is wrong (no such driver or data source), or None.
+
+    Shared with the StoreMetadata activity (imagemeta.store): such an error is configuration,
+    which no retry can fix, as against a database that is down or locked.
+    """
+    state = str(exc.args[0]) if exc.args else ""
+    detail = _odbc_text(_first_line(exc.args[1] if len(exc.args) > 1 else exc))
+    driver = driver_of(connection_string)
+    if driver and (state == "IM002" or "Can't open lib" in detail):
+        registered = ", ".join(pyodbc.drivers()) or "none"
+        problem = "is not installed" if state == "IM002" else f"cannot be loaded ({detail})"
+        return DriverError(
+            f"ODBC driver {driver!r} (Driver= in SqlConnectionString) {problem}; "
+            f"drivers registered: {registered} (the local default is Driver={{SQLite3}})"
+        )
+    if state == "IM002":
+        return DatabaseError(
+            f"SqlConnectionString names no Driver= and no known data source ({detail})"
+        )
+    return None
+
+
 def connect(connection_string: str, autocommit: bool = False) -> pyodbc.Connection:
     """pyodbc.connect, with the usual mistakes turned into a DatabaseError that names them.
 
@@ -118,20 +141,10 @@ def connect(connection_string: str, autocommit: bool = False) -> pyodbc.Connecti
     try:
         return pyodbc.connect(connection_string, autocommit=autocommit)
     except pyodbc.Error as exc:
-        state = str(exc.args[0]) if exc.args else ""
+        problem = configuration_problem(connection_string, exc)
+        if problem is not None:
+            raise problem from exc
         detail = _odbc_text(_first_line(exc.args[1] if len(exc.args) > 1 else exc))
-        driver = driver_of(connection_string)
-        if driver and (state == "IM002" or "Can't open lib" in detail):
-            registered = ", ".join(pyodbc.drivers()) or "none"
-            problem = "is not installed" if state == "IM002" else f"cannot be loaded ({detail})"
-            raise DriverError(
-                f"ODBC driver {driver!r} (Driver= in SqlConnectionString) {problem}; "
-                f"drivers registered: {registered} (the local default is Driver={{SQLite3}})"
-            ) from exc
-        if state == "IM002":
-            raise DatabaseError(
-                f"SqlConnectionString names no Driver= and no known data source ({detail})"
-            ) from exc
         path = _sqlite_path(connection_string)
         where = f" {path}" if path else ""
         raise DatabaseError(f"cannot connect to the database{where}: {detail}") from exc

@@ -14,6 +14,7 @@ from typing import Any
 OUTCOMES = ("stored", "duplicate", "rejected", "failed", "terminated", "running")
 PROBLEMS = ("failed", "rejected")
 SUBJECT_LABEL = "Blob"
+SKIPPED_EXTENSION = "not a .jpg, .jpeg, .png or .gif"  # BlobTriggerClient's log line says so too
 ROWS_SETTING = "SqlConnectionString"
 COLUMNS = ("Id", "FileName", "FileSizeKB", "Width", "Height", "Format", "UploadedOn", "BlobETag")
 
@@ -68,6 +69,15 @@ def describe(
     if status == "rejected":
         return blob, "rejected", _first_line(str(data.get("reason") or "")) or None
     return blob, "stored", None
+
+
+def skipped(function_name: str, blob_name: str) -> str | None:
+    """Why BlobTriggerClient starts no orchestration for this blob (its own rule), or None."""
+    from imagemeta.blobref import is_supported_name  # noqa: PLC0415
+
+    if function_name == "BlobTriggerClient" and not is_supported_name(blob_name):
+        return SKIPPED_EXTENSION
+    return None
 
 
 def _plain(value: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from imagemeta.blobref import MAX_NAME_LENGTH, BlobRef, InvalidReference
+from imagemeta.contract import CONFIGURATION_ERROR
 from imagemeta.textsafe import escape_text
 
 EXTRACT = "ExtractMetadata"
@@ -23,6 +24,11 @@ EXTRACT_RETRY = df.RetryOptions(
     first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=3
 )
 STORE_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=5)
+
+
+class StoreConfigurationError(RuntimeError):
+    """StoreMetadata reported a wrong SqlConnectionString: the instance fails at once, with
+    the reason as its output, and `restart-failed` runs it again once the setting is fixed."""
 
 
 def _rejected(blob: object, reason: str) -> dict[str, Any]:
@@ -74,5 +80,9 @@ def process_image(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     metadata = extracted["metadata"]
     context.set_custom_status({"step": "storing", "blob": name})
     outcome = yield context.call_activity_with_retry(STORE, STORE_RETRY, metadata)
+    if isinstance(outcome, dict) and CONFIGURATION_ERROR in outcome:
+        context.set_custom_status({"step": "configuration error", "blob": name})
+        raise StoreConfigurationError(f"{STORE}: configuration error, not retried: "
+                                      f"{outcome[CONFIGURATION_ERROR]}")  # fmt: skip
     context.set_custom_status({"step": outcome, "blob": name})
     return {"blob": name, "status": outcome, "metadata": metadata}

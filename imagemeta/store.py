@@ -16,6 +16,7 @@ from typing import Literal
 import pyodbc
 
 from imagemeta.contract import ImageMetadata
+from imagemeta.db import configuration_problem
 
 StoreOutcome = Literal["stored", "duplicate"]
 
@@ -57,7 +58,8 @@ class TransientStoreError(StoreError):
 
 
 class StoreConfigError(StoreError):
-    """The connection string names an ODBC driver this machine does not have."""
+    """SqlConnectionString is wrong (an ODBC driver or data source this machine does not
+    have): configuration, which no retry fixes, so the orchestration fails at once."""
 
 
 def file_name_hash(file_name: str) -> str:
@@ -105,12 +107,9 @@ def connect(connection_string: str) -> pyodbc.Connection:
     try:
         return pyodbc.connect(connection_string, autocommit=False, timeout=15)
     except pyodbc.Error as exc:
-        text = " ".join(str(a) for a in exc.args)
-        if "IM002" in text or "Can't open lib" in text:
-            raise StoreConfigError(
-                f"the ODBC driver named in SqlConnectionString is not installed; installed "
-                f"drivers: {pyodbc.drivers() or 'none'} ({text})"
-            ) from exc
+        problem = configuration_problem(connection_string, exc)
+        if problem is not None:
+            raise StoreConfigError(str(problem)) from exc
         if is_transient(exc):
             raise TransientStoreError(f"cannot connect to the database: {exc}") from exc
         raise

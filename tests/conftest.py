@@ -27,6 +27,7 @@ KIND_BY_PATH = {
     "devhost/azurestorage": "storage",
     "devhost/test_azurite_split.py": "storage",
     "devhost/blobtrigger/test_listener.py": "storage",
+    "devhost/blobtrigger/test_skips.py": "storage",
     "devhost/blobtrigger/test_two_apps.py": "host",
     "devhost/test_bindings.py": "host",
     "devhost/test_cli.py": "host",

@@ -105,11 +105,13 @@ def pipeline_factory(
     """Builds pipelines on a fresh Azurite + database; everything is torn down at module end."""
     started: list[Pipeline] = []
 
-    def make(extra_args: list[str] | None = None) -> Pipeline:
+    def make(extra_args: list[str] | None = None, sql: str | None = None) -> Pipeline:
+        """`sql`: a SqlConnectionString to run with as given (not migrated)."""
         root = tmp_path_factory.mktemp("e2e")
         azurite = Azurite(location=root / "azurite", log_path=root / "azurite.log").start()
-        sql = f"Driver={{SQLite3}};Database={root / 'imagemetadata.db'};Timeout=2000"
-        migrate(sql)
+        if sql is None:
+            sql = f"Driver={{SQLite3}};Database={root / 'imagemetadata.db'};Timeout=2000"
+            migrate(sql)
         host = DevhostProcess(
             app_dir=REPO_ROOT,
             storage_connection_string=azurite.connection_string,

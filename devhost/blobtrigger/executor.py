@@ -19,6 +19,7 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.storage.queue import QueueMessage
 
 from devhost.blobtrigger.properties import blob_properties_dict
+from devhost.blobtrigger.skips import VERSION_GONE, SkipReason
 from devhost.blobtrigger.targets import POISON_QUEUE, AccountClients, WatchedContainer
 from devhost.contracts import BlobHandler, BlobTriggerEvent, BlobTriggerTarget
 from devhost.queuepump import keep_invisible
@@ -46,7 +47,9 @@ class BlobTriggerExecutor:
         *,
         host_id: str,
         options: ExecutorOptions,
+        skip_reason: SkipReason | None = None,
     ) -> None:
+        self.skip_reason = skip_reason
         self.watched = watched
         self.handler = handler
         self.host_id = host_id
@@ -129,6 +132,7 @@ class BlobTriggerExecutor:
         except (ResourceNotFoundError, ResourceModifiedError):
             log.info("Blob '%s/%s' (%s) no longer exists in that version; ignored", t.container,
                      escape(name), escape(etag))  # fmt: skip
+            await _record(acct, t, name, etag, VERSION_GONE)
             await acct.queue.delete_message(msg)
             return
         props = downloader.properties
@@ -158,6 +162,9 @@ class BlobTriggerExecutor:
             return
         finally:
             await _stop(renewal)
+        reason = self.skip_reason(t.function_name, name) if self.skip_reason else None
+        if reason:
+            await _record(acct, t, name, etag, reason)
         await acct.queue.delete_message(msg)
 
     async def _failed(  # noqa: PLR0917
@@ -187,6 +194,16 @@ class BlobTriggerExecutor:
         await acct.queue.update_message(
             msg, visibility_timeout=max(1, int(self.options.retry_delay))
         )
+
+
+async def _record(
+    acct: AccountClients, t: BlobTriggerTarget, name: str, etag: str, reason: str
+) -> None:
+    """Keep a skip record; failing to is logged, never a reason to run the function again."""
+    try:
+        await acct.skips.record(t.function_id, t.container, name, etag, reason)
+    except Exception as e:
+        log.warning("Could not record the skip of blob '%s': %s", escape(name), escape(e))
 
 
 async def _stop(renewal: asyncio.Task[None]) -> None:

@@ -22,6 +22,7 @@ from devhost.blobtrigger.executor import BlobTriggerExecutor, ExecutorOptions
 from devhost.blobtrigger.paths import parse_blob_path
 from devhost.blobtrigger.receipts import HOSTS_CONTAINER, ReceiptStore
 from devhost.blobtrigger.scanner import ContainerScanner, scan_loop
+from devhost.blobtrigger.skips import SkipLog, SkipReason
 from devhost.blobtrigger.targets import (
     POISON_QUEUE,
     AccountClients,
@@ -46,9 +47,11 @@ class BlobTriggerListener:
         max_concurrency: int = 8,
         retry_delay: float = 2.0,
         visibility_timeout: float = 30.0,
+        skip_reason: SkipReason | None = None,
     ) -> None:
         self.targets = targets
         self.handler = handler
+        self.skip_reason = skip_reason  # the app's: why its function started nothing
         self.host_id = host_id
         self.options = ExecutorOptions(
             poll_interval=poll_interval,
@@ -77,8 +80,9 @@ class BlobTriggerListener:
             watched.append(w)
             self._scanners.append(ContainerScanner(w, self.host_id))
         self._executor = BlobTriggerExecutor(
-            watched, self.handler, host_id=self.host_id, options=self.options
-        )
+            watched, self.handler, host_id=self.host_id, options=self.options,
+            skip_reason=self.skip_reason,
+        )  # fmt: skip
 
     async def _open_account(self, connection_string: str) -> AccountClients:
         opts = client_kwargs(connection_string)
@@ -95,6 +99,7 @@ class BlobTriggerListener:
             poison=QueueClient.from_connection_string(connection_string, POISON_QUEUE, **qargs),
             receipts=ReceiptStore(service.get_container_client(HOSTS_CONTAINER)),
             poller=BackoffPoller(queue_name, ceiling=self.options.poll_interval),
+            skips=SkipLog(service.get_container_client(HOSTS_CONTAINER), self.host_id),
         )
         await acct.receipts.ensure_container()
         for q in (acct.queue, acct.poison):

@@ -23,6 +23,7 @@ from enum import Enum
 
 from devhost.blobtrigger.properties import quoted_etag
 from devhost.blobtrigger.receipts import receipt_name, scan_info_name
+from devhost.blobtrigger.skips import PATH_MISMATCH
 from devhost.blobtrigger.targets import WatchedContainer
 from devhost.sdkshortcuts import list_blobs
 from devhost.textsafe import escape
@@ -61,6 +62,7 @@ class ContainerScanner:
             self.cursor_loaded = True
         latest = self.cursor
         candidates: list[tuple[str, str, dict[str, str]]] = []
+        mismatched: list[tuple[str, str]] = []
         started = time.monotonic()
         async for blob in list_blobs(w.container):
             lm = blob.last_modified
@@ -73,9 +75,12 @@ class ContainerScanner:
             binding = w.path.match(blob.name)
             if binding is None:
                 self.handled.add(key)
+                mismatched.append(key)
                 continue
             candidates.append((blob.name, key[1], binding))
         self.listing_s = time.monotonic() - started
+        if mismatched:
+            await self._record_mismatches(mismatched)
         enqueued = 0
         for name, etag, _binding in candidates:
             outcome = await self._claim(name, etag)
@@ -92,6 +97,20 @@ class ContainerScanner:
             await receipts.write_cursor(cursor_blob, latest)
             self.cursor = latest
         return enqueued
+
+    async def _record_mismatches(self, versions: list[tuple[str, str]]) -> None:
+        """New versions whose name the path does not match: the real host passes over them
+        silently; devhost keeps a record so `status` and the monitor can count them."""
+        t = self.watched.target
+        reason = f"{PATH_MISMATCH} {t.container}/{t.blob_pattern}"
+        for name, etag in versions:
+            try:
+                await self.watched.account.skips.record(
+                    t.function_id, t.container, name, etag, reason
+                )
+            except Exception as e:  # a record is not worth failing the scan for
+                log.warning("Could not record the skip of '%s': %s", escape(name), escape(e))
+                return
 
     async def _claim(self, name: str, etag: str) -> Claim:
         """BlobTriggerExecutor.ExecuteAsync: receipt (incomplete), lease, enqueue, complete.

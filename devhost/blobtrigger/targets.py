@@ -12,6 +12,7 @@ from azure.storage.queue.aio import QueueClient
 
 from devhost.blobtrigger.paths import BlobPath, parse_blob_path
 from devhost.blobtrigger.receipts import ReceiptStore
+from devhost.blobtrigger.skips import SkipLog
 from devhost.contracts import BlobTriggerTarget
 from devhost.queuepump import BackoffPoller
 
@@ -69,6 +70,7 @@ class AccountClients:
     poison: QueueClient
     receipts: ReceiptStore
     poller: BackoffPoller  # the trigger queue's pace; the scanner wakes it after enqueuing
+    skips: SkipLog  # what the trigger skipped and why (devhost's own record, see skips.py)
 
 
 @dataclass(frozen=True)

@@ -95,10 +95,12 @@ def resolve_secrets(args: argparse.Namespace) -> None:
 def make_source(args: argparse.Namespace) -> ApiSource:
     view = app_view_from_settings(read_local_settings(Path.cwd()), args.app_view)
     if args.storage:
-        hub = args.hub or load_config(Path.cwd()).hub_name
+        config = None if args.hub else load_config(Path.cwd())
+        hub = args.hub if config is None else config.hub_name
         return LocalSource(
-            args.url, args.storage, hub, view, args.sql, min_interval=args.refresh, key=args.key
-        )
+            args.url, args.storage, hub, view, args.sql, min_interval=args.refresh, key=args.key,
+            host_id=config.host_id if config else None,  # the app here: its trigger's skips
+        )  # fmt: skip
     api = DurableApi(args.url, args.key)
     return RemoteSource(api, f"app {args.url}", view, args.sql, args.refresh)
 

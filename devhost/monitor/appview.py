@@ -14,6 +14,9 @@ deployed) or with `--app-view`; the module may define, all optional:
   holding that connection string): an extra "Rows" view of the app's own data, newest first,
   `{"total", "rows", "next", ...}`. `next` is an opaque continuation (text) for the page after
   this one, None on the last; passed back as `after`. A `rows` without `after` is one page.
+- `skipped(function_name, blob_name)` returning why that blob-trigger function starts nothing
+  for the blob (e.g. an extension it ignores), or None: the host records the reason after the
+  function ran (devhost.blobtrigger.skips) and `status` and the monitor count skips by reason.
 
 The plug-in imports nothing of devhost (the module ships with the app, devhost does not).
 """
@@ -37,6 +40,7 @@ GENERIC_OUTCOMES = ("completed", "failed", "terminated", "running")
 
 Describe = Callable[..., tuple[str | None, str, str | None]]
 Rows = Callable[..., dict[str, Any]]
+Skipped = Callable[[str, str], str | None]
 
 
 class AppViewError(ConfigError):
@@ -71,6 +75,18 @@ class AppView:
     rows: Rows | None = None
     rows_setting: str | None = None
     rows_page: bool = False  # its rows() takes `after` (continuation)
+    app_skipped: Skipped | None = None
+
+    def skip_reason(self, function_name: str, blob_name: str) -> str | None:
+        """Why the app's trigger function started nothing for this blob (None: it did, or
+        the app does not say). The app's code: an error in it is a reason, never a crash."""
+        if self.app_skipped is None:
+            return None
+        try:
+            reason = self.app_skipped(function_name, blob_name)
+        except Exception as exc:
+            return f"app view failed: {first_line(str(exc))}"
+        return first_line(str(reason)) if reason else None
 
     def describe(
         self, runtime_status: str, input_value: Any, output_value: Any, custom_status: Any = None
@@ -133,7 +149,8 @@ def load_app_view(spec: str | None) -> AppView:
     outcomes = tuple(getattr(module, "OUTCOMES", GENERIC_OUTCOMES))
     describe = getattr(module, "describe", None)
     rows = getattr(module, "rows", None)
-    for label, fn in (("describe", describe), ("rows", rows)):
+    skipped = getattr(module, "skipped", None)
+    for label, fn in (("describe", describe), ("rows", rows), ("skipped", skipped)):
         if fn is not None and not callable(fn):
             raise AppViewError(f"app view {spec!r}: {label} is not a function")
     return AppView(
@@ -145,6 +162,7 @@ def load_app_view(spec: str | None) -> AppView:
         rows=rows,
         rows_setting=getattr(module, "ROWS_SETTING", None),
         rows_page=rows is not None and _takes(rows, "after"),
+        app_skipped=skipped,
     )
 
 

@@ -1,15 +1,17 @@
 """`python -m devhost status`: the task hub at a glance, read from its tables (devhost need not
 run). Hub-wide counts by runtime status and outcome, then the newest instances with their
 subject, outcome and reason (the app's words, through its app view: devhost.monitor.appview);
-`--status`/`--outcome` filter; `--watch` follows the current backlog live (done/total, rate,
-ETA); `status <id>` shows one instance's history timeline."""
+`--status`/`--outcome` filter; `--watch` follows the backlog live (index.BacklogWatch: done/total,
+rate over its active time, ETA); `status <id>` shows one instance's history timeline."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from typing import Any
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 from azure.data.tables.aio import TableClient
 from rich.console import Console
@@ -17,9 +19,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from devhost.blobtrigger.skips import skip_counts
 from devhost.durabletask.azurestorage.names import escape_key, unescape_key
 from devhost.monitor.appview import GENERIC, AppView
-from devhost.monitor.index import InstanceIndex, Query, backlog
+from devhost.monitor.fit import Column, fitted_table, widths
+from devhost.monitor.index import BacklogWatch, InstanceIndex, Query
 from devhost.monitor.payloads import failure_text
 from devhost.monitor.table import TableInstances
 from devhost.monitor.timeline import build_timeline
@@ -59,27 +63,45 @@ def counts_table(index: InstanceIndex, hub: str) -> Table:
     return table
 
 
-def instances_table(index: InstanceIndex, query: Query) -> Table:
+def skips_table(counts: dict[str, int], width: int = 80) -> Table:
+    """Blob versions the trigger started nothing for, by reason (devhost.blobtrigger.skips)."""
+    columns = [
+        Column("Reason", "reason", cells=[Text(escape(r)) for r in counts]),
+        Column("Count", justify="right", cells=[Text(str(n)) for n in counts.values()]),
+    ]
+    return fitted_table(columns, width)
+
+
+def instances_table(index: InstanceIndex, query: Query, width: int = 80) -> Table:
+    """The newest instances in `width` columns (devhost.monitor.fit): ids shortened in the
+    middle, subjects keep their ends, only the reason wraps; the creation time loses its
+    seconds before a subject loses its middle."""
     page = index.select(query)
-    table = Table(caption=f"{len(page['items'])} of {page['total']} matching, newest first")
-    table.add_column("Instance", overflow="fold", min_width=12)
-    table.add_column(index.view.subject_label, overflow="fold", min_width=12)
-    for col in ("Status", "Outcome"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("Reason", overflow="fold", ratio=2)
-    table.add_column("Created (UTC)", no_wrap=True)
-    table.add_column("Duration", no_wrap=True, justify="right")
-    for item in page["items"]:
-        table.add_row(
-            Text(escape(item["instanceId"])),
-            Text(escape(item["subject"] or "")),  # Text: a name like "[red]x" is shown as is
-            _styled(item["runtimeStatus"]),
-            _styled(item["outcome"], index.view.problems),
-            Text(escape(item["reason"] or "")),
-            item["createdTime"][5:19].replace("T", " "),
-            _fmt_ms(item["durationMs"]),
-        )
-    return table
+    items = page["items"]
+    problems = index.view.problems
+
+    def columns(seconds: bool) -> list[Column]:
+        end = 19 if seconds else 16
+        return [
+            Column("Instance", "id", cells=[Text(escape(i["instanceId"])) for i in items]),
+            # Text: a name like "[red]x" is shown as is
+            Column(index.view.subject_label, "name",
+                   cells=[Text(escape(i["subject"] or "")) for i in items]),
+            Column("Status", cells=[_styled(i["runtimeStatus"]) for i in items]),
+            Column("Outcome", cells=[_styled(i["outcome"], problems) for i in items]),
+            Column("Reason", "reason", cells=[Text(escape(i["reason"] or "")) for i in items]),
+            Column("Created",
+                   cells=[Text(i["createdTime"][5:end].replace("T", " ")) for i in items]),
+            Column("Duration", justify="right",
+                   cells=[Text(_fmt_ms(i["durationMs"])) for i in items]),
+        ]  # fmt: skip
+
+    cols = columns(seconds=True)
+    if any(size < c.natural() for c, size in zip(cols, widths(cols, width), strict=True)
+           if c.kind != "reason"):  # fmt: skip
+        cols = columns(seconds=False)
+    caption = f"{len(items)} of {page['total']} matching, newest first; times in UTC"
+    return fitted_table(cols, width, caption=caption)
 
 
 async def _history(connection_string: str, hub: str, instance_id: str) -> dict[str, Any] | None:
@@ -111,6 +133,20 @@ async def _history(connection_string: str, hub: str, instance_id: str) -> dict[s
     }
 
 
+def timeline_table(status: dict[str, Any], width: int) -> Table:
+    """One instance's history (its activity attempts and the waits between) in `width`."""
+    columns = [Column("Offset", justify="right"), Column("Step", "name"),
+               Column("Duration", justify="right"), Column("Result", "reason")]  # fmt: skip
+    for e in build_timeline(status)["entries"]:
+        step = e["label"] + (f" #{e['attempt']}" if e.get("attempt") else "")
+        result = "failed: " + e["reason"] if e.get("reason") else ("ok" if e.get("ok") else "")
+        cells = (_fmt_ms(e["startOffset"]), escape(step), _fmt_ms(e["durationMs"]),
+                 escape(result))  # fmt: skip
+        for col, cell in zip(columns, cells, strict=True):
+            col.cells.append(Text(cell))
+    return fitted_table(columns, width)
+
+
 async def _print_instance(
     console: Console, cs: str, hub: str, instance_id: str, view: AppView
 ) -> int:
@@ -130,45 +166,88 @@ async def _print_instance(
     console.print(Text(f"  output: {escape(status['output']) if runtime != 'Failed' else ''}"))
     if runtime == "Failed":
         console.print(Text(escape_lines(failure_text(status["output"]))))
-    table = Table("Offset", "Step", "Duration", "Result")
-    for e in build_timeline(status)["entries"]:
-        step = e["label"] + (f" #{e['attempt']}" if e.get("attempt") else "")
-        result = "failed: " + e["reason"] if e.get("reason") else ("ok" if e.get("ok") else "")
-        table.add_row(
-            _fmt_ms(e["startOffset"]), Text(escape(step)), _fmt_ms(e["durationMs"]),
-            Text(escape(result)),
-        )  # fmt: skip
-    console.print(table)
+    console.print(timeline_table(status, console.width))
     return 0
 
 
-async def _watch(
-    console: Console, source: TableInstances, index: InstanceIndex, interval: float
-) -> None:
+class InstanceScan(Protocol):
+    async def scan(self, index: InstanceIndex, since: float | None) -> float | None: ...
+
+
+async def watch_backlog(
+    console: Console,
+    source: InstanceScan,
+    index: InstanceIndex,
+    interval: float,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    settle: float = 5.0,
+) -> dict[str, Any]:
+    """Follow the backlog live (index.BacklogWatch) until it is done; returns its last state.
+
+    `clock` is the wall clock the instances' times are in; tests inject one with `sleep`."""
     since: float | None = None
+    follow = BacklogWatch(settle=max(settle, interval))
     fields = "{task.fields[rate]}/s  ETA {task.fields[eta]}  {task.fields[outcomes]}"
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    columns = (TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
                TextColumn(fields))  # fmt: skip
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("backlog", total=None, rate="0", eta="—", outcomes="")
+        task = progress.add_task("waiting", total=None, rate="0", eta="—", outcomes="")
         while True:
+            now = clock()  # before the scan: an instance created during it is new
             newest = await source.scan(index, since)
             if newest is not None:
                 since = newest - 2.0
-            b = backlog(list(index.items.values()), time.time())
-            view = index.overview()["byOutcome"]
+            items = list(index.items.values())
+            first = follow.start is None
+            b = follow.update(items, now)
+            if first:  # says which backlog this is (and that the watch is under way)
+                progress.console.print(_following(b, follow.start or now))
+            counts = Counter(s.outcome for s in follow.batch(items))
             eta = b["etaSeconds"]
             progress.update(
                 task,
+                description="backlog" if b["total"] else "waiting",
                 total=b["total"] or None,
                 completed=b["done"],
                 rate=f"{b['rate']:.1f}",
                 eta="—" if eta is None else f"{eta:.0f} s",
-                outcomes=" ".join(f"{k} {v}" for k, v in view.items()),
+                outcomes=" ".join(f"{k} {counts[k]}" for k in index.view.outcomes if counts[k]),
             )
-            if b["total"] and not b["active"]:
-                return
-            await asyncio.sleep(interval)
+            if b["finished"]:
+                return b
+            await sleep(interval)
+
+
+def _following(b: dict[str, Any], start: float) -> Text:
+    if b["active"]:
+        since = time.strftime("%H:%M:%S", time.gmtime(start))
+        return Text(f"Following the running backlog (since {since} UTC); Ctrl-C stops")
+    return Text("Nothing running: waiting for new instances; Ctrl-C stops")
+
+
+PIPED_WIDTH = 1000  # wider than any row (ids 36, reasons at most 300): nothing is shortened
+
+
+def terminal() -> Console:
+    """The console the CLI prints on: the terminal's width (tables fit it), or, piped or
+    captured, one whole line per row, ids and reasons uncut, for a file or a grep."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, PIPED_WIDTH))
+    return console
+
+
+def restarted_table(restarted: Sequence[Any], verb: str, subject_label: str, width: int) -> Table:
+    """`restart-failed`'s list (devhost.recovery.Restarted items) in `width` columns."""
+    columns = [
+        Column("Instance", "id", cells=[Text(escape(r.instance_id)) for r in restarted]),
+        Column("Orchestration", cells=[Text(escape(r.name)) for r in restarted]),
+        Column(subject_label, "name", cells=[Text(escape(r.subject or "?")) for r in restarted]),
+        Column("Reason", "reason", cells=[Text(escape(r.reason or "")) for r in restarted]),
+    ]
+    return fitted_table(columns, width, title=f"{verb}:")
 
 
 async def print_status(
@@ -182,10 +261,9 @@ async def print_status(
     watch: bool = False,
     interval: float = 2.0,
     view: AppView = GENERIC,
+    host_id: str | None = None,
 ) -> int:
-    console = Console()
-    if not console.is_terminal:  # piped or captured: keep whole lines rather than folding
-        console = Console(width=max(console.width, 200))
+    console = terminal()
     if instance_id:
         return await _print_instance(console, connection_string, hub, instance_id, view)
     source = TableInstances(connection_string, hub)
@@ -193,16 +271,22 @@ async def print_status(
     try:
         if watch:
             with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-                await _watch(console, source, index, interval)
+                await watch_backlog(console, source, index, interval)
         else:
             await source.scan(index, None)
     finally:
         await source.close()
     console.print(counts_table(index, hub))
+    if host_id:
+        skipped = await skip_counts(connection_string, host_id)
+        if skipped:  # a title of its own: a table's title wraps at the table's width
+            total = sum(skipped.values())
+            console.print(Text(f"Skipped by the blob trigger: {total} blob version(s)"))
+            console.print(skips_table(skipped, console.width))
     query = Query(
         statuses=frozenset(s for s in (status or "").split(",") if s),
         outcomes=frozenset(o for o in (outcome or "").split(",") if o),
         size=top,
     )
-    console.print(instances_table(index, query))
+    console.print(instances_table(index, query, console.width))
     return 0

@@ -3,6 +3,7 @@ filtered/sorted/paged instance list, fast enough to recompute on every request a
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -157,36 +158,106 @@ class InstanceIndex:
         }
 
 
-def backlog(items: list[Summary], now: float, idle_gap: float = 30.0) -> dict[str, Any]:
-    """The current batch: instances since the last time nothing was running for `idle_gap`
-    seconds. Done/total, rate over the last minute (or the whole batch) and ETA."""
+def batch_start(items: list[Summary], now: float, idle_gap: float = 30.0) -> float | None:
+    """Creation time of the current batch's first instance: the batch runs from the last time
+    nothing was running for `idle_gap` seconds. None without instances."""
     if not items:
-        return {"total": 0, "done": 0, "active": 0, "rate": 0.0, "etaSeconds": None}
-    spans = sorted(
-        ((s.created, now if s.active else s.updated, s) for s in items), key=lambda x: x[0]
-    )
-    start_index = 0
-    reach = spans[0][1]
-    for i in range(1, len(spans)):
-        if spans[i][0] > reach + idle_gap:
-            start_index = i
-        reach = max(reach, spans[i][1])
-    batch = [s for _, _, s in spans[start_index:]]
-    start = spans[start_index][0]
-    done_items = [s for s in batch if not s.active]
-    active = len(batch) - len(done_items)
-    window = 60.0
-    recent = sum(1 for s in done_items if s.updated >= now - window)
-    elapsed = max(1e-3, (now if active else max(s.updated for s in batch)) - start)
-    rate = recent / window if active and recent else len(done_items) / elapsed
+        return None
+    spans = sorted((s.created, now if s.active else s.updated) for s in items)
+    start, reach = spans[0]
+    for created, end in spans[1:]:
+        if created > reach + idle_gap:
+            start = created
+        reach = max(reach, end)
+    return start
+
+
+def busy_seconds(spans: list[tuple[float, float]]) -> float:
+    """How long at least one of the spans was open (the length of their union): the time a
+    batch was actually being worked on, without the idle gaps between its uploads."""
+    total = 0.0
+    open_start: float | None = None
+    open_end = 0.0
+    for start, end in sorted(spans):
+        if open_start is None or start > open_end:
+            if open_start is not None:
+                total += open_end - open_start
+            open_start, open_end = start, end
+        else:
+            open_end = max(open_end, end)
+    if open_start is not None:
+        total += open_end - open_start
+    return total
+
+
+def progress(batch: list[Summary], now: float, start: float) -> dict[str, Any]:
+    """Done/total of `batch`, its rate over the time it was active (an idle minute before
+    or inside it does not dilute the rate) and the ETA at that rate."""
+    done = sum(1 for s in batch if not s.active)
+    active = len(batch) - done
+    busy = busy_seconds([(s.created, now if s.active else s.updated) for s in batch])
+    rate = done / busy if done and busy > 0 else 0.0
     return {
         "start": _iso(start),
         "total": len(batch),
-        "done": len(done_items),
+        "done": done,
         "active": active,
         "rate": round(rate, 2),
+        "busySeconds": round(busy, 1),
         "etaSeconds": round(active / rate, 1) if active and rate > 0 else None,
     }
+
+
+def backlog(items: list[Summary], now: float, idle_gap: float = 30.0) -> dict[str, Any]:
+    """The current batch (see `batch_start`): done/total, rate over its active time, ETA."""
+    start = batch_start(items, now, idle_gap)
+    if start is None:
+        return {"total": 0, "done": 0, "active": 0, "rate": 0.0, "etaSeconds": None}
+    return progress([s for s in items if s.created >= start], now, start)
+
+
+class BacklogWatch:
+    """What `devhost status --watch` follows: the batch running when the watch starts, or,
+    when nothing runs then, what happens from then on; instances started (or restarted)
+    later extend it. What had finished before the watch started, and has not changed since,
+    is never part of it, whatever its creation time says (an instance created just before the
+    first poll may not be in the table yet at that poll). It is finished once all of it has
+    been done for `settle` seconds (a trigger starts an upload's instances over several polls,
+    so a moment with nothing running is not yet the end). Times are the caller's clock, so
+    tests drive it without sleeping."""
+
+    def __init__(self, settle: float = 5.0, idle_gap: float = 30.0) -> None:
+        self.settle = settle
+        self.idle_gap = idle_gap
+        self.start: float | None = None
+        self._running_from = math.inf  # the running batch's first creation time
+        self._done_before: dict[str, float] = {}  # finished at the start: id -> last update
+        self._quiet_since: float | None = None
+        self._seen = 0
+
+    def update(self, items: list[Summary], now: float) -> dict[str, Any]:
+        if self.start is None:
+            current = batch_start(items, now, self.idle_gap)
+            if current is not None and any(s.active for s in items):
+                self._running_from = current
+            self._done_before = {s.instance_id: s.updated for s in items if not s.active}
+            self.start = min(self._running_from, now)
+        b = progress(self.batch(items), now, self.start)
+        if b["active"] or not b["total"] or b["total"] != self._seen:
+            self._quiet_since = None if b["active"] or not b["total"] else now
+        elif self._quiet_since is None:
+            self._quiet_since = now
+        self._seen = b["total"]
+        b["finished"] = self._quiet_since is not None and now - self._quiet_since >= self.settle
+        return b
+
+    def batch(self, items: list[Summary]) -> list[Summary]:
+        """The instances followed (after the first `update`)."""
+        return [
+            s for s in items
+            if s.created >= self._running_from
+            or self._done_before.get(s.instance_id) != s.updated
+        ]  # fmt: skip
 
 
 def throughput(items: list[Summary], now: float, buckets: int) -> dict[str, Any]:

@@ -69,6 +69,13 @@ async def overview(request: web.Request) -> web.Response:
         body["poison"] = await source.poison_count()
     except Exception:
         body["poison"] = None
+    try:
+        skipped = await source.skip_counts()
+    except Exception:
+        skipped = None
+    body["skipped"] = (
+        None if skipped is None else {"total": sum(skipped.values()), "byReason": skipped}
+    )
     body["source"] = source.label
     body["computeMs"] = round((time.perf_counter() - started) * 1000, 1)
     return _json(body)

@@ -42,6 +42,8 @@ class MonitorSource(Protocol):
 
     async def poison_count(self) -> int | None: ...
 
+    async def skip_counts(self) -> dict[str, int] | None: ...
+
     async def close(self) -> None: ...
 
 
@@ -124,6 +126,10 @@ class ApiSource:
     async def poison_count(self) -> int | None:
         return None
 
+    async def skip_counts(self) -> dict[str, int] | None:
+        """Blob versions the trigger skipped, by reason; None where that is not known."""
+        return None
+
     async def close(self) -> None:
         await self.api.close()
 
@@ -191,8 +197,10 @@ class LocalSource(ApiSource):
         min_interval: float = 1.0,
         key: str | None = None,
         api: DurableApi | None = None,
+        host_id: str | None = None,
     ) -> None:
         label = f"devhost {base_url} (task hub {hub})"
+        self.host_id = host_id  # whose blob-trigger skip records to count
         api = api or DurableApi(base_url, key)
         super().__init__(api, label, view, rows_connection, min_interval)
         self.table = TableInstances(storage, hub)
@@ -216,6 +224,13 @@ class LocalSource(ApiSource):
             except ResourceNotFoundError:
                 return 0
             return int(props.approximate_message_count or 0)
+
+    async def skip_counts(self) -> dict[str, int] | None:
+        if not self.host_id:
+            return None
+        from devhost.blobtrigger.skips import skip_counts  # noqa: PLC0415
+
+        return await skip_counts(self.storage, self.host_id)
 
     async def close(self) -> None:
         await super().close()

@@ -27,6 +27,7 @@ def add_host_routes(app: web.Application, host: Any) -> None:
         view,
         settings.get(view.rows_setting) if view.rows_setting else None,
         api=DurableApi(host.rpc_url, api_path=RPC_PREFIX),  # details and actions: loopback RPC
+        host_id=host.config.host_id,
     )
     add_monitor_routes(app, source)
     add_admin_routes(app, HostAdminBackend(host))

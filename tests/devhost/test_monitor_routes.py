@@ -58,6 +58,9 @@ class FakeSource:
     async def poison_count(self) -> int | None:
         return 3
 
+    async def skip_counts(self) -> dict[str, int] | None:
+        return {"not a .jpg, .jpeg, .png or .gif": 2, "name does not match": 1}
+
     async def close(self) -> None:
         pass
 
@@ -108,6 +111,10 @@ def test_overview_and_filtered_list() -> None:
     async def t(client: TestClient[Any, Any], source: FakeSource, _: FakeBackend) -> None:
         view = await (await client.get("/monitor/api/overview")).json()
         assert view["total"] == 4 and view["poison"] == 3
+        assert view["skipped"] == {  # issue 23: what the blob trigger skipped, by reason
+            "total": 3,
+            "byReason": {"not a .jpg, .jpeg, .png or .gif": 2, "name does not match": 1},
+        }
         assert view["byOutcome"]["stored"] == 1 and view["byOutcome"]["failed"] == 1
         page = await (await client.get("/monitor/api/instances?outcome=rejected")).json()
         assert [(i["subject"], i["reason"]) for i in page["items"]] == [("b1.png", "bad")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pyodbc
@@ -192,8 +193,54 @@ def test_locked_database_is_a_transient_error(tmp_path) -> None:
 
 
 def test_missing_driver_names_the_installed_ones() -> None:
-    with pytest.raises(StoreConfigError, match="installed drivers"):
+    with pytest.raises(StoreConfigError, match=r"drivers registered: .*SQLite3"):
         MetadataStore("Driver={ODBC Driver 18 for SQL Server};Server=nowhere").insert(meta())
+
+
+# Issue 23: a wrong SqlConnectionString is configuration, not a transient fault. The activity
+# answers with the reason instead of raising, so the orchestrator's five retries (25 s) do not
+# run; pyodbc's IM002 "Data source name not found and no default driver specified" for a
+# driver, a data source or no driver at all, and an unset setting.
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [
+        ("Driver={No Such Driver};Database=x.db", "ODBC driver 'No Such Driver' (Driver= in "
+         "SqlConnectionString) cannot be loaded"),
+        ("DSN=nosuchdsn", "SqlConnectionString names no Driver= and no known data source"),
+        (None, "app setting SqlConnectionString is not set"),
+    ],
+)  # fmt: skip
+def test_wrong_connection_string_is_a_configuration_error_not_raised(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, reason: str
+) -> None:
+    if setting is None:
+        monkeypatch.delenv("SqlConnectionString", raising=False)
+    else:
+        monkeypatch.setenv("SqlConnectionString", setting)
+    answer = store_metadata(VALID)
+    assert isinstance(answer, dict)
+    assert answer["configurationError"].startswith(reason), answer
+    assert "\n" not in answer["configurationError"]
+
+
+def test_a_locked_database_still_raises_for_the_retry_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The other side of the line: what a retry can fix is still raised (and retried).
+    import sqlite3  # noqa: PLC0415
+
+    path = tmp_path / "locked.db"
+    cs = f"Driver={{SQLite3}};Database={path};Timeout=100"
+    db.migrate(cs)
+    monkeypatch.setenv("SqlConnectionString", cs)
+    lock = sqlite3.connect(path, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(TransientStoreError):
+            store_metadata(VALID)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
 
 
 def test_transient_classification() -> None:

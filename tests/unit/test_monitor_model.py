@@ -106,7 +106,7 @@ def test_index_counts_backlog_and_paging() -> None:
     now = 10_000.0
     for i in range(10):  # an old, finished batch
         index.upsert(_summary(i, "Completed", {"status": "stored"}, 100 + i, 101 + i))
-    for i in range(10, 40):  # the current batch: 20 done in the last minute, 10 running
+    for i in range(10, 40):  # the current batch, created 50 s ago: 20 done, 10 running
         done = i < 30
         status = "Completed" if done else "Running"
         out = {"status": "rejected", "reason": "bad"} if i % 10 == 0 else {"status": "stored"}
@@ -117,7 +117,8 @@ def test_index_counts_backlog_and_paging() -> None:
     assert view["byOutcome"]["rejected"] == 2 and view["byOutcome"]["running"] == 10
     b = view["backlog"]
     assert (b["total"], b["done"], b["active"]) == (30, 20, 10)
-    assert abs(b["rate"] - 20 / 60) < 0.01 and abs(b["etaSeconds"] - 30) < 1
+    # Rate over the 50 s the batch has been active (not a fixed minute): 20 done / 50 s.
+    assert abs(b["rate"] - 20 / 50) < 0.01 and abs(b["etaSeconds"] - 25) < 1
     page = index.select(Query(outcomes=frozenset({"rejected"})), now)
     assert page["total"] == 2 and {i["subject"] for i in page["items"]} == {"n10.png", "n20.png"}
     page = index.select(Query(text="N3", sort="subject", descending=False, size=5, page=1), now)
@@ -241,3 +242,15 @@ def test_an_app_view_without_paging_serves_one_page(monkeypatch: Any) -> None:
     assert asyncio.run(source.rows(5)) == {"total": 1, "rows": [{"n": 5}]}
     with pytest.raises(ValueError, match="no further pages"):
         asyncio.run(source.rows(5, None, "7"))
+
+
+def test_the_app_view_says_which_blobs_its_trigger_skips() -> None:
+    # BlobTriggerClient's own rule (imagemeta.blobref.is_supported_name), through the view.
+    assert VIEW.skip_reason("BlobTriggerClient", "notes.txt") == "not a .jpg, .jpeg, .png or .gif"
+    assert VIEW.skip_reason("BlobTriggerClient", "cats/1.PNG") is None
+    assert VIEW.skip_reason("OtherTrigger", "notes.txt") is None  # another function's business
+    assert GENERIC.skip_reason("BlobTriggerClient", "notes.txt") is None  # no app view: no say
+    broken = type(VIEW)(name="broken", app_skipped=lambda f, n: 1 / 0)
+    assert (broken.skip_reason("F", "x") or "").startswith("app view failed: ")
+    multi = type(VIEW)(name="multi", app_skipped=lambda f, n: "line one\nline two")
+    assert multi.skip_reason("F", "x") == "line one"

@@ -159,6 +159,27 @@ def test_store_failing_every_attempt_fails_the_orchestration_visibly() -> None:
     assert "$OutOfProcData$" in str(err.value)
 
 
+# Issue 23: a wrong SqlConnectionString (StoreMetadata answers {"configurationError": ...})
+# fails the instance at the first answer, with the reason, instead of five retries (25 s).
+def test_store_configuration_error_fails_at_once_with_the_reason() -> None:
+    extracted = json.dumps({"rejected": False, "metadata": META})
+    reason = "ODBC driver 'SQLite' (Driver= in SqlConnectionString) is not installed"
+    history = [
+        *FIRST,
+        started(1),
+        ev(5, TaskScheduledId=0, Result=extracted),
+        started(2),
+        ev(5, TaskScheduledId=1, Result=json.dumps({"configurationError": reason})),
+    ]
+    with pytest.raises(Exception, match=r"StoreMetadata: configuration error, not ") as err:
+        run(history)
+    assert reason in str(err.value)
+    state = json.loads(str(err.value).split("$OutOfProcData$:", 1)[1])
+    assert [a["functionName"] for a in actions(state)] == ["ExtractMetadata", "StoreMetadata"]
+    assert not any(a.get("actionType") == 2 for a in actions(state))  # no retry timer either
+    assert state["customStatus"] == {"step": "configuration error", "blob": "a.jpg"}
+
+
 # Guards issue 12 item 1: a start through the Durable HTTP API with a hand-made input must end
 # as a "rejected" outcome before any activity runs (not a crash, not a row).
 @pytest.mark.parametrize(

@@ -105,6 +105,13 @@ function niceStep(raw) { // 1, 2 or 5 times a power of ten, at least raw
   return [1, 2, 5, 10].map(m => m * p).find(v => v >= raw);
 }
 function clock(d, seconds) { return d.toISOString().slice(11, seconds ? 19 : 16); }
+// Blob versions the trigger started nothing for, with the count per reason under the total.
+function skippedCard(s) {
+  const c = card("skipped by the blob trigger", s ? s.total : "n/a", "count-skipped");
+  if (s && s.total) c.append(el("ul", { class: "reasons" },
+    Object.entries(s.byReason).map(([r, n]) => el("li", {}, `${r}: ${n}`))));
+  return c;
+}
 function chart(tp) {
   const series = tp.series || {};
   const keys = Object.keys(series);
@@ -177,8 +184,9 @@ async function renderOverview() {
       STATUSES.filter(s => o.byStatus[s]).map(s => card(s, o.byStatus[s], `count-status-${s}`))),
     group("outcome-cards", "Outcome", "what the app made of it (its view of each instance's result)",
       Object.entries(o.byOutcome).map(([k, v]) => card(k, v, `count-outcome-${k}`))),
-    group("trigger-cards", "Trigger", "messages the trigger gave up on",
-      card("poison queue", o.poison === null ? "n/a" : o.poison, "count-poison")),
+    group("trigger-cards", "Trigger", "messages the trigger gave up on, blobs it started nothing for",
+      card("poison queue", o.poison === null ? "n/a" : o.poison, "count-poison"),
+      skippedCard(o.skipped)),
     el("section", { id: "backlog" }, el("h2", {}, "Current backlog"),
       el("div", { class: "progress" }, el("div", { style: `width:${pct}%` })),
       el("div", {}, `${b.done} / ${b.total} done (${pct}%), ${b.active} in progress · ${b.rate}/s · ETA ${eta}`)),

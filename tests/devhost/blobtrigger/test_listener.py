@@ -22,6 +22,7 @@ from devhost.azurite import Azurite
 from devhost.blobtrigger import POISON_QUEUE, BlobTriggerListener, target_from_binding
 from devhost.blobtrigger.receipts import HOSTS_CONTAINER, receipt_name
 from devhost.blobtrigger.scanner import ContainerScanner
+from devhost.blobtrigger.skips import SkipReason
 from devhost.blobtrigger.targets import host_queue_name
 from devhost.contracts import BlobTriggerEvent
 from tests.waiting import wait_until
@@ -69,6 +70,8 @@ def run_listener(
     recorder: Recorder,
     until: Callable[[], bool] | None,
     timeout: float = 30.0,
+    pattern: str = "{name}",
+    skip_reason: SkipReason | None = None,
     **kwargs: float,
 ) -> BlobTriggerListener:
     """Run a listener (on its own event loop thread) until `until()` holds, then until it has
@@ -76,12 +79,13 @@ def run_listener(
     shown by then. `until=None` runs just those two scans (a check that nothing fires)."""
     target = target_from_binding(
         "Probe",
-        {"path": f"{container}/{{name}}"},
+        {"path": f"{container}/{pattern}"},
         {"AzureWebJobsStorage": azurite.connection_string},
     )
     listener = BlobTriggerListener(
-        [target], recorder, host_id=host_id, poll_interval=0.2, retry_delay=1, **kwargs
-    )
+        [target], recorder, host_id=host_id, poll_interval=0.2, retry_delay=1,
+        skip_reason=skip_reason, **kwargs,
+    )  # fmt: skip
     work = QueueClient.from_connection_string(azurite.connection_string, host_queue_name(host_id))
     scans = Scans()
     loop = asyncio.new_event_loop()
