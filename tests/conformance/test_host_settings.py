@@ -31,6 +31,10 @@ HUB = "ConfHostSettings"
 HOST_JSON = {
     "version": "2.0",
     "healthMonitor": {"enabled": False},
+    "extensionBundle": {
+        "id": "Microsoft.Azure.Functions.ExtensionBundle",
+        "version": "[4.*, 5.0.0)",
+    },
     "extensions": {
         "http": {"routePrefix": "api"},
         "durableTask": {
@@ -97,4 +101,4 @@ def test_start_names_each_set_key_devhost_does_not_honour_once(proc: DevhostProc
     assert "owns all 2 control partitions" in log
     lines = [line for line in log.splitlines() if "host.json healthMonitor" in line]
     assert len(lines) == 1 and lines[0].startswith("Not as in Azure: host.json healthMonitor")
-    assert "extensionBundle" not in log  # not set in this host.json: nothing said
+    assert "applicationInsights" not in log  # announced when set; not set here: nothing said
