@@ -93,6 +93,8 @@ def classify(r: Request) -> str:  # noqa: PLR0911 - one return per kind
         return SETUP
     if "comp=list" in r.query:
         return "container listing (scan)"
+    if rest == "taskhub.json":  # {hub}-leases/taskhub.json: read once at start, as the
+        return SETUP  # real BlobPartitionLeaseManager.GetOrCreateTaskHubInfoAsync does
     if r.method == "GET" and rest:
         rng = r.headers.get("x-ms-range", r.headers.get("range", ""))
         end = rng.rsplit("-", 1)[-1] if rng else ""
