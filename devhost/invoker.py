@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import traceback
 import typing
@@ -317,3 +318,22 @@ def _short(exc: Exception) -> str:
     text = str(exc)
     head = text.split("$OutOfProcData$", 1)[0].strip()
     return head[:500]
+
+
+FUNCTION_THREADS = ("function", "orchestrator")  # the pools' thread name prefixes
+SHUTDOWN_GRACE = 3.0  # seconds the pools' idle threads get to notice the shutdown
+
+
+def still_running(grace: float = SHUTDOWN_GRACE) -> int:
+    """How many sync invocations are still running once the host has stopped (after `close`).
+
+    The Functions host ends its worker process on shutdown, and with it every invocation still
+    running there (a Durable work item's message comes back when its visibility ends). Python
+    would instead join every pool thread at exit: a sync function retrying an unreachable
+    service holds the shutdown for minutes. The caller exits without waiting when this is > 0.
+    """
+    deadline = time.monotonic() + grace
+    busy = [t for t in threading.enumerate() if t.name.startswith(FUNCTION_THREADS)]
+    for thread in busy:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return sum(t.is_alive() for t in busy)

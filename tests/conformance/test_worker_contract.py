@@ -109,3 +109,38 @@ def test_the_worker_process_count_runs_activities_in_another_process(two_process
         "Not as in Azure: activities run in 1 extra devhost process(es) "
         "(FUNCTIONS_WORKER_PROCESS_COUNT=2)" in full_log(host)
     )
+
+
+def test_stopping_does_not_wait_for_a_sync_function_still_running(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    # azure-functions-host: on shutdown the host stops its language worker process
+    # (RpcWorkerProcess / WorkerProcess.Dispose kills it), ending the invocations still running
+    # there; the Durable work item's message comes back when its visibility ends. Python would
+    # join the thread at exit instead (devhost/invoker.py still_running, devhost/cli.py).
+    app = tmp_path / "app"
+    shutil.copytree(APP, app, ignore=shutil.ignore_patterns("__pycache__"))
+    host_json = json.loads((app / "host.json").read_text())
+    host_json["extensions"]["durableTask"]["hubName"] = "ConfWorkerStop"
+    host_json["functionTimeout"] = "00:10:00"  # the invocation is still running at the stop
+    (app / "host.json").write_text(json.dumps(host_json))
+    proc = DevhostProcess(
+        app_dir=app,
+        storage_connection_string=azurite.connection_string,
+        log_path=tmp_path / "log",
+        extra_args=["--verbose"],  # the invoker's "Executing" line
+    )
+    proc.start()
+    try:
+        host = Host(proc, "ConfWorkerStop", azurite)
+        start(host, "Catcher", ["WaitFile", str(tmp_path / "never")])  # blocks for 60 s
+        wait_until(
+            lambda: "Executing 'Functions.WaitFile'" in full_log(host),
+            timeout=60,
+            message="WaitFile never started",
+        )
+        proc.stop(timeout=50)  # a hang guard: WaitFile alone would hold the exit for 60 s
+        assert proc.process is not None and proc.process.returncode == 0
+        assert "stopped with 1 function invocation(s) still running" in full_log(host)
+    finally:
+        proc.kill()
