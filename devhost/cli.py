@@ -91,26 +91,10 @@ def cmd_start(args: argparse.Namespace) -> int:
         except StartupError as exc:
             print(f"devhost: {exc}", file=sys.stderr)
             return 2
-    _exit_without_waiting_for_running_functions()
+    from devhost.invoker import exit_if_invocations_run_on  # noqa: PLC0415
+
+    exit_if_invocations_run_on()
     return 0
-
-
-def _exit_without_waiting_for_running_functions() -> None:
-    """As the Functions host stops its worker process (invoker.still_running says why)."""
-    from devhost.invoker import still_running  # noqa: PLC0415
-
-    running = still_running()
-    if running:
-        print(
-            f"devhost: stopped with {running} function invocation(s) still running; not waiting "
-            "for them (the Functions host ends its worker process too: a Durable work item "
-            "comes back when its visibility ends)",
-            file=sys.stderr,
-        )
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

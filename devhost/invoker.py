@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import threading
 import time
 import traceback
@@ -337,3 +339,19 @@ def still_running(grace: float = SHUTDOWN_GRACE) -> int:
     for thread in busy:
         thread.join(max(0.0, deadline - time.monotonic()))
     return sum(t.is_alive() for t in busy)
+
+
+def exit_if_invocations_run_on() -> None:
+    """End the process now when invocations outlive the host's stop (`still_running`)."""
+    running = still_running()
+    if running:
+        print(
+            f"devhost: stopped with {running} function invocation(s) still running; not waiting "
+            "for them (the Functions host ends its worker process too: a Durable work item "
+            "comes back when its visibility ends)",
+            file=sys.stderr,
+        )
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
