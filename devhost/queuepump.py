@@ -59,9 +59,13 @@ class BackoffPoller:
             self.idle = IDLE_FLOOR
 
     async def sleep(self, seconds: float) -> None:
-        """Wait `seconds`, or less if woken."""
+        """Wait `seconds`, or less if woken. `asyncio.timeout`, not `wait_for`: Python 3.11's
+        wait_for can swallow a cancellation that arrives as the wake-up does (CPython
+        gh-86296), and a pump that missed its cancel polls forever (a stopped protocol-floor
+        run sat in gather() for 15 minutes)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     async def receive(

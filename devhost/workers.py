@@ -77,7 +77,8 @@ async def run_worker(engine: DurableEngine, rpc_url: str, stop: asyncio.Event) -
     try:
         while not stop.is_set() and os.getppid() == parent:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await stop.wait()
     finally:
         await engine.stop()
         await session.close()

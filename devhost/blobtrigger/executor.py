@@ -70,7 +70,8 @@ class BlobTriggerExecutor:
             if free <= 0:  # at capacity: wait for an invocation to finish
                 self._slot_freed.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._slot_freed.wait(), self.options.poll_interval)
+                    async with asyncio.timeout(self.options.poll_interval):
+                        await self._slot_freed.wait()
                 continue
             for msg in await acct.poller.receive(fetch, free):
                 task = asyncio.create_task(self._process(acct, msg))

@@ -163,4 +163,5 @@ async def scan_loop(
         # quarter of the time so it cannot starve the functions it feeds. (Only the listing
         # counts: claiming a burst of new blobs must not delay the next scan.)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), max(poll_interval, 3 * listing))
+            async with asyncio.timeout(max(poll_interval, 3 * listing)):
+                await stopping.wait()

@@ -185,7 +185,8 @@ class ServiceClient:
         message; re-send starts for rows still Pending after a while."""
         while not stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), every)
+                async with asyncio.timeout(every):
+                    await stopping.wait()
             try:
                 await self.recover_pending(older_than=every)
             except Exception as exc:  # storage still down: try again next round

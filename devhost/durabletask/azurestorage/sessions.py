@@ -219,9 +219,10 @@ class SessionManager:
             self._changed.clear()
             due = min(self._not_before.values(), default=None)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._changed.wait(), None if due is None else max(0.0, due - self.monotonic())
-                )
+                async with asyncio.timeout(
+                    None if due is None else max(0.0, due - self.monotonic())
+                ):
+                    await self._changed.wait()
 
     async def wait_for_room(self, timeout: float) -> None:
         """Until a settled message frees room, or `timeout` (the real loop re-checks every
@@ -230,7 +231,8 @@ class SessionManager:
             return
         self._changed.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
 
     def release(self, instance_id: str, settled: Iterable[Received]) -> None:
         """TryReleaseSession: the episode's messages have left memory (deleted, hidden or
