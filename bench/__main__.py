@@ -260,6 +260,15 @@ def main() -> int:
     parser.add_argument("--hub-sizes", default="1000,5000,20000", help="completed instances")
     parser.add_argument("--hub-images", type=int, default=200, help="images per hub-size run")
     parser.add_argument("--purge-at", type=int, default=5000, help="hub size to purge")
+    parser.add_argument(
+        "--hub-retain",
+        default="",
+        help="also run each hub size under devhost's --retain-completed (e.g. 1d): the "
+        "pipeline while the seeded instances are purged, the drain, then the pipeline again",
+    )
+    parser.add_argument(
+        "--hub-drain-max", type=float, default=900, help="seconds to wait for the drain"
+    )
     parser.add_argument("--pipeline-modes", default="idle,burst,queued")
     parser.add_argument("--ledger-size", type=int, default=200, help="images in the ledger run")
     parser.add_argument("--threads", type=int, default=8)
@@ -319,7 +328,12 @@ def main() -> int:
             report["ledger"] = bench_ledger(args.ledger_size, work, floor_kinds)
         if "hubsize" in sections:
             report["hubsize"] = bench_hubsize(
-                ints(args.hub_sizes), work, args.hub_images, args.purge_at
+                ints(args.hub_sizes),
+                work,
+                args.hub_images,
+                args.purge_at,
+                retain=args.hub_retain or None,
+                drain_max=args.hub_drain_max,
             )
         if "scaling" in sections:
             report["scaling"] = bench_scaling(azurite, ints(args.scaling_sizes), work)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from azure.data.tables import TableClient
 
 from bench.images import small_image
 from bench.pipeline import RowWatcher, run_queued_backlog
@@ -125,9 +126,19 @@ def purge_completed(base_url: str, before: datetime) -> tuple[int, float]:
     return int((body or {}).get("instancesDeleted", 0)), time.perf_counter() - t0
 
 
-def _measure(az: Azurite, sql: str, d: Path, tag: str, n: int) -> dict[str, Any]:
+def seeded_left(az: Azurite) -> int:
+    """Seeded instance rows still in the hub."""
+    table = TableClient.from_connection_string(az.connection_string, f"{HUB}Instances")
+    with table:
+        query = "PartitionKey ge 'seed-' and PartitionKey lt 'seed.'"
+        return sum(1 for _ in table.query_entities(query, select=["PartitionKey"]))
+
+
+def _measure(
+    az: Azurite, sql: str, d: Path, tag: str, n: int, *, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     items = [(f"{tag}/{nm}", data) for nm, data in map(small_image, range(n))]
-    host = devhost(az, sql, d / f"devhost-{tag}.log")
+    host = devhost(az, sql, d / f"devhost-{tag}.log", env=env)
     q = run_queued_backlog(
         host,
         RowWatcher(d / "pipeline.db"),
@@ -140,14 +151,44 @@ def _measure(az: Azurite, sql: str, d: Path, tag: str, n: int) -> dict[str, Any]
         "images_per_s": q.images_per_s,
         "azurite_cpu_ms_per_image": q.azurite_cpu_ms_per_image,
         "devhost_cpu_ms_per_image": q.devhost_cpu_ms_per_image,
+        "seconds": q.seconds,
     }
 
 
+def _retention(
+    az: Azurite, sql: str, d: Path, n: int, *, existing: int, retain: str, drain_max: float
+) -> dict[str, Any]:
+    """The same hub under `--retain-completed`: a queued run while the purger starts on the
+    seeded (old) instances, then the host left running until they are gone (or `drain_max`
+    seconds), then a queued run on the drained hub, retention still on."""
+    env = {"DEVHOST_RETAIN_COMPLETED": retain}
+    during = _measure(az, sql, d, "retain-during", n, env=env)
+    during["purged"] = existing - seeded_left(az)
+    host = devhost(az, sql, d / "devhost-retain-drain.log", env=env).start()
+    t0 = time.perf_counter()
+    try:
+        while (left := seeded_left(az)) and time.perf_counter() - t0 < drain_max:
+            time.sleep(10)
+    finally:
+        host.stop()
+    out: dict[str, Any] = {"during": during, "drain_s": time.perf_counter() - t0, "left": left}
+    if not left:
+        out["after"] = _measure(az, sql, d, "retain-after", n, env=env)
+    return out
+
+
 def bench_hubsize(
-    sizes: list[int], work: Path, n: int, purge_at: int | None
+    sizes: list[int],
+    work: Path,
+    n: int,
+    purge_at: int | None,
+    *,
+    retain: str | None = None,
+    drain_max: float = 900,
 ) -> list[dict[str, Any]]:
     """Queued runs of n images on a hub that already holds each size of completed instances;
-    at `purge_at`, purge those through the Durable API and measure again."""
+    at `purge_at`, purge those through the Durable API and measure again; with `retain`, each
+    size again under devhost's retention (`_retention`)."""
     out = []
     for existing in [0, *sizes]:
         tag = f"hub-{existing}"
@@ -173,6 +214,20 @@ def bench_hubsize(
                     f"{after['images_per_s']:.1f} img/s, Azurite "
                     f"{after['azurite_cpu_ms_per_image']:.0f} ms/img"
                 )
+            if existing and retain:
+                r = row["retention"] = _retention(az, sql, work / tag, n, existing=existing,
+                                                  retain=retain, drain_max=drain_max)  # fmt: skip
+                line += (
+                    f"\n    with --retain-completed {retain}: {r['during']['images_per_s']:.1f} "
+                    f"img/s while {r['during']['purged']} were purged in "
+                    f"{r['during']['seconds']:.0f} s; drained {existing - r['left']} in "
+                    f"{r['drain_s'] + r['during']['seconds']:.0f} s"
+                )
+                if "after" in r:
+                    line += (
+                        f", then {r['after']['images_per_s']:.1f} img/s, Azurite "
+                        f"{r['after']['azurite_cpu_ms_per_image']:.0f} ms/img"
+                    )
             out.append(row)
-            print(line)
+            print(line, flush=True)
     return out

@@ -45,11 +45,13 @@ def images_container(az: Azurite) -> ContainerClient:
     return c
 
 
-def devhost(az: Azurite, sql: str, log: Path, workers: int = 0) -> DevhostProcess:
+def devhost(
+    az: Azurite, sql: str, log: Path, workers: int = 0, env: dict[str, str] | None = None
+) -> DevhostProcess:
     return DevhostProcess(
         app_dir=REPO_ROOT,
         storage_connection_string=az.connection_string,
-        env={"SqlConnectionString": sql, "AzureWebJobsStorage": az.connection_string},
+        env={"SqlConnectionString": sql, "AzureWebJobsStorage": az.connection_string} | (env or {}),
         log_path=log,
         extra_args=["--workers", str(workers)],
     )

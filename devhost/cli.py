@@ -73,6 +73,7 @@ def cmd_start(args: argparse.Namespace) -> int:
                     key=getattr(args, "key", None),
                     rpc_port=args.rpc_port,
                     allowed_hosts=tuple(getattr(args, "allow_host", ())),
+                    retain_completed=getattr(args, "retain_completed", None),
                 )
             )
         except (ConfigError, StartupError) as exc:
@@ -343,6 +344,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         type=float,
         default=STORAGE_WAIT,
         help="seconds to wait for unreachable storage at start before giving up",
+    )
+    p.add_argument(
+        "--retain-completed",
+        metavar="DURATION",
+        help="purge Completed/Failed/Terminated instances created longer ago (7d, 12h, 30m, off;"
+        " default: the DEVHOST_RETAIN_COMPLETED setting, else off: Azure keeps them)",
     )
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(run=cmd_start)

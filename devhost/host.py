@@ -31,12 +31,14 @@ from devhost.blobtrigger import BlobTriggerListener, target_from_binding
 from devhost.config import HostConfig, load_config
 from devhost.durabletask.azurestorage.partitions import SINGLE_OWNER_NOTE
 from devhost.durabletask.engine import DurableEngine
+from devhost.durabletask.model.history import utcnow
 from devhost.extensions import proxies_notice
 from devhost.guard import GuardedServer, MonitorToken, Policy, check_bind, configured_hosts
 from devhost.http_triggers import add_http_triggers
 from devhost.invoker import Invoker
 from devhost.loader import FunctionSpec, load_functions
 from devhost.monitor.appview import AppView, app_view_from_settings
+from devhost.retention import Retention, announcement, resolve_retention
 from devhost.runner import HostRunner, close_sdk_session
 from devhost.startup import STORAGE_WAIT, StartupError, check_port_free, wait_for_storage
 from devhost.timeouts import function_timeouts
@@ -77,6 +79,7 @@ class HostOptions:
     key: str | None = None  # required on webhooks/admin when set; needed off loopback
     rpc_port: int | None = None  # None: 17071, else a random free one, as the extension does
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)  # --allow-host names
+    retain_completed: str | None = None  # --retain-completed (None: the app setting)
 
 
 def blob_listener(
@@ -111,6 +114,7 @@ class Host:
     def __init__(self, options: HostOptions):
         self.options = options
         self.config: HostConfig = load_config(options.app_dir, options.storage_connection_string)
+        self.retain = resolve_retention(options.retain_completed, self.config.settings)
         loaded = load_functions(options.app_dir, self.config.settings)
         loaded = hostsettings.apply_allow_list(loaded, self.config.host_json, log)
         self.functions = {f.name: f for f in loaded if not f.disabled}
@@ -195,6 +199,8 @@ class Host:
         ]
         notes = (process_count_note(self.process_count, self.workers), self.timeouts.start_note())
         lines += [f"Not as in Azure: {note}" for note in notes if note]
+        if self.retain is not None:
+            lines.append(announcement(self.retain))
         lines += [self.app_view.banner_line(), ""]
         return "\n".join(lines)
 
@@ -286,6 +292,10 @@ class Host:
                                 self.storage)  # fmt: skip
             workers.append(proc)
         listener_task = asyncio.create_task(self.listener.run()) if self.listener else None
+        retention_task = None
+        if self.retain is not None:
+            retention = Retention(self.engine.client, self.retain, utcnow)
+            retention_task = asyncio.create_task(retention.run(stop))
         print(self.banner(), flush=True)
         log.info("Host started")
         try:
@@ -294,8 +304,9 @@ class Host:
             log.info("Stopping host")
             if self.listener is not None:
                 await self.listener.stop()
-            if listener_task is not None:
-                listener_task.cancel()
+            for task in (listener_task, retention_task):
+                if task is not None:
+                    task.cancel()
             for proc in workers:
                 proc.terminate()
             await self.engine.stop()

@@ -129,6 +129,10 @@ CELLS = [
          "function 'BlobTriggerClient': unknown binding type 'blobTriger'", binding_typo),
     Cell("start-invalid-hub-name", START, "Task hub name 'Image-Metadata_Hub' should contain "
          "only alphanumeric characters", invalid_hub),
+    Cell("start-bad-retention-option", [*START, "--retain-completed", "7 days"],
+         "--retain-completed / DEVHOST_RETAIN_COMPLETED: '7 days' is not a duration"),
+    Cell("start-bad-retention-setting", START, "DEVHOST_RETAIN_COMPLETED: '1w' is not a "
+         "duration", env={"DEVHOST_RETAIN_COMPLETED": "1w"}),
     # devhost status
     Cell("status-storage-unreachable", STATUS, "storage not reachable at http://127.0.0.1:",
          env={"AzureWebJobsStorage": "{closed}"}),

@@ -15,6 +15,7 @@ import pytest
 
 from devhost.azurite import ACCOUNT_KEY, Azurite, connection_string, free_port
 from devhost.process import REPO_ROOT
+from devhost.remote_api import get_json, request_json
 from tests.waiting import wait_until
 
 APP = REPO_ROOT / "tests" / "apps" / "durable_app"
@@ -145,3 +146,48 @@ def test_disabled_function_is_listed_as_disabled_and_not_run(
     text = log.read_text()
     assert "Hello: disabled (AzureWebJobs.Hello.Disabled)" in text
     assert "Hello: activityTrigger" not in text
+
+
+def test_retain_completed_is_announced_and_purges_through_the_running_host(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    """`--retain-completed 2s`: the start line says what Azure does instead, and a completed
+    instance is gone (404 from the Durable API) once it is older than that; devhost/retention.py
+    over the purge path HttpApiHandler's purge by filter uses."""
+    port = free_port()
+    hub = f"Ret{os.getpid()}x{port}"
+    log = tmp_path / "devhost.log"
+    api = f"http://127.0.0.1:{port}/runtime/webhooks/durabletask"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devhost", "start", "--app-dir", str(APP), "--port", str(port),
+             "--retain-completed", "2s"],
+            cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "AzureWebJobsStorage": azurite.connection_string,
+                 "AzureFunctionsJobHost__extensions__durableTask__hubName": hub},
+        )  # fmt: skip
+        try:
+            text = logged(proc, log, "Host started")
+            request_json(f"{api}/orchestrators/Chain/kept-then-purged", "POST", ["Oslo"])
+            wait_until(
+                lambda: (
+                    (get_json(f"{api}/instances/kept-then-purged") or {}).get("runtimeStatus")
+                    == "Completed"
+                ),
+                timeout=60,
+                message="the orchestration never completed",
+            )
+            wait_until(
+                lambda: get_json(f"{api}/instances/kept-then-purged") is None,
+                timeout=60,
+                message=lambda: f"never purged: {log.read_text()[-2000:]}",
+            )
+            logged(proc, log, "Retention: purged 1 instance created more than 2s ago")
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    assert (
+        "Not as in Azure: devhost purges Completed, Failed, Terminated instances created more "
+        "than 2s ago (--retain-completed / DEVHOST_RETAIN_COMPLETED); Azure keeps them until "
+        "you purge" in text
+    )

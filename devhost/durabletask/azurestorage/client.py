@@ -26,6 +26,7 @@ IdFactory = Callable[[], str]
 
 log = logging.getLogger("devhost.durable")
 
+PURGE_PAGE = 100  # DeleteHistoryAsync reads the instances to purge 100 at a time
 RECOVERY_INTERVAL = 30.0  # seconds a Pending row may wait for its start message
 
 
@@ -140,17 +141,20 @@ class ServiceClient:
             self.sessions.forget(instance_id)
             return 1
 
-    async def purge_where(self, query: str | None) -> int:
-        """Purge every instance the filter selects (DeleteHistoryAsync: pages of 100)."""
+    async def purge_where(self, query: str | None, limit: int | None = None) -> int:
+        """Purge every instance the filter selects (DeleteHistoryAsync: pages of 100), or at
+        most `limit` of them (devhost's retention purges in small batches)."""
         deleted = 0
-        while True:
-            rows, _ = await self.tracking.query_instances(query, 100, None, ["PartitionKey"])
+        while limit is None or deleted < limit:
+            top = PURGE_PAGE if limit is None else min(PURGE_PAGE, limit - deleted)
+            rows, _ = await self.tracking.query_instances(query, top, None, ["PartitionKey"])
             page = 0
             for row in rows:
                 page += await self.purge(unescape_key(str(row["PartitionKey"])))
             deleted += page
             if not page:  # nothing left that can be deleted
-                return deleted
+                break
+        return deleted
 
     async def query(
         self, query: str | None, top: int, token: str | None, show_input: bool = True
