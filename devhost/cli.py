@@ -321,17 +321,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         help="max concurrent activity and blob-trigger invocations (the thread pool is sized "
         "as the Python worker sizes it: PYTHON_THREADPOOL_THREAD_COUNT)",
     )
-    p.add_argument(
-        "--poll-interval",
-        type=float,
-        default=1.0,
-        help="max seconds between queue polls / container scans when idle",
-    )
-    p.add_argument(
-        "--with-azurite",
-        action="store_true",
-        help="start Azurite on 10000-10002 with data in ./data/azurite if not running",
-    )
+    p.add_argument("--poll-interval", type=float, default=1.0,
+                   help="max seconds between queue polls / container scans when idle")  # fmt: skip
+    p.add_argument("--with-azurite", action="store_true",
+                   help="start Azurite (ports 10000-10002, ./data/azurite) if needed")  # fmt: skip
     p.add_argument(
         "--workers",
         type=int,
@@ -339,12 +332,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         help="extra processes that run activities (default: FUNCTIONS_WORKER_PROCESS_COUNT - 1)",
     )
     _listener_opts(p)
-    p.add_argument(
-        "--storage-wait",
-        type=float,
-        default=STORAGE_WAIT,
-        help="seconds to wait for unreachable storage at start before giving up",
-    )
+    p.add_argument("--storage-wait", type=float, default=STORAGE_WAIT,
+                   help="seconds to wait for storage at start before giving up")  # fmt: skip
     p.add_argument(
         "--retain-completed",
         metavar="DURATION",

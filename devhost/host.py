@@ -178,31 +178,7 @@ class Host:
         )
 
     def banner(self) -> str:
-        lines = ["", "Functions:", ""]
-        for spec in self.functions.values():
-            lines.append(f"        {spec.describe(self.route_prefix)}")
-        lines += [
-            f"        {name}: disabled (AzureWebJobs.{name}.Disabled)" for name in self.disabled
-        ]
-        hub = self.config.hub_name
-        lines += [
-            "",
-            f"Durable task hub: {hub}; HTTP on {self.listen_url} "
-            f"(Durable API at {self.base_url}/runtime/webhooks/durabletask"
-            + ("; key required" if self.options.key else "")
-            + ")",
-            f"Durable RPC endpoint (the SDK's rpcBaseUrl): {self.rpc_url}{RPC_PREFIX}/ "
-            "(this machine only)",
-            f"Monitor: {self.monitor_token.url(self.base_url)}",
-            "Not as in Azure: " + SINGLE_OWNER_NOTE.format(n=self.durable.partitions, hub=hub),
-            *self.config.announcements,
-        ]
-        notes = (process_count_note(self.process_count, self.workers), self.timeouts.start_note())
-        lines += [f"Not as in Azure: {note}" for note in notes if note]
-        if self.retain is not None:
-            lines.append(announcement(self.retain))
-        lines += [self.app_view.banner_line(), ""]
-        return "\n".join(lines)
+        return banner(self)
 
     async def run_worker(self, stop: asyncio.Event) -> None:
         """An activity worker process (`devhost worker`), spawned by a host with --workers."""
@@ -316,3 +292,31 @@ class Host:
                 await asyncio.to_thread(proc.wait, 10)
             await close_sdk_session()
             self.invoker.close()
+
+
+def banner(host: Host) -> str:
+    """What `devhost start` prints once it listens: functions, addresses, and every way this
+    run differs from Azure (one line each)."""
+    lines = ["", "Functions:", ""]
+    for spec in host.functions.values():
+        lines.append(f"        {spec.describe(host.route_prefix)}")
+    lines += [f"        {name}: disabled (AzureWebJobs.{name}.Disabled)" for name in host.disabled]
+    hub = host.config.hub_name
+    lines += [
+        "",
+        f"Durable task hub: {hub}; HTTP on {host.listen_url} "
+        f"(Durable API at {host.base_url}/runtime/webhooks/durabletask"
+        + ("; key required" if host.options.key else "")
+        + ")",
+        f"Durable RPC endpoint (the SDK's rpcBaseUrl): {host.rpc_url}{RPC_PREFIX}/ "
+        "(this machine only)",
+        f"Monitor: {host.monitor_token.url(host.base_url)}",
+        "Not as in Azure: " + SINGLE_OWNER_NOTE.format(n=host.durable.partitions, hub=hub),
+        *host.config.announcements,
+    ]
+    notes = (process_count_note(host.process_count, host.workers), host.timeouts.start_note())
+    lines += [f"Not as in Azure: {note}" for note in notes if note]
+    if host.retain is not None:
+        lines.append(announcement(host.retain))
+    lines += [host.app_view.banner_line(), ""]
+    return "\n".join(lines)
