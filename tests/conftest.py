@@ -72,6 +72,20 @@ def kind_of(path: Path) -> str | None:
     return KIND_BY_PATH[max(matches, key=len)] if matches else None
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Every test leaves os.environ as it found it. devhost's load_config puts local.settings.json
+    Values (and an explicit storage connection) into os.environ, as `func start` does for its own
+    process; in the test process that leaked into every later subprocess: `make demo` then ran its
+    devhost against an earlier test's Azurite (AzureWebJobsStorage already set wins) and stored
+    no row. Function-scoped, so it snapshots after the session's own fixtures have set theirs."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unmapped: set[str] = set()
