@@ -18,6 +18,7 @@ Negations always win, which is why .funcignore alone cannot keep out e.g. `host.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -95,7 +96,8 @@ class CoreToolsIgnore:
     """Azure Functions Core Tools' GitIgnoreParser: Accepts = negative match or no positive."""
 
     def __init__(self, text: str) -> None:
-        positive, negative = [], []
+        positive: list[str] = []
+        negative: list[str] = []
         for raw in text.split("\n"):
             line = raw.strip()
             if not line or line.startswith("#"):
@@ -106,9 +108,21 @@ class CoreToolsIgnore:
             (negative if is_negative else positive).append(line)
         self._positive = _core_tools_regex(positive)
         self._negative = _core_tools_regex(negative)
+        self._refuses_all = "*" in positive
+        self._kept_prefixes = [re.split(r"[*?\[]", p, maxsplit=1)[0] for p in negative]
 
     def accepts(self, rel: str) -> bool:
         return bool(self._negative.match(rel)) or not self._positive.match(rel)
+
+    def refuses_everything_under(self, rel_dir: str) -> bool:
+        """True only when no file below rel_dir can be accepted, so a walk need not enter it (a
+        checkout's .venv and node_modules are most of its files). `*` matches every path whose
+        first segment has a word character (it stops at a word boundary); a `!` pattern can keep
+        something below only if its literal start and `rel_dir/` are prefixes of one another."""
+        if not self._refuses_all or not re.search(r"\w", rel_dir.partition("/")[0], re.ASCII):
+            return False
+        below = rel_dir + "/"
+        return not any(below.startswith(k) or k.startswith(below) for k in self._kept_prefixes)
 
 
 # Core Tools' GetLocalFiles skips these before asking the parser.
@@ -123,14 +137,18 @@ def funcignore_files(app_dir: Path) -> list[str]:
     ignore_file = app_dir / ".funcignore"
     parser = CoreToolsIgnore(ignore_file.read_text() if ignore_file.exists() else "")
     out = []
-    for path in app_dir.rglob("*"):
-        rel = path.relative_to(app_dir)
-        if not path.is_file() or CORE_TOOLS_SKIPPED_DIRS & set(rel.parts[:-1]):
-            continue
-        if rel.name in CORE_TOOLS_SKIPPED_FILES:
-            continue
-        if parser.accepts(rel.as_posix()):
-            out.append(rel.as_posix())
+    for folder, dirs, files in os.walk(app_dir):
+        base = Path(folder).relative_to(app_dir)
+        dirs[:] = [
+            d
+            for d in dirs
+            if d not in CORE_TOOLS_SKIPPED_DIRS
+            and not parser.refuses_everything_under((base / d).as_posix())
+        ]
+        for name in files:
+            rel = (base / name).as_posix()
+            if name not in CORE_TOOLS_SKIPPED_FILES and parser.accepts(rel):
+                out.append(rel)
     return sorted(out)
 
 

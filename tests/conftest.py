@@ -86,6 +86,21 @@ def _environment_restored() -> Iterator[None]:
         os.environ.update(saved)
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """`-m unit` does not import the other kinds' modules: collecting them (the storage SDKs'
+    fixtures, the host, the browser helpers) was 4-5 s of the fast suite. A file mapped to
+    another kind is still collected when it marks a test unit itself (tests/devhost/azurestorage/
+    test_queues.py does), so the deselection below stays the one rule."""
+    if config.getoption("markexpr") != "unit" or collection_path.suffix != ".py":
+        return None
+    if not collection_path.name.startswith("test_"):
+        return None
+    kind = kind_of(collection_path)
+    if kind is None or kind == "unit":
+        return None  # unmapped files still reach the check below and stop the run
+    return "mark.unit" not in collection_path.read_text(encoding="utf-8")
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unmapped: set[str] = set()
