@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from devhost import timespan
+
 JOBHOST_PREFIX = "AzureFunctionsJobHost__"
 
 # AzureStorageOptions.cs / AzureStorageOrchestrationServiceSettings.cs defaults.
@@ -89,26 +91,19 @@ def _int(path: str, value: Any) -> int:
     raise SettingError(f"host.json {path}: expected an integer, got {value!r}")
 
 
-_TIMESPAN = re.compile(
-    r"\s*(?P<neg>-)?(?:(?P<d>\d+)\.)?(?P<h>\d+):(?P<m>\d+)(?::(?P<s>\d+)(?:\.(?P<f>\d+))?)?\s*"
-)
-
-
 def parse_timespan(path: str, value: Any) -> float:
-    """Seconds in a .NET TimeSpan string ("hh:mm:ss", "d.hh:mm:ss", "hh:mm:ss.fff", or a
-    whole number of days), as TimeSpan.Parse reads it."""
-    text = str(value)
-    if re.fullmatch(r"\s*\d+\s*", text):
-        return int(text) * 86400.0
-    found = _TIMESPAN.fullmatch(text)
-    if found is None or isinstance(value, bool | int | float):
+    """Seconds in a host.json time span; a JSON number is refused, as the host's binder does
+    (it reads the setting as a string for TimeSpan.Parse, devhost/timespan.py)."""
+    if isinstance(value, bool | int | float):
         raise SettingError(f"host.json {path}: expected a time span like 00:00:30, got {value!r}")
-    d, h, m = int(found["d"] or 0), int(found["h"]), int(found["m"])
-    s = int(found["s"] or 0)
-    if h > 23 or m > 59 or s > 59:
-        raise SettingError(f"host.json {path}: {value!r} is not a valid time span")
-    seconds = d * 86400 + h * 3600 + m * 60 + s + float(f"0.{found['f'] or 0}")
-    return -seconds if found["neg"] else seconds
+    try:
+        return timespan.parse_timespan(str(value))
+    except timespan.TimeSpanError as exc:
+        if exc.out_of_range:
+            raise SettingError(f"host.json {path}: {value!r} is not a valid time span") from None
+        raise SettingError(
+            f"host.json {path}: expected a time span like 00:00:30, got {value!r}"
+        ) from None
 
 
 DURABLE = "extensions.durableTask"

@@ -36,7 +36,8 @@ from devhost.invocation_context import (
     new_invocation_id,
 )
 from devhost.loader import FunctionSpec, binding_registry
-from devhost.timeouts import DEFAULT_TIMEOUT, FunctionTimeouts, format_timespan
+from devhost.timeouts import DEFAULT_TIMEOUT, FunctionTimeouts
+from devhost.timespan import format_timespan
 
 log = logging.getLogger("devhost.invoker")
 

@@ -14,12 +14,12 @@ restarts the worker process that ran it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from devhost.config import ConfigError
+from devhost.timespan import format_timespan, parse_timespan
 
 MIN_TIMEOUT = 1.0
 DEFAULT_CONSUMPTION = 5 * 60.0
@@ -28,43 +28,6 @@ DEFAULT_TIMEOUT = 30 * 60.0
 TIMESPAN_MAX = "10675199.02:48:05.4775807"  # TimeSpan.MaxValue, as .NET prints it
 # The host overlays host.json with AzureFunctionsJobHost__<path> settings.
 OVERRIDE = "AzureFunctionsJobHost__functionTimeout"
-
-# TimeSpan.Parse's invariant forms: "d" or "[d.]hh:mm[:ss[.fffffff]]", an optional sign.
-_TIMESPAN = re.compile(
-    r"\s*(-)?(?:(\d+)|(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?)\s*"
-)
-
-
-def parse_timespan(text: str) -> float:
-    """Seconds, or ValueError for a string TimeSpan.Parse refuses."""
-    m = _TIMESPAN.fullmatch(text)
-    if m is None:
-        raise ValueError(text)
-    sign, days_only, days, hours, minutes, seconds, fraction = m.groups()
-    if days_only is not None:
-        total = int(days_only) * 86400.0
-    else:
-        h, mi, s = int(hours), int(minutes), int(seconds or 0)
-        if h > 23 or mi > 59 or s > 59:
-            raise ValueError(text)
-        frac = float(f"0.{fraction}") if fraction else 0.0
-        total = int(days or 0) * 86400.0 + h * 3600 + mi * 60 + s + frac
-    return -total if sign else total
-
-
-def format_timespan(seconds: float) -> str:
-    """TimeSpan.ToString(): `[-][d.]hh:mm:ss[.fffffff]`."""
-    ticks = round(abs(seconds) * 10_000_000)
-    whole, frac = divmod(ticks, 10_000_000)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
-    if days:
-        text = f"{days}.{text}"
-    if frac:
-        text += f".{frac:07d}"
-    return ("-" if seconds < 0 else "") + text
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from devhost.settings_catalog import (
     entry_for,
     review,
 )
+from devhost.timeouts import function_timeouts
+from devhost.timespan import TimeSpanError, parse_timespan
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "host.schema.json").read_text())
@@ -231,6 +233,32 @@ def test_timespans_parse_as_dotnet_timespan() -> None:
     assert parse("p", "2") == 2 * 86400  # TimeSpan.Parse("2") is two days
     with pytest.raises(SettingError):
         parse("p", "00:61:00")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["00:00:30", "1.02:00:00", "2", "-1", "00:00:01.1234567", "00:00:01.12345678", "24:00:00"],
+)
+def test_host_json_spans_and_function_timeout_read_text_alike(text: str) -> None:
+    """Every host.json time span is bound by TimeSpan.Parse (dotnet/runtime TimeSpanParse.cs):
+    one parser (devhost/timespan.py) below both readers, so they accept and refuse alike."""
+    try:
+        expected: float | None = parse_timespan(text)
+    except TimeSpanError:
+        expected = None
+    try:
+        host_json: float | None = hostsettings.parse_timespan("p", text)
+    except SettingError:
+        host_json = None
+    try:
+        timeout: float | None = function_timeouts({"functionTimeout": text}, {}).limit
+    except ConfigError:
+        timeout = None
+    assert host_json == expected
+    if expected is not None and expected >= 1:  # functionTimeout's own floor is 1 s
+        assert timeout == expected
+    if expected is None:
+        assert timeout is None
 
 
 def _app(tmp_path: Path, host_json: dict[str, Any], values: dict[str, str]) -> Path:

@@ -30,7 +30,8 @@ from devhost.invocation_context import INVOCATION_ID_LOCAL
 from devhost.invoker import Invoker
 from devhost.loader import FunctionSpec
 from devhost.runner import HostRunner
-from devhost.timeouts import FunctionTimeouts, format_timespan, function_timeouts
+from devhost.timeouts import FunctionTimeouts, function_timeouts
+from devhost.timespan import format_timespan
 from devhost.worker_settings import (
     process_count_note,
     threadpool_max_workers,
