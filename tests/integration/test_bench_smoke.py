@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.durableperf import Scenario, run_scenario
 from bench.images import small_image
 from bench.ledger import REAL, classify, parse
 from bench.pipeline import upload_all
@@ -60,3 +61,11 @@ def test_protocol_floor_and_ledger(tmp_path: Path) -> None:
     for kind, count in EXACT.items():
         assert ledger.get(kind) == count, kind
     assert set(ledger) <= set(REAL), set(ledger) - set(REAL)
+
+
+def test_durable_perf_app_runs_under_devhost(tmp_path: Path) -> None:
+    """`bench --only durable` starts its own app (bench/apps/durableperf) under devhost: the app
+    must be one Azure would run (it declares the extension bundle the start-up check asks for)."""
+    result = run_scenario(Scenario("fanout", 10), tmp_path, timeout=300)
+    assert result.activities == 10
+    assert result.episodes is not None and 1 <= result.episodes <= 11
