@@ -193,6 +193,19 @@ def client_kwargs(connection_string: str) -> dict[str, Any]:
     return {"use_env_settings": False} if loopback else {}
 
 
+def patch_note() -> str:
+    """Whether the installed Azurite has devhost/azurite_patches.py's look-up fixes, in words."""
+    from devhost.azurite_patches import PatchError, state  # noqa: PLC0415
+
+    try:
+        found = state()
+    except PatchError as exc:
+        return f"{exc}: its look-ups slow down as the task hub grows"
+    if found == "patched":
+        return "look-up patches applied, docs/devhost.md#azurite"
+    return "unpatched: its look-ups slow down as the task hub grows (make install patches it)"
+
+
 @contextlib.contextmanager
 def local_azurite(app_dir: Path) -> Iterator[None]:
     """Use the Azurite on the standard ports when one is running, else start our own."""
@@ -208,7 +221,7 @@ def local_azurite(app_dir: Path) -> Iterator[None]:
         table_port=10002,
         log_path=data / "azurite.log",
     )
-    print(f"azurite: starting (data in {server.location})")
+    print(f"azurite: starting (data in {server.location}; {patch_note()})")
     server.start()
     try:
         yield

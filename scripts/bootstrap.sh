@@ -131,3 +131,6 @@ if [ ! -x node_modules/.bin/azurite ]; then
     | relay npm '^npm (http fetch|error|ERR)|^added ' 2
   end
 fi
+# Azurite's look-up fixes (devhost/azurite_patches.py): every run, a no-op once applied; another
+# Azurite version stops here in one line rather than running unpatched without a word.
+.venv/bin/python -m devhost.azurite_patches

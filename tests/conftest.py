@@ -26,6 +26,7 @@ KIND_BY_PATH = {
     "devhost": "unit",
     "devhost/azurestorage": "storage",
     "devhost/test_azurite_split.py": "storage",
+    "devhost/test_azurite_patches.py": "storage",
     "devhost/blobtrigger/test_listener.py": "storage",
     "devhost/blobtrigger/test_skips.py": "storage",
     "devhost/blobtrigger/test_two_apps.py": "host",

@@ -1,0 +1,182 @@
+"""Four performance fixes to Azurite 3.37.0's in-memory stores, applied after `npm ci`.
+
+Azurite answers every request right, but some of its look-ups cost time in the size of the whole
+account rather than of what they look up (measured in docs/performance.md, "Round two"):
+
+* its table store finds an entity by `{RowKey, PartitionKey}`, so LokiJS narrows by the RowKey
+  index first and then scans every entity with that RowKey. DurableTask's layout repeats RowKeys
+  across instances (`""` for every Instances row, `sentinel` and `0000000000000000`... in
+  History), so each insert, merge, update, delete and point read scans the whole hub;
+* its queue store's `clearExpiredMessages`, run before every Get, Peek, Delete and Update
+  Message, calls LokiJS `remove([])` when nothing expired, and a batch remove rebuilds every
+  binary index of the account's message collection (four sorts of every message);
+* its queue queries narrow by account before queue, so each request looks at every message of
+  every queue;
+* its Get and Peek Messages sort every visible message of the queue to return the first 32 (or
+  1): a one-pass selection returns the same messages in the same order.
+
+Each fix keeps every answer as it was (the same conjunction, evaluated in another order; nothing
+removed when nothing matched; the same first n messages) and changes only the work, as Azure
+Storage's own indexes would. scripts/bootstrap.sh applies them after `npm ci` (`python -m
+devhost.azurite_patches`); a file whose text is neither the original nor the patched one
+(another Azurite version) stops the install with one line. `devhost start --with-azurite`
+says whether they are applied when it starts Azurite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE = Path("node_modules") / "azurite"
+VERSION = "3.37.0"
+TABLE = "dist/src/table/persistence/LokiTableMetadataStore.js"
+QUEUE = "dist/src/queue/persistence/LokiQueueMetadataStore.js"
+
+
+@dataclass(frozen=True)
+class Patch:
+    file: str
+    old: str
+    new: str
+    count: int  # how many times `old` occurs in the original
+
+
+def _entity_key(pk: str, rk: str, indent: str) -> tuple[str, str]:
+    old = f"{{\n{indent}RowKey: {rk},\n{indent}PartitionKey: {pk}\n"
+    new = f"{{\n{indent}PartitionKey: {pk},\n{indent}RowKey: {rk}\n"
+    return old, new
+
+
+# Get and Peek Messages sorted every visible message of the queue to return the first 32 (or 1):
+# O(M log M) per receive, so a 5,000-wide fan-out's work-item queue cost seconds per message.
+_SORTED = """        const docs = coll
+            .chain()
+            .find(query)
+            .compoundsort([
+            ["timeNextVisible", false],
+            ["$loki", false]
+        ])
+            .limit(numOfMessages)
+            .data();
+"""
+_FIRST = """        const docs = firstByVisibility(coll.chain().find(query).data(), numOfMessages);
+"""
+_HEADER = """"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+"""
+_FIRST_BY_VISIBILITY = """// devhost/azurite_patches.py: the first n by (timeNextVisible, $loki),
+// as compoundsort + limit returned them, in one pass instead of a sort.
+function firstByVisibility(docs, n) {
+    const before = (a, b) => a.timeNextVisible < b.timeNextVisible ||
+        (a.timeNextVisible === b.timeNextVisible && a.$loki < b.$loki);
+    const top = [];
+    for (const doc of docs) {
+        if (top.length === n && !before(doc, top[n - 1])) {
+            continue;
+        }
+        let i = top.length;
+        while (i > 0 && before(doc, top[i - 1])) {
+            i--;
+        }
+        top.splice(i, 0, doc);
+        if (top.length > n) {
+            top.pop();
+        }
+    }
+    return top;
+}
+"""
+_E = " " * 12
+_EE = " " * 16
+PATCHES = (
+    Patch(TABLE, *_entity_key("entity.PartitionKey", "entity.RowKey", _E), count=3),
+    Patch(TABLE, *_entity_key("partitionKey", "rowKey", _EE), count=1),
+    Patch(TABLE, *_entity_key("partitionKey", "rowKey", _E), count=1),
+    Patch(TABLE, *_entity_key("entity.PartitionKey", "entity.RowKey", _EE), count=1),
+    Patch(
+        QUEUE,
+        "            .data();\n        coll.remove(docs);\n",
+        "            .data();\n        if (docs.length > 0) {\n            coll.remove(docs);\n"
+        "        }\n",
+        count=1,
+    ),
+    Patch(
+        QUEUE,
+        "            accountName: account,\n            queueName: queue,\n",
+        "            queueName: queue,\n            accountName: account,\n",
+        count=3,
+    ),
+    Patch(QUEUE, _SORTED, _FIRST, count=2),
+    Patch(QUEUE, _HEADER, _HEADER + _FIRST_BY_VISIBILITY, count=1),
+    Patch(
+        QUEUE,
+        "            messageId,\n            accountName: account,\n            queueName: queue\n",
+        "            queueName: queue,\n            messageId,\n            accountName: account\n",
+        count=1,
+    ),
+)
+
+
+class PatchError(Exception):
+    """The installed Azurite is not the version these patches were written for."""
+
+
+def state(root: Path = ROOT) -> str:
+    """ "patched", "original" or "absent" (no Azurite installed); PatchError for anything else."""
+    base = root / AZURITE
+    if not (base / "package.json").exists():
+        return "absent"
+    version = json.loads((base / "package.json").read_text())["version"]
+    if version != VERSION:
+        raise PatchError(f"Azurite {version} installed, the patches are for {VERSION}")
+    found = set()
+    for p in PATCHES:
+        text = (base / p.file).read_text()
+        if text.count(p.new) >= p.count:  # first: a patch may keep its original text (a header)
+            found.add("patched")
+        elif text.count(p.old) == p.count:
+            found.add("original")
+        else:
+            raise PatchError(f"{p.file} is neither Azurite {VERSION}'s nor patched")
+    return found.pop() if len(found) == 1 else "partly patched"
+
+
+def apply(root: Path = ROOT) -> int:
+    """Patch the installed Azurite in place; the number of patches applied (0 if already)."""
+    base = root / AZURITE
+    if state(root) in ("absent", "patched"):
+        return 0
+    applied = 0
+    for p in PATCHES:
+        path = base / p.file
+        text = path.read_text()
+        if text.count(p.new) < p.count and text.count(p.old) == p.count:
+            path.write_text(text.replace(p.old, p.new))
+            applied += 1
+    return applied
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="print the state, change nothing")
+    args = parser.parse_args()
+    try:
+        if args.check:
+            print(state())
+            return 0
+        applied = apply()
+    except PatchError as exc:
+        print(f"azurite_patches: {exc}", file=sys.stderr)
+        return 2
+    if applied:
+        print(f"azurite_patches: {applied} performance patches applied to Azurite {VERSION}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

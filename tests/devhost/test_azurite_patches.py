@@ -1,0 +1,157 @@
+"""devhost/azurite_patches.py: the look-up fixes to Azurite 3.37.0's LokiJS stores.
+
+The unit half checks the patcher on copies of the two files (original -> patched, idempotent,
+another version or foreign text refused in one line). The storage half runs the real, patched
+Azurite through the requests whose look-ups were reordered and checks Azure Storage's answers:
+the same RowKey in many partitions (DurableTask's layout: `""` in Instances, `sentinel` in
+History), a duplicate insert, merges with and without If-Match, deletes, a batch; queue messages
+in two queues, received, peeked and deleted with right and wrong pop receipts.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+from azure.storage.queue import QueueClient
+
+from devhost import azurite_patches
+from devhost.azurite import Azurite
+from devhost.azurite_patches import AZURITE, PATCHES, PatchError, apply, state
+
+INSTALLED = azurite_patches.ROOT / AZURITE
+
+
+def original_tree(root: Path) -> Path:
+    """Copies of the patched files with every patch undone, under a fake node_modules."""
+    base = root / AZURITE
+    (base / "dist").mkdir(parents=True)
+    shutil.copy(INSTALLED / "package.json", base / "package.json")
+    for p in PATCHES:
+        target = base / p.file
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(INSTALLED / p.file, target)
+    for p in PATCHES:
+        target = base / p.file
+        target.write_text(target.read_text().replace(p.new, p.old))
+    return root
+
+
+@pytest.mark.unit
+def test_the_installed_azurite_is_patched() -> None:
+    """scripts/bootstrap.sh runs the patcher after npm ci: every install ends patched."""
+    assert state() == "patched"
+
+
+@pytest.mark.unit
+def test_patching_is_exact_and_idempotent(tmp_path: Path) -> None:
+    root = original_tree(tmp_path)
+    assert state(root) == "original"
+    assert apply(root) == len(PATCHES)
+    assert state(root) == "patched"
+    assert apply(root) == 0
+    for p in PATCHES:  # byte for byte what the installed, patched Azurite runs
+        assert (root / AZURITE / p.file).read_text() == (INSTALLED / p.file).read_text()
+
+
+@pytest.mark.unit
+def test_another_azurite_is_refused_in_one_line(tmp_path: Path) -> None:
+    root = original_tree(tmp_path)
+    package = root / AZURITE / "package.json"
+    package.write_text(json.dumps({**json.loads(package.read_text()), "version": "3.38.0"}))
+    with pytest.raises(PatchError, match=r"^Azurite 3\.38\.0 installed, the patches are for"):
+        apply(root)
+    root = original_tree(tmp_path / "foreign")
+    store = root / AZURITE / PATCHES[-1].file
+    store.write_text(store.read_text().replace(PATCHES[-1].old, "changed upstream"))
+    with pytest.raises(PatchError, match=r"is neither Azurite 3\.37\.0's nor patched"):
+        apply(root)
+    assert state(tmp_path / "nothing") == "absent"
+
+
+def test_entities_sharing_a_row_key_across_partitions(azurite: Azurite, unique_name: str) -> None:
+    table = TableClient.from_connection_string(azurite.connection_string, "T" + unique_name)
+    table.create_table()
+    for i in range(50):
+        table.create_entity({"PartitionKey": f"p{i:02d}", "RowKey": "", "N": i})
+        table.create_entity({"PartitionKey": f"p{i:02d}", "RowKey": "sentinel", "N": -i})
+    with pytest.raises(ResourceExistsError):
+        table.create_entity({"PartitionKey": "p07", "RowKey": "", "N": 0})
+    assert table.get_entity("p31", "")["N"] == 31
+    assert table.get_entity("p31", "sentinel")["N"] == -31
+    table.update_entity({"PartitionKey": "p12", "RowKey": "", "M": "x"}, UpdateMode.MERGE)
+    assert dict(table.get_entity("p12", "")) == {
+        "PartitionKey": "p12",
+        "RowKey": "",
+        "N": 12,
+        "M": "x",
+    }
+    stale = table.get_entity("p13", "")
+    table.update_entity({"PartitionKey": "p13", "RowKey": "", "N": 130}, UpdateMode.REPLACE)
+    with pytest.raises(HttpResponseError) as failed:
+        table.update_entity(
+            {"PartitionKey": "p13", "RowKey": "", "N": 0},
+            UpdateMode.MERGE,
+            etag=stale.metadata["etag"],
+            match_condition=MatchConditions.IfNotModified,
+        )
+    assert failed.value.status_code == 412
+    table.delete_entity("p20", "")
+    with pytest.raises(ResourceNotFoundError):
+        table.get_entity("p20", "")
+    assert table.get_entity("p20", "sentinel")["N"] == -20
+    table.submit_transaction(
+        [
+            ("create", {"PartitionKey": "p40", "RowKey": "0000000000000000", "N": 1}),
+            ("upsert", {"PartitionKey": "p40", "RowKey": "sentinel", "N": 400}),
+        ]
+    )
+    with pytest.raises(HttpResponseError):  # one create in the batch exists: all rolled back
+        table.submit_transaction(
+            [
+                ("create", {"PartitionKey": "p41", "RowKey": "0000000000000000", "N": 1}),
+                ("create", {"PartitionKey": "p41", "RowKey": "", "N": 1}),
+            ]
+        )
+    with pytest.raises(ResourceNotFoundError):
+        table.get_entity("p41", "0000000000000000")
+    assert table.get_entity("p40", "sentinel")["N"] == 400
+    assert len(list(table.query_entities("RowKey eq ''"))) == 49
+
+
+def test_messages_in_two_queues_stay_apart(azurite: Azurite, unique_name: str) -> None:
+    cs = azurite.connection_string
+    a = QueueClient.from_connection_string(cs, unique_name + "-a")
+    b = QueueClient.from_connection_string(cs, unique_name + "-b")
+    for q in (a, b):
+        q.create_queue()
+    for i in range(5):
+        a.send_message(f"a{i}")
+        b.send_message(f"b{i}")
+    assert [m.content for m in a.peek_messages(max_messages=32)] == [f"a{i}" for i in range(5)]
+    got = list(a.receive_messages(messages_per_page=3, max_messages=3, visibility_timeout=30))
+    assert [m.content for m in got] == ["a0", "a1", "a2"]
+    with pytest.raises(HttpResponseError) as wrong:
+        b.delete_message(got[0].id, got[0].pop_receipt)  # a's message through queue b
+    assert wrong.value.status_code == 404
+    with pytest.raises(HttpResponseError) as mismatch:
+        a.delete_message(got[0].id, "AAAAAAAAAAAAAAAAAAAAAA==")
+    assert mismatch.value.status_code == 400
+    for m in got:
+        a.delete_message(m)
+    assert [m.content for m in a.peek_messages(max_messages=32)] == ["a3", "a4"]
+    assert len(b.peek_messages(max_messages=32)) == 5
+    # Visibility orders the queue, insertion breaks ties: a3, hidden and shown again, goes last.
+    a.send_message("a5")
+    (a3,) = a.receive_messages(messages_per_page=1, max_messages=1, visibility_timeout=30)
+    assert a3.content == "a3"
+    a.update_message(a3, visibility_timeout=0)
+    assert [m.content for m in a.peek_messages(max_messages=32)] == ["a4", "a5", "a3"]
+    got = list(a.receive_messages(messages_per_page=2, max_messages=2, visibility_timeout=30))
+    assert [m.content for m in got] == ["a4", "a5"]
