@@ -151,6 +151,7 @@ class TaskHubService:
         """The checkpoint, in the order the module docstring gives; then the session is
         released. A failure leaves the session locked for `abandon_orchestration_work_item`."""
         held = _held(item)
+        self.sessions.executed(item.instance_id)
         await for_each(held.early, self.queues.send)
         if cp is not None and cp.state is not None:
             old = item.state.execution_id if item.state else None

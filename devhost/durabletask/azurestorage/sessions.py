@@ -11,11 +11,12 @@ message received twice (its visibility ran out while it waited) replaces its ear
 (`MessageCollection.AddOrReplace`), so the newer pop receipt is the one deleted.
 
 Messages that arrived while an episode ran (two or more: a fan-in's completions trickling in)
-wait, before their own episode, as long as that episode took (`pacing` x its duration). This
-stands for the history read the real provider makes between two episodes of an instance
-(`ScheduleOrchestrationStatePrefetch`; extended sessions are off for every language but .NET,
-DurableTaskOptions.cs), which devhost's cached state skips: that read, like the SDK's replay,
-grows with the history, and the batch keeps filling meanwhile. Without it a fan-in whose
+wait, before their own episode, as long as that episode's load and replay took (`pacing` x the
+time up to its checkpoint). This stands for the history read the real provider makes between
+two episodes of an instance (`ScheduleOrchestrationStatePrefetch`; extended sessions are off for
+every language but .NET, DurableTaskOptions.cs), which devhost's cached state skips: that read,
+like the SDK's replay, grows with the history (the checkpoint's writes do not), and the batch
+keeps filling meanwhile. Without it a fan-in whose
 completions trickle in would replay its whole history for every few of them. A chain's next step
 (one completion, often back before its episode's checkpoint ends) and an idle instance's message
 are never held.
@@ -145,6 +146,7 @@ class SessionManager:
         self.pacing = pacing
         self.monotonic = monotonic
         self._started: dict[str, float] = {}  # active instance -> when its episode began
+        self._executed: dict[str, float] = {}  # active instance -> when its replay ended
         self._not_before: dict[str, float] = {}  # held batches: instance -> when takeable
         self._locks: dict[str, asyncio.Lock] = {}
         self._cache: dict[str, Instance] = {}
@@ -234,6 +236,14 @@ class SessionManager:
             async with asyncio.timeout(timeout):
                 await self._changed.wait()
 
+    def executed(self, instance_id: str) -> None:
+        """The episode's replay is over and its checkpoint begins. The pace stands for the
+        history read, which grows with the history as the replay does; the checkpoint's writes
+        do not (a fan-out's first checkpoint sends every work item: paced by it, a 1,000-wide
+        fan-in waited seconds for its first completions)."""
+        if instance_id in self._active:
+            self._executed[instance_id] = self.monotonic()
+
     def release(self, instance_id: str, settled: Iterable[Received]) -> None:
         """TryReleaseSession: the episode's messages have left memory (deleted, hidden or
         abandoned); whatever arrived meanwhile becomes the instance's next batch."""
@@ -241,10 +251,12 @@ class SessionManager:
             self._held.discard(str(rec.message.id))
         self._active.discard(instance_id)
         began = self._started.pop(instance_id, None)
+        executed = self._executed.pop(instance_id, None)
         if instance_id in self._pending:
             if began is not None and self.pacing > 0 and len(self._pending[instance_id]) > 1:
                 now = self.monotonic()
-                self._not_before[instance_id] = now + self.pacing * (now - began)
+                took = (executed if executed is not None else now) - began
+                self._not_before[instance_id] = now + self.pacing * took
             self._ready.append(instance_id)
         self._signal()
 

@@ -220,6 +220,27 @@ def test_messages_that_arrived_during_an_episode_wait_as_long_as_it_took() -> No
     assert held is not None and ids(held) == ["2", "2b", "3"]
 
 
+def test_the_pace_counts_the_replay_not_the_checkpoint() -> None:
+    """The pace stands for the history read before the next episode (DurableTask.AzureStorage
+    OrchestrationSessionManager.ScheduleOrchestrationStatePrefetch), which grows with the history
+    as the replay does; a checkpoint that sends a fan-out's 1,000 work items does not."""
+    ticks = Ticks()
+    sm = SessionManager(pacing=1.0, monotonic=ticks)
+    sm.add([received("a", "1")])
+    first = sm.take()
+    assert first is not None
+    ticks.now += 0.5  # load + replay
+    sm.executed("a")
+    sm.add([received("a", "2"), received("a", "3")])
+    ticks.now += 4.0  # the checkpoint's sends
+    sm.release("a", first.received)
+    ticks.now += 0.4
+    assert sm.take() is None
+    ticks.now += 0.1
+    nxt = sm.take()
+    assert nxt is not None and ids(nxt) == ["2", "3"]
+
+
 def test_a_chains_next_step_is_not_held() -> None:
     """One completion back before its episode released (the activity was quick): no fan-in."""
     ticks = Ticks()
