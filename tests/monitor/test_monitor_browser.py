@@ -7,7 +7,6 @@ import json
 import os
 import re
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -344,7 +343,7 @@ def test_markup_in_a_blob_name_is_text(hub: Hub, page: Any) -> None:
     assert _text(page, "#detail-subject") == XSS_NAME
     assert XSS_NAME in _text(page, "#detail-input")
     page.wait_for_selector("#detail-rows table")
-    time.sleep(0.5)
+    page.wait_for_load_state("networkidle")  # every fetch answered and rendered, not a sleep
     assert page.locator("#view img").count() == 0
     assert page.dialogs == [] and page.errors == []
 
