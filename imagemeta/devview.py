@@ -16,6 +16,7 @@ PROBLEMS = ("failed", "rejected")
 SUBJECT_LABEL = "Blob"
 SKIPPED_EXTENSION = "not a .jpg, .jpeg, .png or .gif"  # BlobTriggerClient's log line says so too
 ROWS_SETTING = "SqlConnectionString"
+ROWS_SUBJECT_COLUMN = "FileName"  # the blob name: the monitor links a row to its instances
 COLUMNS = ("Id", "FileName", "FileSizeKB", "Width", "Height", "Format", "UploadedOn", "BlobETag")
 
 

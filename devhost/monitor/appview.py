@@ -11,7 +11,9 @@ deployed) or with `--app-view`; the module may define, all optional:
   outcome words, given the generic outcome and reason;
 - `OUTCOMES` (display order), `PROBLEMS` (outcomes listed as failures), `SUBJECT_LABEL`;
 - `rows(connection_string, limit, name, after=None)` and `ROWS_SETTING` (the app setting
-  holding that connection string): an extra "Rows" view of the app's own data, newest first,
+  holding that connection string), `ROWS_SUBJECT_COLUMN` (the column holding an instance's
+  subject, which the monitor links to that subject's instances): an extra "Rows" view of the
+  app's own data, newest first,
   `{"total", "rows", "next", ...}`. `next` is an opaque continuation (text) for the page after
   this one, None on the last; passed back as `after`. A `rows` without `after` is one page.
 - `skipped(function_name, blob_name)` returning why that blob-trigger function starts nothing
@@ -74,6 +76,7 @@ class AppView:
     subject_label: str = "Subject"
     rows: Rows | None = None
     rows_setting: str | None = None
+    rows_subject_column: str | None = None
     rows_page: bool = False  # its rows() takes `after` (continuation)
     app_skipped: Skipped | None = None
 
@@ -161,6 +164,7 @@ def load_app_view(spec: str | None) -> AppView:
         subject_label=str(getattr(module, "SUBJECT_LABEL", "Subject")),
         rows=rows,
         rows_setting=getattr(module, "ROWS_SETTING", None),
+        rows_subject_column=getattr(module, "ROWS_SUBJECT_COLUMN", None),
         rows_page=rows is not None and _takes(rows, "after"),
         app_skipped=skipped,
     )

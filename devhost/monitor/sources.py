@@ -118,10 +118,12 @@ class ApiSource:
         if not self.view.rows_page:  # an app view written before paging: one page only
             if after is not None:
                 raise ValueError("this app view's rows have no further pages")
-            return await asyncio.to_thread(self.view.rows, self.rows_connection, limit, name)
-        return await asyncio.to_thread(
-            self.view.rows, self.rows_connection, limit, name, after=after
-        )
+            body = await asyncio.to_thread(self.view.rows, self.rows_connection, limit, name)
+        else:
+            body = await asyncio.to_thread(
+                self.view.rows, self.rows_connection, limit, name, after=after
+            )
+        return {**body, "subjectColumn": self.view.rows_subject_column}
 
     async def poison_count(self) -> int | None:
         return None

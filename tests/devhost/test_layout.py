@@ -125,10 +125,13 @@ def test_devhost_has_none_of_the_pipelines_vocabulary() -> None:
     # The app's outcome words and names reach devhost's tools only through the app view
     # plug-in (devhost/monitor/appview.py), never from devhost's own source.
     found = []
-    files = [*sources(), *(DEVHOST / "monitor" / "static").glob("*")]
-    for path in files:
+    static = list((DEVHOST / "monitor" / "static").glob("*"))
+    for path in [*sources(), *static]:
         text = path.read_text()
-        found += [f"{path.name}: {w}" for w in APP_WORDS if w in text]
+        # The app's column names too, in the monitor's page (the app view names its subject
+        # column; "FileName" is also a .NET route constraint devhost's Python ports by name).
+        words = (*APP_WORDS, "FileName") if path in static else APP_WORDS
+        found += [f"{path.name}: {w}" for w in words if w in text]
         found += [
             f"{path.name}: {w}"
             for w in ("stored", "duplicate", "rejected")

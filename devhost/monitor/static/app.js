@@ -341,17 +341,17 @@ async function renderDetail(id) {
     el("section", {}, el("h2", {}, "Input"), el("pre", { id: "detail-input" }, pretty(d.input)),
       el("h2", {}, "Output"), el("pre", { id: "detail-output" }, pretty(d.output)),
       el("h2", {}, "Custom status"), el("pre", {}, pretty(d.customStatus))));
-  if (d.subject) getJson(`/rows?name=${encodeURIComponent(d.subject)}`).then(r => rowsBox.replaceChildren(rowsTable(r.rows)),
+  if (d.subject) getJson(`/rows?name=${encodeURIComponent(d.subject)}`).then(r => rowsBox.replaceChildren(rowsTable(r.rows, r.subjectColumn)),
     e => rowsBox.replaceChildren(el("p", { class: "muted" }, e.message)));
   if (!["Completed", "Failed", "Terminated"].includes(d.runtimeStatus)) schedule(() => renderDetail(id), 3000);
 }
 
 // --- rows -----------------------------------------------------------------------------
-function rowsTable(rows) {
+function rowsTable(rows, subjectColumn) { // the app view names the column that links to instances
   if (!rows.length) return el("p", { class: "muted" }, "no row");
   const cols = Object.keys(rows[0]);
   return el("table", { class: "rows" }, el("thead", {}, el("tr", {}, cols.map(c => el("th", {}, c)))),
-    el("tbody", {}, rows.map(r => el("tr", {}, cols.map(c => el("td", {}, c === "FileName"
+    el("tbody", {}, rows.map(r => el("tr", {}, cols.map(c => el("td", {}, c === subjectColumn
       ? el("a", { href: `#instances?q=${encodeURIComponent(r[c])}` }, r[c])
       : typeof r[c] === "string" && ISO_TIME.test(r[c]) ? fmtTime(r[c]) : r[c]))))));
 }
@@ -366,7 +366,7 @@ async function renderRows() {
   const first = at * ROWS_PAGE + (r.rows.length ? 1 : 0), last = at * ROWS_PAGE + r.rows.length;
   const move = (pages) => { nav++; clearTimeout(timer); rowsPages = pages; renderRows(); };
   view(el("div", { class: "cards" }, card("rows", r.total, "rows-total"), Object.entries(r.byFormat).map(([f, n]) => card(f, n, `rows-format-${f}`))),
-    el("section", { id: "rows" }, el("h2", {}, "Latest rows, newest first"), rowsTable(r.rows),
+    el("section", { id: "rows" }, el("h2", {}, "Latest rows, newest first"), rowsTable(r.rows, r.subjectColumn),
       el("div", { class: "pager" },
         el("button", { id: "rows-newer", disabled: at === 0 || null, onclick: () => move(rowsPages.slice(0, -1)) }, "‹ Newer"),
         el("span", { id: "rows-info" }, `rows ${first}–${last} of ${r.total}`),
