@@ -1,4 +1,4 @@
-"""Four performance fixes to Azurite 3.37.0's in-memory stores, applied after `npm ci`.
+"""Five performance fixes to Azurite 3.37.0's in-memory stores, applied after `npm ci`.
 
 Azurite answers every request right, but some of its look-ups cost time in the size of the whole
 account rather than of what they look up (measured in docs/performance.md, "Round two"):
@@ -12,6 +12,8 @@ account rather than of what they look up (measured in docs/performance.md, "Roun
   binary index of the account's message collection (four sorts of every message);
 * its queue queries narrow by account before queue, so each request looks at every message of
   every queue;
+* Get Messages updates the messages it hands out as one LokiJS batch, which rebuilds every index
+  of the message collection (one update per message keeps them up to date in place);
 * its Get and Peek Messages sort every visible message of the queue to return the first 32 (or
   1): a one-pass selection returns the same messages in the same order.
 
@@ -115,8 +117,8 @@ PATCHES = (
     Patch(QUEUE, _HEADER, _HEADER + _FIRST_BY_VISIBILITY, count=1),
     Patch(
         QUEUE,
-        "            messageId,\n            accountName: account,\n            queueName: queue\n",
-        "            queueName: queue,\n            messageId,\n            accountName: account\n",
+        "        coll.update(docs);\n",
+        "        for (const doc of docs) {\n            coll.update(doc);\n        }\n",
         count=1,
     ),
 )
