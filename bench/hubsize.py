@@ -1,11 +1,13 @@
 """Task-hub size: Azurite's cost per image with 1k/5k/20k completed instances already in the
 hub, and what a user can do about it locally (purge through the Durable API, a fresh hub).
 
-Azurite keeps each table in one LokiJS collection whose key look-ups scan every row with the
+Azurite keeps each table in one LokiJS collection whose key look-ups scanned every row with the
 same RowKey; DurableTask's layout repeats RowKeys across instances ("" in Instances,
-0000000000000000... in History), so each look-up grows with the hub. The seeded instances
-have the rows a completed 2-activity orchestration leaves (an Instances row, 13 History rows
-+ the sentinel), written straight to the tables to save the hours a real backlog would take.
+0000000000000000... in History), so each look-up grew with the hub (devhost/azurite_patches.py
+now narrows by PartitionKey first; the autosave and index upkeep still grow with it). The
+seeded instances have the rows a completed 2-activity orchestration leaves (an Instances row,
+13 History rows + the sentinel), written straight to the tables to save the hours a real
+backlog would take.
 """
 
 from __future__ import annotations
