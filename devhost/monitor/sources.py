@@ -123,7 +123,8 @@ class ApiSource:
             body = await asyncio.to_thread(
                 self.view.rows, self.rows_connection, limit, name, after=after
             )
-        return {**body, "subjectColumn": self.view.rows_subject_column}
+        column = self.view.rows_subject_column
+        return body if column is None else {**body, "subjectColumn": column}
 
     async def poison_count(self) -> int | None:
         return None

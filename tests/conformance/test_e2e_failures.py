@@ -142,7 +142,13 @@ def hangs(host: Host, iid: str, refusal: str) -> None:
         message=f"no refusal line for {iid}",
     )
     assert refusal in line
-    st = status(host, iid, "?showHistory=true")
+    # The line is written during the episode, the Instances row at its checkpoint just after:
+    # wait for the checkpoint (under load the two are seconds apart), then it must say Running.
+    st = wait_until(
+        lambda: (s if (s := status(host, iid, "?showHistory=true"))["runtimeStatus"] != "Pending"
+                 else None),
+        message=f"{iid} still Pending after its first episode",
+    )  # fmt: skip
     assert st["runtimeStatus"] == "Running"
     kinds = {e["EventType"] for e in st["historyEvents"]}
     assert not kinds & {"TaskCompleted", "TaskFailed", "SubOrchestrationInstanceCompleted"}
