@@ -16,10 +16,9 @@ time up to its checkpoint). This stands for the history read the real provider m
 two episodes of an instance (`ScheduleOrchestrationStatePrefetch`; extended sessions are off for
 every language but .NET, DurableTaskOptions.cs), which devhost's cached state skips: that read,
 like the SDK's replay, grows with the history (the checkpoint's writes do not), and the batch
-keeps filling meanwhile. Without it a fan-in whose
-completions trickle in would replay its whole history for every few of them. A chain's next step
-(one completion, often back before its episode's checkpoint ends) and an idle instance's message
-are never held.
+keeps filling meanwhile. Without it a fan-in whose completions trickle in would replay its whole
+history for every few of them. A chain's next step (one completion, often back before its
+episode's checkpoint ends) and an idle instance's message are never held.
 
 Each batch is admitted against the instance's state: applied, dropped (duplicate, stale, for a
 finished instance), deferred (arrived before the instance can take it) or re-sent (a timer
