@@ -1,4 +1,4 @@
-"""Five performance fixes to Azurite 3.37.0's in-memory stores, applied after `npm ci`.
+"""Six performance fixes to Azurite 3.37.0's in-memory stores, applied after `npm ci`.
 
 Azurite answers every request right, but some of its look-ups cost time in the size of the whole
 account rather than of what they look up (measured in docs/performance.md, "Round two"):
@@ -15,11 +15,15 @@ account rather than of what they look up (measured in docs/performance.md, "Roun
 * Get Messages updates the messages it hands out as one LokiJS batch, which rebuilds every index
   of the message collection (one update per message keeps them up to date in place);
 * its Get and Peek Messages sort every visible message of the queue to return the first 32 (or
-  1): a one-pass selection returns the same messages in the same order.
+  1): a one-pass selection returns the same messages in the same order;
+* LokiJS (the store under all three services) re-serialises the whole database every 5 s while
+  it changes, which at a 20,000-instance hub took over half of Azurite's CPU: each save is now
+  followed by a wait of 20 times its own duration (at least the 5 s), so saving stays near 5% of
+  a core. Stopping Azurite still saves everything; a killed Azurite loses up to that wait.
 
-Each fix keeps every answer as it was (the same conjunction, evaluated in another order; nothing
-removed when nothing matched; the same first n messages) and changes only the work, as Azure
-Storage's own indexes would. scripts/bootstrap.sh applies them after `npm ci` (`python -m
+Each look-up fix keeps every answer as it was (the same conjunction, evaluated in another order;
+nothing removed when nothing matched; the same first n messages) and changes only the work, as
+Azure Storage's own indexes would. scripts/bootstrap.sh applies them after `npm ci` (`python -m
 devhost.azurite_patches`); a file whose text is neither the original nor the patched one
 (another Azurite version) stops the install with one line. `devhost start --with-azurite`
 says whether they are applied when it starts Azurite.
@@ -34,10 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-AZURITE = Path("node_modules") / "azurite"
+NODE_MODULES = Path("node_modules")
+AZURITE = NODE_MODULES / "azurite"
 VERSION = "3.37.0"
+# The packages patched, each at the version Azurite 3.37.0's package-lock installs.
+VERSIONS = {"azurite": VERSION, "lokijs": "1.5.12"}
 TABLE = "dist/src/table/persistence/LokiTableMetadataStore.js"
 QUEUE = "dist/src/queue/persistence/LokiQueueMetadataStore.js"
+LOKI = "src/lokijs.js"
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,12 @@ class Patch:
     old: str
     new: str
     count: int  # how many times `old` occurs in the original
+    package: str = "azurite"
+
+    @property
+    def path(self) -> Path:
+        """Relative to the checkout."""
+        return NODE_MODULES / self.package / self.file
 
 
 def _entity_key(pk: str, rk: str, indent: str) -> tuple[str, str]:
@@ -93,6 +107,48 @@ function firstByVisibility(docs, n) {
     return top;
 }
 """
+# LokiJS's autosave re-serialises the whole database every 5 s while it changes; with a
+# 20,000-instance task hub that took over half of Azurite's CPU (docs/performance.md). Each save
+# is now followed by a wait of at least 20 times its own duration, never less than the interval,
+# so saving costs at most ~5% of a core however big the database grows. Azurite's close still
+# saves what is dirty (Loki.close), so only a killed Azurite loses more than before.
+_AUTOSAVE_EVERY = (
+    "      this.autosaveHandle = setInterval(function autosaveHandleInterval() {\n"
+    "        // use of dirty flag will need to be hierarchical since mods are done at collection"
+    " level with no visibility of 'db'\n"
+    "        // so next step will be to implement collection level dirty flags set on"
+    " insert/update/remove\n"
+    "        // along with loki level isdirty() function which iterates all collections to see"
+    " if any are dirty\n"
+    "\n"
+    "        if (self.autosaveDirty() && !self.ignoreAutosave) {\n"
+    "          self.saveDatabase(callback);\n"
+    "        }\n"
+    "      }, delay);\n"
+)
+_AUTOSAVE_PACED = """\
+      // devhost/azurite_patches.py: after each save wait at least 20 times its duration
+      // (never less than the interval): re-serialising a growing database stays near 5% of a core.
+      var generation = self.autosaveGeneration = (self.autosaveGeneration || 0) + 1;
+      var live = function () {
+        return self.autosaveGeneration === generation && self.autosaveHandle !== null;
+      };
+      var paced = function autosaveHandleInterval() {
+        if (!live()) return;
+        if (self.autosaveDirty() && !self.ignoreAutosave) {
+          var started = Date.now();
+          self.saveDatabase(function (err) {
+            if (live()) {
+              self.autosaveHandle = setTimeout(paced, Math.max(delay, 20 * (Date.now() - started)));
+            }
+            if (callback) callback(err);
+          });
+        } else {
+          self.autosaveHandle = setTimeout(paced, delay);
+        }
+      };
+      this.autosaveHandle = setTimeout(paced, delay);
+"""
 _E = " " * 12
 _EE = " " * 16
 PATCHES = (
@@ -121,6 +177,7 @@ PATCHES = (
         "        for (const doc of docs) {\n            coll.update(doc);\n        }\n",
         count=1,
     ),
+    Patch(LOKI, _AUTOSAVE_EVERY, _AUTOSAVE_PACED, count=1, package="lokijs"),
 )
 
 
@@ -130,32 +187,34 @@ class PatchError(Exception):
 
 def state(root: Path = ROOT) -> str:
     """ "patched", "original" or "absent" (no Azurite installed); PatchError for anything else."""
-    base = root / AZURITE
-    if not (base / "package.json").exists():
+    if not (root / AZURITE / "package.json").exists():
         return "absent"
-    version = json.loads((base / "package.json").read_text())["version"]
-    if version != VERSION:
-        raise PatchError(f"Azurite {version} installed, the patches are for {VERSION}")
+    for package, wanted in VERSIONS.items():
+        manifest = root / NODE_MODULES / package / "package.json"
+        version = json.loads(manifest.read_text())["version"] if manifest.exists() else "none"
+        if version != wanted:
+            name = "Azurite" if package == "azurite" else package
+            raise PatchError(f"{name} {version} installed, the patches are for {wanted}")
     found = set()
     for p in PATCHES:
-        text = (base / p.file).read_text()
+        text = (root / p.path).read_text()
         if text.count(p.new) >= p.count:  # first: a patch may keep its original text (a header)
             found.add("patched")
         elif text.count(p.old) == p.count:
             found.add("original")
         else:
-            raise PatchError(f"{p.file} is neither Azurite {VERSION}'s nor patched")
+            name = "Azurite" if p.package == "azurite" else p.package
+            raise PatchError(f"{p.path} is neither {name} {VERSIONS[p.package]}'s nor patched")
     return found.pop() if len(found) == 1 else "partly patched"
 
 
 def apply(root: Path = ROOT) -> int:
     """Patch the installed Azurite in place; the number of patches applied (0 if already)."""
-    base = root / AZURITE
     if state(root) in ("absent", "patched"):
         return 0
     applied = 0
     for p in PATCHES:
-        path = base / p.file
+        path = root / p.path
         text = path.read_text()
         if text.count(p.new) < p.count and text.count(p.old) == p.count:
             path.write_text(text.replace(p.old, p.new))

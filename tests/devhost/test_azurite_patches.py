@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,23 +23,32 @@ from azure.storage.queue import QueueClient
 
 from devhost import azurite_patches
 from devhost.azurite import Azurite
-from devhost.azurite_patches import AZURITE, PATCHES, PatchError, apply, state
+from devhost.azurite_patches import (
+    AZURITE,
+    NODE_MODULES,
+    PATCHES,
+    VERSIONS,
+    PatchError,
+    apply,
+    state,
+)
 
-INSTALLED = azurite_patches.ROOT / AZURITE
+INSTALLED = azurite_patches.ROOT
 
 
 def original_tree(root: Path) -> Path:
     """Copies of the patched files with every patch undone, under a fake node_modules."""
-    base = root / AZURITE
-    (base / "dist").mkdir(parents=True)
-    shutil.copy(INSTALLED / "package.json", base / "package.json")
+    for package in VERSIONS:
+        manifest = NODE_MODULES / package / "package.json"
+        (root / manifest).parent.mkdir(parents=True)
+        shutil.copy(INSTALLED / manifest, root / manifest)
     for p in PATCHES:
-        target = base / p.file
+        target = root / p.path
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(INSTALLED / p.file, target)
+            shutil.copy(INSTALLED / p.path, target)
     for p in PATCHES:
-        target = base / p.file
+        target = root / p.path
         target.write_text(target.read_text().replace(p.new, p.old))
     return root
 
@@ -57,7 +67,7 @@ def test_patching_is_exact_and_idempotent(tmp_path: Path) -> None:
     assert state(root) == "patched"
     assert apply(root) == 0
     for p in PATCHES:  # byte for byte what the installed, patched Azurite runs
-        assert (root / AZURITE / p.file).read_text() == (INSTALLED / p.file).read_text()
+        assert (root / p.path).read_text() == (INSTALLED / p.path).read_text()
 
 
 @pytest.mark.unit
@@ -67,9 +77,16 @@ def test_another_azurite_is_refused_in_one_line(tmp_path: Path) -> None:
     package.write_text(json.dumps({**json.loads(package.read_text()), "version": "3.38.0"}))
     with pytest.raises(PatchError, match=r"^Azurite 3\.38\.0 installed, the patches are for"):
         apply(root)
+    root = original_tree(tmp_path / "loki")
+    package = root / NODE_MODULES / "lokijs" / "package.json"
+    package.write_text(json.dumps({**json.loads(package.read_text()), "version": "1.5.13"}))
+    with pytest.raises(
+        PatchError, match=r"^lokijs 1\.5\.13 installed, the patches are for 1\.5\.12"
+    ):
+        apply(root)
     root = original_tree(tmp_path / "foreign")
-    store = root / AZURITE / PATCHES[-1].file
-    store.write_text(store.read_text().replace(PATCHES[-1].old, "changed upstream"))
+    store = root / PATCHES[0].path
+    store.write_text(store.read_text().replace(PATCHES[0].old, "changed upstream"))
     with pytest.raises(PatchError, match=r"is neither Azurite 3\.37\.0's nor patched"):
         apply(root)
     assert state(tmp_path / "nothing") == "absent"
@@ -155,3 +172,26 @@ def test_messages_in_two_queues_stay_apart(azurite: Azurite, unique_name: str) -
     assert [m.content for m in a.peek_messages(max_messages=32)] == ["a4", "a5", "a3"]
     got = list(a.receive_messages(messages_per_page=2, max_messages=2, visibility_timeout=30))
     assert [m.content for m in got] == ["a4", "a5"]
+
+
+@pytest.mark.host  # starts node
+def test_autosave_waits_twenty_times_its_last_save() -> None:
+    """The LokiJS autosave patch (node_modules/lokijs/src/lokijs.js, `autosaveEnable`), run by
+    node with a fake clock and fake timers: a 300 ms save is followed by a 6 s wait, a clean
+    database by the plain interval; a save finishing after the autosave was disabled schedules
+    nothing; close still saves what is dirty."""
+    script = Path(__file__).parent / "js" / "loki_autosave.js"
+    done = subprocess.run(
+        ["node", str(script), str(INSTALLED / NODE_MODULES / "lokijs")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(done.stdout) == {
+        "waits": [1000, 6000, 6000, 1000, 1000, 1000],
+        "saves": 5,
+        "afterDisable": 0,
+        "pending": 0,
+        "dirty": False,
+    }
