@@ -10,15 +10,21 @@ receive loop stops while the buffer holds ControlQueueBufferThreshold messages o
 message received twice (its visibility ran out while it waited) replaces its earlier copy
 (`MessageCollection.AddOrReplace`), so the newer pop receipt is the one deleted.
 
-Messages that arrived while an episode ran (two or more: a fan-in's completions trickling in)
-wait, before their own episode, as long as that episode's load and replay took (`pacing` x the
-time up to its checkpoint). This stands for the history read the real provider makes between
-two episodes of an instance (`ScheduleOrchestrationStatePrefetch`; extended sessions are off for
-every language but .NET, DurableTaskOptions.cs), which devhost's cached state skips: that read,
-like the SDK's replay, grows with the history (the checkpoint's writes do not), and the batch
-keeps filling meanwhile. Without it a fan-in whose completions trickle in would replay its whole
-history for every few of them. A chain's next step (one completion, often back before its
-episode's checkpoint ends) and an idle instance's message are never held.
+Every batch of an instance that has run an episode waits, before its own episode, as long as
+that instance's last episode took to load and replay (`pacing` x the time up to its
+checkpoint), counted from when the batch began: at the release for messages that arrived while
+the episode ran, else at its first message. This stands for the history read the real provider
+makes for each new batch before the batch is ready (`ScheduleOrchestrationStatePrefetch`;
+extended sessions are off for every language but .NET, DurableTaskOptions.cs), which devhost's
+cached state skips; that read, like the SDK's replay, grows with the history (the checkpoint's
+writes do not), and the batch keeps filling meanwhile (`AddMessageToPendingOrchestration` adds
+to a batch until `GetNextSessionAsync` takes it). Without it a fan-in whose completions trickle
+in would replay its whole history for every few of them; held only at the release, a fan-in
+alternated episodes of 256 and 32 messages (the first receive after a full buffer drained made
+a batch that nothing held). An instance's first episode is not held (its history is empty),
+and a held batch goes as soon as the buffer is full: no receive can add to it before the
+wait ends, so it goes out with what the real batch would hold, without the idle wait (the read's
+duration is a stand-in; which messages an episode takes is what the SDK and the history see).
 
 Each batch is admitted against the instance's state: applied, dropped (duplicate, stale, for a
 finished instance), deferred (arrived before the instance can take it) or re-sent (a timer
@@ -146,6 +152,7 @@ class SessionManager:
         self.monotonic = monotonic
         self._started: dict[str, float] = {}  # active instance -> when its episode began
         self._executed: dict[str, float] = {}  # active instance -> when its replay ended
+        self._took: dict[str, float] = {}  # instance -> its last episode's load + replay
         self._not_before: dict[str, float] = {}  # held batches: instance -> when takeable
         self._locks: dict[str, asyncio.Lock] = {}
         self._cache: dict[str, Instance] = {}
@@ -170,6 +177,8 @@ class SessionManager:
 
     def forget(self, instance_id: str) -> None:
         self._cache.pop(instance_id, None)
+        self._took.pop(instance_id, None)
+        self._started.pop(instance_id, None)  # a finished or abandoned episode paces nothing
 
     # --- the message buffer ---------------------------------------------------------------
     def has_room(self) -> bool:
@@ -188,6 +197,7 @@ class SessionManager:
             if batch is None:
                 batch = self._pending[instance_id] = {}
                 if instance_id not in self._active:
+                    self._hold(instance_id)
                     self._ready.append(instance_id)
             batch[str(rec.message.id)] = rec  # AddOrReplace: the newest receipt wins
         self._signal()
@@ -201,8 +211,8 @@ class SessionManager:
             instance_id = self._ready.popleft()
             if instance_id not in self._pending or instance_id in self._active:
                 continue  # stale entry: taken already, or released and re-queued later
-            if self._not_before.get(instance_id, now) > now:
-                held.append(instance_id)
+            if self._not_before.get(instance_id, now) > now and self.has_room():
+                held.append(instance_id)  # still filling (a full buffer receives nothing more)
                 continue
             self._not_before.pop(instance_id, None)
             self._active.add(instance_id)
@@ -251,13 +261,20 @@ class SessionManager:
         self._active.discard(instance_id)
         began = self._started.pop(instance_id, None)
         executed = self._executed.pop(instance_id, None)
+        if began is not None:
+            self._took[instance_id] = (
+                executed if executed is not None else self.monotonic()
+            ) - began
         if instance_id in self._pending:
-            if began is not None and self.pacing > 0 and len(self._pending[instance_id]) > 1:
-                now = self.monotonic()
-                took = (executed if executed is not None else now) - began
-                self._not_before[instance_id] = now + self.pacing * took
+            self._hold(instance_id)
             self._ready.append(instance_id)
         self._signal()
+
+    def _hold(self, instance_id: str) -> None:
+        """A new batch waits as long as the instance's history read would (module docstring)."""
+        took = self._took.get(instance_id)
+        if took is not None and self.pacing > 0:
+            self._not_before[instance_id] = self.monotonic() + self.pacing * took
 
     def _signal(self) -> None:
         self._changed.set()

@@ -241,28 +241,77 @@ def test_the_pace_counts_the_replay_not_the_checkpoint() -> None:
     assert nxt is not None and ids(nxt) == ["2", "3"]
 
 
-def test_a_chains_next_step_is_not_held() -> None:
-    """One completion back before its episode released (the activity was quick): no fan-in."""
+def test_a_chains_next_step_waits_for_its_history_read() -> None:
+    """Every new batch is prefetched before it is ready (DurableTask.AzureStorage
+    OrchestrationSessionManager.AddMessageToPendingOrchestration ->
+    ScheduleOrchestrationStatePrefetch), one completion as much as many."""
     ticks = Ticks()
     sm = SessionManager(pacing=1.0, monotonic=ticks)
     sm.add([received("a", "1")])
     first = sm.take()
-    assert first is not None
+    assert first is not None  # an instance's first episode is not held
     sm.add([received("a", "2")])
-    ticks.now += 3.0
+    ticks.now += 0.2  # load + replay
     sm.release("a", first.received)
+    assert sm.take() is None
+    ticks.now += 0.2
     nxt = sm.take()
     assert nxt is not None and ids(nxt) == ["2"]
 
 
-def test_an_idle_instance_takes_its_next_message_at_once() -> None:
+def test_a_batch_begun_after_the_release_waits_and_keeps_filling() -> None:
+    """A fan-in whose buffer was full: nothing arrives during the episode (the receive loop
+    stops at ControlQueueBufferThreshold, ControlQueue.GetMessagesAsync), the first receive after
+    the release begins the batch. Held from there, it fills while it waits instead of going out
+    with one receive's 32 (a 5,000-wide fan-in alternated episodes of 256 and 32)."""
     ticks = Ticks()
     sm = SessionManager(pacing=1.0, monotonic=ticks)
     sm.add([received("a", "1")])
     first = sm.take()
     assert first is not None
-    ticks.now += 3.0
-    sm.release("a", first.received)  # nothing arrived meanwhile: a chain's step
+    ticks.now += 1.0  # load + replay
+    sm.executed("a")
+    ticks.now += 5.0  # the checkpoint
+    sm.release("a", first.received)
+    ticks.now += 3.0  # idle meanwhile: the wait counts from the batch's first message
+    sm.add([received("a", "2")])
+    ticks.now += 0.5
+    sm.add([received("a", "3"), received("a", "4")])
+    assert sm.take() is None
+    ticks.now += 0.5
+    nxt = sm.take()
+    assert nxt is not None and ids(nxt) == ["2", "3", "4"]
+
+
+def test_a_held_batch_goes_when_the_buffer_is_full() -> None:
+    """Nothing can join it before its wait ends (the receive loop stops at the threshold), so
+    it goes with what the real batch would hold when its history read ended."""
+    ticks = Ticks()
+    sm = SessionManager(buffer_threshold=4, pacing=1.0, monotonic=ticks)
+    sm.add([received("a", "1")])
+    first = sm.take()
+    assert first is not None
+    ticks.now += 10.0
+    sm.release("a", first.received)
+    sm.add([received("a", "2"), received("a", "3")])
+    assert sm.take() is None
+    sm.add([received("a", "4"), received("b", "x")])  # 4 buffered: full
+    assert not sm.has_room()
+    nxt = sm.take()
+    assert nxt is not None and ids(nxt) == ["2", "3", "4"]
+
+
+def test_a_forgotten_instance_is_not_held() -> None:
+    """A finished or abandoned episode forgets the instance before its release: whatever
+    arrives for it next is admitted (and dropped or retried) at once."""
+    ticks = Ticks()
+    sm = SessionManager(pacing=1.0, monotonic=ticks)
+    sm.add([received("a", "1")])
+    first = sm.take()
+    assert first is not None
+    ticks.now += 2.0
+    sm.forget("a")
+    sm.release("a", first.received)
     sm.add([received("a", "2")])
     nxt = sm.take()
     assert nxt is not None and ids(nxt) == ["2"]
