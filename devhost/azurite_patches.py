@@ -55,6 +55,9 @@ class Patch:
     new: str
     count: int  # how many times `old` occurs in the original
     package: str = "azurite"
+    # Texts an earlier devhost's patch left in place of `old`: an install patched by it is
+    # brought up to date instead of refused.
+    superseded: tuple[str, ...] = ()
 
     @property
     def path(self) -> Path:
@@ -62,9 +65,14 @@ class Patch:
         return NODE_MODULES / self.package / self.file
 
 
-def _find_entity(coll: str, pk: str, rk: str, indent: str) -> tuple[str, str]:
+def _find_entity(coll: str, pk: str, rk: str, indent: str, count: int = 1) -> Patch:
     old = f"{coll}.findOne({{\n{indent}RowKey: {rk},\n{indent}PartitionKey: {pk}\n{indent[4:]}}})"
-    return old, f"findEntity({coll}, {pk}, {rk})"
+    # the first version of this fix only swapped the two keys
+    swapped = (
+        f"{coll}.findOne({{\n{indent}PartitionKey: {pk},\n{indent}RowKey: {rk}\n{indent[4:]}}})"
+    )
+    new = f"findEntity({coll}, {pk}, {rk})"
+    return Patch(TABLE, old, new, count=count, superseded=(swapped,))
 
 
 # Entities by key: LokiJS's findOne narrows by one binary index and scans the rest, which grows
@@ -201,19 +209,60 @@ _AUTOSAVE_PACED = """\
       };
       this.autosaveHandle = setTimeout(paced, delay);
 """
+# Every Get, Peek, Delete and Update Message first looks for expired messages of its queue, a
+# scan of the queue (a 5,000-wide fan-out's work items: a third of Azurite's CPU). The soonest
+# expiry per queue, noted on every insert and update, says when nothing can have expired.
+_UTILS = 'const utils_1 = require("../../common/utils/utils");\n'
+_SOONEST_EXPIRY = """\
+// devhost/azurite_patches.py: per queue, an expirationTime no message's is below (LokiJS's own
+// order), noted on the collection's insert and update events; while it is later than the
+// query time no message can have expired and clearExpiredMessages has nothing to remove.
+const soonestExpiries = new WeakMap();
+function noteExpiry(map, doc) {
+    const key = JSON.stringify([doc.accountName, doc.queueName]);
+    const soonest = map.get(key);
+    if (soonest === undefined || lokijs_1.default.LokiOps.$lt(doc.expirationTime, soonest)) {
+        map.set(key, doc.expirationTime);
+    }
+}
+function mayHaveExpired(coll, account, queue, queryTime) {
+    let map = soonestExpiries.get(coll);
+    if (map === undefined) {
+        const built = new Map();
+        for (const doc of coll.data) {
+            noteExpiry(built, doc);
+        }
+        const note = (doc) => noteExpiry(built, doc);
+        coll.on("insert", (docs) => (Array.isArray(docs) ? docs.forEach(note) : note(docs)));
+        coll.on("update", note);
+        soonestExpiries.set(coll, built);
+        map = built;
+    }
+    const key = JSON.stringify([account, queue]);
+    const soonest = map.get(key);
+    if (soonest === undefined || !lokijs_1.default.LokiOps.$lte(soonest, queryTime)) {
+        return false;
+    }
+    // Some may have: the caller removes them. Note the soonest of the rest.
+    map.delete(key);
+    for (const doc of coll.chain().find({ queueName: queue, accountName: account }).data()) {
+        if (!lokijs_1.default.LokiOps.$lte(doc.expirationTime, queryTime)) {
+            noteExpiry(map, doc);
+        }
+    }
+    return true;
+}
+"""
+_QUERY_TIME = "        const queryTime = new Date().getTime();\n"
 _E = " " * 12
 _EE = " " * 16
 _T = "tableEntityCollection"
 PATCHES = (
     Patch(TABLE, _HEADER, _HEADER + _FIND_ENTITY, count=1),
-    Patch(TABLE, *_find_entity(_T, "entity.PartitionKey", "entity.RowKey", _E), count=3),
-    Patch(TABLE, *_find_entity(_T, "partitionKey", "rowKey", _EE), count=1),
-    Patch(TABLE, *_find_entity("entityCollection", "partitionKey", "rowKey", _E), count=1),
-    Patch(
-        TABLE,
-        *_find_entity("tableBatchCollection", "entity.PartitionKey", "entity.RowKey", _EE),
-        count=1,
-    ),
+    _find_entity(_T, "entity.PartitionKey", "entity.RowKey", _E, count=3),
+    _find_entity(_T, "partitionKey", "rowKey", _EE),
+    _find_entity("entityCollection", "partitionKey", "rowKey", _E),
+    _find_entity("tableBatchCollection", "entity.PartitionKey", "entity.RowKey", _EE),
     Patch(
         QUEUE,
         "            .data();\n        coll.remove(docs);\n",
@@ -236,6 +285,16 @@ PATCHES = (
         count=1,
     ),
     Patch(LOKI, _AUTOSAVE_EVERY, _AUTOSAVE_PACED, count=1, package="lokijs"),
+    Patch(QUEUE, _UTILS, _UTILS + _SOONEST_EXPIRY, count=1),
+    Patch(
+        QUEUE,
+        _QUERY_TIME,
+        _QUERY_TIME
+        + "        if (!mayHaveExpired(coll, account, queue, queryTime)) {\n"
+        + "            return;\n"
+        + "        }\n",
+        count=1,
+    ),
 )
 
 
@@ -258,7 +317,7 @@ def state(root: Path = ROOT) -> str:
         text = (root / p.path).read_text()
         if text.count(p.new) >= p.count:  # first: a patch may keep its original text (a header)
             found.add("patched")
-        elif text.count(p.old) == p.count:
+        elif any(text.count(old) == p.count for old in (p.old, *p.superseded)):
             found.add("original")
         else:
             name = "Azurite" if p.package == "azurite" else p.package
@@ -274,9 +333,13 @@ def apply(root: Path = ROOT) -> int:
     for p in PATCHES:
         path = root / p.path
         text = path.read_text()
-        if text.count(p.new) < p.count and text.count(p.old) == p.count:
-            path.write_text(text.replace(p.old, p.new))
-            applied += 1
+        if text.count(p.new) >= p.count:
+            continue
+        for old in (p.old, *p.superseded):
+            if text.count(old) == p.count:
+                path.write_text(text.replace(old, p.new))
+                applied += 1
+                break
     return applied
 
 

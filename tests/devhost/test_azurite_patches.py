@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ from devhost.azurite_patches import (
     apply,
     state,
 )
+from tests.waiting import wait_until
 
 INSTALLED = azurite_patches.ROOT
 
@@ -67,6 +69,23 @@ def test_patching_is_exact_and_idempotent(tmp_path: Path) -> None:
     assert state(root) == "patched"
     assert apply(root) == 0
     for p in PATCHES:  # byte for byte what the installed, patched Azurite runs
+        assert (root / p.path).read_text() == (INSTALLED / p.path).read_text()
+
+
+@pytest.mark.unit
+def test_an_install_patched_by_an_earlier_devhost_is_brought_up_to_date(tmp_path: Path) -> None:
+    """The first entity-key fix only swapped findOne's keys; an install patched that way is
+    re-patched, not refused (scripts/bootstrap.sh runs the patcher on every install)."""
+    root = original_tree(tmp_path)
+    earlier = [p for p in PATCHES if p.superseded]
+    assert earlier
+    for p in earlier:
+        target = root / p.path
+        target.write_text(target.read_text().replace(p.old, p.superseded[0]))
+    assert state(root) == "original"
+    assert apply(root) == len(PATCHES)
+    assert state(root) == "patched"
+    for p in PATCHES:
         assert (root / p.path).read_text() == (INSTALLED / p.path).read_text()
 
 
@@ -238,3 +257,27 @@ def test_entities_loaded_from_disk_are_found_by_key(tmp_path: Path) -> None:
         with pytest.raises(ResourceNotFoundError):
             table.get_entity("p0", "0008")
         assert len(list(table.query_entities("PartitionKey eq 'p1'"))) == 10
+
+
+def test_an_expired_message_is_swept_at_the_next_request(
+    azurite: Azurite, unique_name: str
+) -> None:
+    """The soonest-expiry note (`mayHaveExpired` in the patched LokiQueueMetadataStore.js) lets
+    a request skip the expired-message sweep only while nothing in the queue can have expired:
+    a message sent with a short TTL after a long-lived one (noted by the insert event) is still
+    swept once its time has passed, so its pop receipt no longer deletes anything."""
+    q = QueueClient.from_connection_string(azurite.connection_string, unique_name)
+    q.create_queue()
+    q.send_message("long")
+    assert [m.content for m in q.peek_messages(max_messages=32)] == ["long"]  # noted: 7 days
+    sent = q.send_message("short", time_to_live=1)
+    got = {m.content: m for m in q.receive_messages(max_messages=32, visibility_timeout=300)}
+    assert sorted(got) == ["long", "short"]
+    short = got["short"]
+    q.update_message(got["long"], visibility_timeout=0)  # visible again (an update event)
+    past = sent.expires_on + timedelta(seconds=1)
+    wait_until(lambda: datetime.now(UTC) > past, timeout=30, message="the TTL to pass")
+    assert [m.content for m in q.peek_messages(max_messages=32)] == ["long"]
+    with pytest.raises(HttpResponseError) as swept:
+        q.delete_message(short.id, short.pop_receipt)
+    assert swept.value.status_code == 404
