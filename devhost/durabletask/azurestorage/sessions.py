@@ -21,10 +21,13 @@ writes do not), and the batch keeps filling meanwhile (`AddMessageToPendingOrche
 to a batch until `GetNextSessionAsync` takes it). Without it a fan-in whose completions trickle
 in would replay its whole history for every few of them; held only at the release, a fan-in
 alternated episodes of 256 and 32 messages (the first receive after a full buffer drained made
-a batch that nothing held). An instance's first episode is not held (its history is empty),
-and a held batch goes as soon as the buffer is full: no receive can add to it before the
-wait ends, so it goes out with what the real batch would hold, without the idle wait (the read's
-duration is a stand-in; which messages an episode takes is what the SDK and the history see).
+a batch that nothing held).
+
+The wait stands in for the read's duration, which only matters for what the batch takes in
+meanwhile, so a batch that can no longer grow goes at once: it holds a message for every task
+the instance has open (a chain's next step, the last of a fan-in), or the buffer is full (the
+receive loop adds nothing more). An instance's first episode is not held (its history is
+empty), nor is one this process has no state for.
 
 Each batch is admitted against the instance's state: applied, dropped (duplicate, stale, for a
 finished instance), deferred (arrived before the instance can take it) or re-sent (a timer
@@ -153,6 +156,7 @@ class SessionManager:
         self._started: dict[str, float] = {}  # active instance -> when its episode began
         self._executed: dict[str, float] = {}  # active instance -> when its replay ended
         self._took: dict[str, float] = {}  # instance -> its last episode's load + replay
+        self._open: dict[str, int] = {}  # held batch's instance -> its tasks open at the hold
         self._not_before: dict[str, float] = {}  # held batches: instance -> when takeable
         self._locks: dict[str, asyncio.Lock] = {}
         self._cache: dict[str, Instance] = {}
@@ -178,6 +182,7 @@ class SessionManager:
     def forget(self, instance_id: str) -> None:
         self._cache.pop(instance_id, None)
         self._took.pop(instance_id, None)
+        self._open.pop(instance_id, None)
         self._started.pop(instance_id, None)  # a finished or abandoned episode paces nothing
 
     # --- the message buffer ---------------------------------------------------------------
@@ -211,10 +216,11 @@ class SessionManager:
             instance_id = self._ready.popleft()
             if instance_id not in self._pending or instance_id in self._active:
                 continue  # stale entry: taken already, or released and re-queued later
-            if self._not_before.get(instance_id, now) > now and self.has_room():
-                held.append(instance_id)  # still filling (a full buffer receives nothing more)
+            if self._not_before.get(instance_id, now) > now and self._may_grow(instance_id):
+                held.append(instance_id)
                 continue
             self._not_before.pop(instance_id, None)
+            self._open.pop(instance_id, None)
             self._active.add(instance_id)
             self._started[instance_id] = now
             found = PendingBatch(instance_id, list(self._pending.pop(instance_id).values()))
@@ -273,8 +279,15 @@ class SessionManager:
     def _hold(self, instance_id: str) -> None:
         """A new batch waits as long as the instance's history read would (module docstring)."""
         took = self._took.get(instance_id)
-        if took is not None and self.pacing > 0:
+        inst = self._cache.get(instance_id)
+        if took is not None and inst is not None and self.pacing > 0:
             self._not_before[instance_id] = self.monotonic() + self.pacing * took
+            self._open[instance_id] = inst.open_tasks()
+
+    def _may_grow(self, instance_id: str) -> bool:
+        """Whether a held batch can still take in more before its episode."""
+        batch = self._pending.get(instance_id, {})
+        return self.has_room() and len(batch) < self._open.get(instance_id, 0)
 
     def _signal(self) -> None:
         self._changed.set()

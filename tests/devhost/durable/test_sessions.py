@@ -200,12 +200,21 @@ class Ticks:
         return self.now
 
 
+def fanned_out(sm: SessionManager, instance_id: str, tasks: int) -> None:
+    """The instance as its last checkpoint left it in this process: `tasks` activities open."""
+    inst = running("X")
+    inst.instance_id = instance_id
+    inst.history = [event(EventType.TaskScheduled, n, Name="A") for n in range(tasks)]
+    sm.keep(inst)
+
+
 def test_messages_that_arrived_during_an_episode_wait_as_long_as_it_took() -> None:
     ticks = Ticks()
     sm = SessionManager(pacing=1.0, monotonic=ticks)
     sm.add([received("a", "1")])
     first = sm.take()
-    assert first is not None
+    assert first is not None  # an instance's first episode is not held
+    fanned_out(sm, "a", 10)
     sm.add([received("a", "2"), received("a", "2b")])  # arrive while the episode runs
     ticks.now += 3.0  # the episode took 3 s (the real provider's history read grows alike)
     sm.release("a", first.received)
@@ -231,6 +240,7 @@ def test_the_pace_counts_the_replay_not_the_checkpoint() -> None:
     assert first is not None
     ticks.now += 0.5  # load + replay
     sm.executed("a")
+    fanned_out(sm, "a", 1000)
     sm.add([received("a", "2"), received("a", "3")])
     ticks.now += 4.0  # the checkpoint's sends
     sm.release("a", first.received)
@@ -239,24 +249,6 @@ def test_the_pace_counts_the_replay_not_the_checkpoint() -> None:
     ticks.now += 0.1
     nxt = sm.take()
     assert nxt is not None and ids(nxt) == ["2", "3"]
-
-
-def test_a_chains_next_step_waits_for_its_history_read() -> None:
-    """Every new batch is prefetched before it is ready (DurableTask.AzureStorage
-    OrchestrationSessionManager.AddMessageToPendingOrchestration ->
-    ScheduleOrchestrationStatePrefetch), one completion as much as many."""
-    ticks = Ticks()
-    sm = SessionManager(pacing=1.0, monotonic=ticks)
-    sm.add([received("a", "1")])
-    first = sm.take()
-    assert first is not None  # an instance's first episode is not held
-    sm.add([received("a", "2")])
-    ticks.now += 0.2  # load + replay
-    sm.release("a", first.received)
-    assert sm.take() is None
-    ticks.now += 0.2
-    nxt = sm.take()
-    assert nxt is not None and ids(nxt) == ["2"]
 
 
 def test_a_batch_begun_after_the_release_waits_and_keeps_filling() -> None:
@@ -271,6 +263,7 @@ def test_a_batch_begun_after_the_release_waits_and_keeps_filling() -> None:
     assert first is not None
     ticks.now += 1.0  # load + replay
     sm.executed("a")
+    fanned_out(sm, "a", 5000)
     ticks.now += 5.0  # the checkpoint
     sm.release("a", first.received)
     ticks.now += 3.0  # idle meanwhile: the wait counts from the batch's first message
@@ -283,6 +276,35 @@ def test_a_batch_begun_after_the_release_waits_and_keeps_filling() -> None:
     assert nxt is not None and ids(nxt) == ["2", "3", "4"]
 
 
+def test_a_batch_that_cannot_grow_goes_at_once() -> None:
+    """The wait only lets more messages join; a chain's next step (one task open) and the
+    last completions of a fan-in (as many as the tasks open) have nothing left to wait for, and
+    neither has an instance this process holds no state for."""
+    ticks = Ticks()
+    sm = SessionManager(pacing=1.0, monotonic=ticks)
+    for instance_id, open_tasks, arriving in (("chain", 1, ["2"]), ("tail", 3, ["7", "8", "9"])):
+        sm.add([received(instance_id, "1")])
+        first = sm.take()
+        assert first is not None
+        fanned_out(sm, instance_id, open_tasks)
+        ticks.now += 3.0
+        sm.release(instance_id, first.received)
+        sm.add([received(instance_id, m) for m in arriving[:-1]])
+        if arriving[:-1]:
+            assert sm.take() is None  # two of three: more can come
+        sm.add([received(instance_id, arriving[-1])])
+        nxt = sm.take()
+        assert nxt is not None and ids(nxt) == arriving
+    sm.add([received("stateless", "1")])
+    first = sm.take()
+    assert first is not None
+    ticks.now += 3.0
+    sm.release("stateless", first.received)
+    sm.add([received("stateless", "2")])
+    nxt = sm.take()
+    assert nxt is not None and ids(nxt) == ["2"]
+
+
 def test_a_held_batch_goes_when_the_buffer_is_full() -> None:
     """Nothing can join it before its wait ends (the receive loop stops at the threshold), so
     it goes with what the real batch would hold when its history read ended."""
@@ -291,6 +313,7 @@ def test_a_held_batch_goes_when_the_buffer_is_full() -> None:
     sm.add([received("a", "1")])
     first = sm.take()
     assert first is not None
+    fanned_out(sm, "a", 100)
     ticks.now += 10.0
     sm.release("a", first.received)
     sm.add([received("a", "2"), received("a", "3")])
@@ -309,6 +332,7 @@ def test_a_forgotten_instance_is_not_held() -> None:
     sm.add([received("a", "1")])
     first = sm.take()
     assert first is not None
+    fanned_out(sm, "a", 10)
     ticks.now += 2.0
     sm.forget("a")
     sm.release("a", first.received)
