@@ -1,4 +1,4 @@
-"""Six performance fixes to Azurite 3.37.0's in-memory stores, applied after `npm ci`.
+"""Performance fixes to Azurite 3.37.0's in-memory stores, applied after `npm ci`.
 
 Azurite answers every request right, but some of its look-ups cost time in the size of the whole
 account rather than of what they look up (measured in docs/performance.md, "Round two"):
@@ -6,10 +6,15 @@ account rather than of what they look up (measured in docs/performance.md, "Roun
 * its table store finds an entity by `{RowKey, PartitionKey}`, so LokiJS narrows by the RowKey
   index first and then scans every entity with that RowKey. DurableTask's layout repeats RowKeys
   across instances (`""` for every Instances row, `sentinel` and `0000000000000000`... in
-  History), so each insert, merge, update, delete and point read scans the whole hub;
+  History), so each insert, merge, update, delete and point read scanned the whole hub; narrowed
+  by PartitionKey instead, each upsert of a big history scanned the partition (10,000 rows for a
+  5,000-wide fan-out). A map per table from (PartitionKey, RowKey) to the entity, kept by the
+  collection's own insert, update and delete events, finds it without a scan;
 * its queue store's `clearExpiredMessages`, run before every Get, Peek, Delete and Update
-  Message, calls LokiJS `remove([])` when nothing expired, and a batch remove rebuilds every
-  binary index of the account's message collection (four sorts of every message);
+  Message, scans the queue for expired messages and calls LokiJS `remove([])` when none
+  expired, and a batch remove rebuilds every binary index of the account's message collection
+  (four sorts of every message): the sweep is skipped while the queue's soonest expiry (noted on
+  every insert and update) is later than now, and nothing is removed when nothing expired;
 * its queue queries narrow by account before queue, so each request looks at every message of
   every queue;
 * Get Messages updates the messages it hands out as one LokiJS batch, which rebuilds every index
@@ -21,8 +26,8 @@ account rather than of what they look up (measured in docs/performance.md, "Roun
   followed by a wait of 20 times its own duration (at least the 5 s), so saving stays near 5% of
   a core. Stopping Azurite still saves everything; a killed Azurite loses up to that wait.
 
-Each look-up fix keeps every answer as it was (the same conjunction, evaluated in another order;
-nothing removed when nothing matched; the same first n messages) and changes only the work, as
+Each look-up fix keeps every answer as it was (the same entity or message found another way;
+nothing removed when nothing expired; the same first n messages) and changes only the work, as
 Azure Storage's own indexes would. scripts/bootstrap.sh applies them after `npm ci` (`python -m
 devhost.azurite_patches`); a file whose text is neither the original nor the patched one
 (another Azurite version) stops the install with one line. `devhost start --with-azurite`
