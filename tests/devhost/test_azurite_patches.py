@@ -281,3 +281,34 @@ def test_an_expired_message_is_swept_at_the_next_request(
     with pytest.raises(HttpResponseError) as swept:
         q.delete_message(short.id, short.pop_receipt)
     assert swept.value.status_code == 404
+
+
+def test_queries_that_name_the_partition(azurite: Azurite, unique_name: str) -> None:
+    """A filter that pins the partition (`entitiesFor` in the patched LokiTableMetadataStore.js)
+    starts from that partition; the answers are the filter's, in key order, page by page.
+    Partition keys "10" and "010" are equal as numbers to LokiJS's index order, not to `eq`."""
+    table = TableClient.from_connection_string(azurite.connection_string, "Q" + unique_name)
+    table.create_table()
+    for pk in ("p1", "p2", "10", "010"):
+        for i in range(5, 0, -1):
+            table.create_entity({"PartitionKey": pk, "RowKey": f"{i:04d}", "N": i})
+
+    def rows(query: str, per_page: int | None = None) -> list[str]:
+        found = table.query_entities(query, results_per_page=per_page)
+        return [f"{e['PartitionKey']}/{e['RowKey']}" for e in found]
+
+    p1 = [f"p1/{i:04d}" for i in range(1, 6)]
+    assert rows("PartitionKey eq 'p1'") == p1
+    assert rows("PartitionKey eq 'p1'", per_page=2) == p1
+    assert rows("PartitionKey eq 'p1' and RowKey ge '0003'") == p1[2:]
+    assert rows("RowKey eq '0002' and PartitionKey eq 'p2'") == ["p2/0002"]
+    assert rows("(PartitionKey eq 'p1' and N gt 2) and RowKey lt '0005'") == p1[2:4]
+    assert rows("PartitionKey eq 'p1' or PartitionKey eq 'p2'") == p1 + [
+        f"p2/{i:04d}" for i in range(1, 6)
+    ]
+    assert rows("PartitionKey eq '10'") == [f"10/{i:04d}" for i in range(1, 6)]
+    assert rows("PartitionKey eq '010' and N eq 3") == ["010/0003"]
+    assert rows("PartitionKey eq 'p3'") == []
+    table.delete_entity("p1", "0001")
+    table.create_entity({"PartitionKey": "p1", "RowKey": "0000", "N": 0})
+    assert rows("PartitionKey eq 'p1'") == ["p1/0000", *p1[1:]]
