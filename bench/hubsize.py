@@ -33,6 +33,31 @@ from devhost.sdkshortcuts import Op
 
 HUB = "ImageMetadataHub"  # host.json's hub: the seeded rows share the tables devhost uses
 SEEDED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+# Issue 21's goal: the pipeline at a 20,000-instance hub keeps >= 60% of its empty-hub rate.
+GOAL_SIZE = 20_000
+GOAL_SHARE = 0.60
+
+
+def goals(rows: list[dict[str, Any]]) -> list[str]:
+    """Each hub's rate as a share of the empty hub's in the same run; at GOAL_SIZE and above,
+    against the goal."""
+    empty = next((r for r in rows if r["existing"] == 0), None)
+    if empty is None or not empty["images_per_s"]:
+        return []
+    lines = []
+    for r in rows:
+        if r["existing"] == 0:
+            continue
+        share = r["images_per_s"] / empty["images_per_s"]
+        if r["existing"] >= GOAL_SIZE:
+            ok = "met" if share >= GOAL_SHARE else "NOT met"
+            lines.append(
+                f"{r['existing']:,}-instance hub ≥ {GOAL_SHARE:.0%} of the empty hub's rate: "
+                f"{share:.0%} ({ok})"
+            )
+        else:
+            lines.append(f"{r['existing']:,}-instance hub at {share:.0%} of the empty hub's rate")
+    return lines
 
 
 def _instance_row(pk: str) -> dict[str, Any]:
@@ -232,4 +257,6 @@ def bench_hubsize(
                     )
             out.append(row)
             print(line, flush=True)
+    for goal in goals(out):
+        print("hubsize goal: " + goal, flush=True)
     return out

@@ -48,6 +48,7 @@ KIND_BY_PATH = {
     "integration": "storage",
     "integration/test_store_sqlite.py": "unit",
     "integration/test_bench_smoke.py": "host",
+    "bench": "unit",
     "security": "unit",
     "security/test_forged_input.py": "host",
     "security/test_hostile_headers.py": "storage",
