@@ -154,6 +154,10 @@ class PatchError(Exception):
     """The installed Azurite is not the version these patches were written for."""
 
 
+def _named(package: str) -> str:
+    return "Azurite" if package == "azurite" else package
+
+
 def state(root: Path = ROOT) -> str:
     """ "patched", "original" or "absent" (no Azurite installed); PatchError for anything else."""
     if not (root / AZURITE / "package.json").exists():
@@ -162,8 +166,7 @@ def state(root: Path = ROOT) -> str:
         manifest = root / NODE_MODULES / package / "package.json"
         version = json.loads(manifest.read_text())["version"] if manifest.exists() else "none"
         if version != wanted:
-            name = "Azurite" if package == "azurite" else package
-            raise PatchError(f"{name} {version} installed, the patches are for {wanted}")
+            raise PatchError(f"{_named(package)} {version} installed, the patches are for {wanted}")
     found = set()
     for p in PATCHES:
         text = (root / p.path).read_text()
@@ -172,8 +175,9 @@ def state(root: Path = ROOT) -> str:
         elif any(text.count(old) == p.count for old in (p.old, *p.superseded)):
             found.add("original")
         else:
-            name = "Azurite" if p.package == "azurite" else p.package
-            raise PatchError(f"{p.path} is neither {name} {VERSIONS[p.package]}'s nor patched")
+            raise PatchError(
+                f"{p.path} is neither {_named(p.package)} {VERSIONS[p.package]}'s nor patched"
+            )
     return found.pop() if len(found) == 1 else "partly patched"
 
 

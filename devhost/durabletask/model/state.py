@@ -47,8 +47,7 @@ class Instance:
     def open_tasks(self) -> int:
         """Activities, sub-orchestrations and timers scheduled and not yet completed: how many
         completions the instance can still receive."""
-        scheduled = sum(1 for e in self.history if e["EventType"] in SCHEDULING)
-        return max(0, scheduled - len(self.completed_keys()))
+        return max(0, self.next_id - len(self.completed_keys()))
 
     def completed_keys(self) -> set[tuple[str, int]]:
         """("task"|"timer", id) of every completion already in history (for de-duplication)."""
