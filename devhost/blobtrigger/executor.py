@@ -18,6 +18,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.storage.queue import QueueMessage
 
+from devhost import sdkshortcuts
 from devhost.blobtrigger.properties import blob_properties_dict
 from devhost.blobtrigger.skips import VERSION_GONE, SkipReason
 from devhost.blobtrigger.targets import POISON_QUEUE, AccountClients, WatchedContainer
@@ -62,8 +63,7 @@ class BlobTriggerExecutor:
         visibility = int(self.options.visibility_timeout)
 
         async def fetch(count: int) -> list[QueueMessage]:
-            pager = acct.queue.receive_messages(max_messages=count, visibility_timeout=visibility)
-            return [m async for m in pager]
+            return await sdkshortcuts.receive_messages(acct.queue, count, visibility)
 
         while not stopping.is_set():
             free = self.options.max_concurrency - len(self._tasks)
@@ -107,7 +107,7 @@ class BlobTriggerExecutor:
             name, etag = body["BlobName"], body["ETag"]
         except (ValueError, KeyError, TypeError):
             log.error("Dropping malformed blob trigger message: %s", escape(repr(msg.content)))
-            await acct.queue.delete_message(msg)
+            await sdkshortcuts.delete_message(acct.queue, msg)
             return
         if w is None:
             # BlobQueueTriggerExecutor.ExecuteAsync: a function this host does not have
@@ -118,7 +118,7 @@ class BlobTriggerExecutor:
                 "does not have; ignoring it (FunctionNotFound)",
                 msg.id, escape(body.get("BlobName")), escape(body.get("FunctionId")),
             )  # fmt: skip
-            await acct.queue.delete_message(msg)
+            await sdkshortcuts.delete_message(acct.queue, msg)
             return
         t = w.target
         blob = w.container.get_blob_client(name)
@@ -134,7 +134,7 @@ class BlobTriggerExecutor:
             log.info("Blob '%s/%s' (%s) no longer exists in that version; ignored", t.container,
                      escape(name), escape(etag))  # fmt: skip
             await _record(acct, t, name, etag, VERSION_GONE)
-            await acct.queue.delete_message(msg)
+            await sdkshortcuts.delete_message(acct.queue, msg)
             return
         props = downloader.properties
 
@@ -166,7 +166,7 @@ class BlobTriggerExecutor:
         reason = self.skip_reason(t.function_name, name) if self.skip_reason else None
         if reason:
             await _record(acct, t, name, etag, reason)
-        await acct.queue.delete_message(msg)
+        await sdkshortcuts.delete_message(acct.queue, msg)
 
     async def _failed(  # noqa: PLR0917
         self,
@@ -180,7 +180,7 @@ class BlobTriggerExecutor:
         attempt = msg.dequeue_count or 1
         if attempt >= self.options.poison_threshold:
             await acct.poison.send_message(msg.content)
-            await acct.queue.delete_message(msg)
+            await sdkshortcuts.delete_message(acct.queue, msg)
             log.error(
                 "Blob '%s/%s' is poison: '%s' failed %d times (last error: %s); "
                 "moved to queue '%s'",

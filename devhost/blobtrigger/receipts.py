@@ -16,15 +16,15 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.storage.blob.aio import BlobLeaseClient, ContainerClient
+from azure.storage.blob.aio import ContainerClient
 
+from devhost import sdkshortcuts
 from devhost.blobtrigger.properties import quoted_etag
 
 HOSTS_CONTAINER = "azure-webjobs-hosts"
@@ -68,9 +68,7 @@ class ReceiptStore:
         """Create the receipt only if absent (If-None-Match: *); False when another got it."""
         self.calls += 1
         try:
-            await self.hosts.get_blob_client(name).upload_blob(
-                b"", metadata={INCOMPLETE: INCOMPLETE}, match_condition=MatchConditions.IfMissing
-            )
+            await sdkshortcuts.create_if_missing(self.hosts, name, {INCOMPLETE: INCOMPLETE})
         except (ResourceExistsError, ResourceModifiedError):
             return False
         return True
@@ -79,23 +77,22 @@ class ReceiptStore:
         """A 30 s lease on the receipt, or None when another holds it or it is gone."""
         self.calls += 1
         try:
-            lease = await self.hosts.get_blob_client(name).acquire_lease(LEASE_SECONDS)
+            return await sdkshortcuts.acquire_lease(self.hosts, name, LEASE_SECONDS)
         except (ResourceExistsError, ResourceNotFoundError, HttpResponseError) as exc:
             if getattr(exc, "status_code", None) in (404, 409):
                 return None
             raise
-        return str(lease.id)
 
     async def mark_complete(self, name: str, lease_id: str) -> None:
         """Remove `Incomplete` (under the lease); a receipt that is gone needs nothing."""
         self.calls += 1
         with contextlib.suppress(ResourceNotFoundError):
-            await self.hosts.get_blob_client(name).set_blob_metadata({}, lease=lease_id)
+            await sdkshortcuts.set_metadata(self.hosts, name, {}, lease_id)
 
     async def release_lease(self, name: str, lease_id: str) -> None:
         self.calls += 1
         with contextlib.suppress(ResourceNotFoundError, ResourceExistsError):
-            await BlobLeaseClient(self.hosts.get_blob_client(name), lease_id).release()
+            await sdkshortcuts.release_lease(self.hosts, name, lease_id)
 
     async def read_cursor(self, name: str) -> datetime | None:
         try:

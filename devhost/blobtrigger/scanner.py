@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
+from devhost import sdkshortcuts
 from devhost.blobtrigger.properties import quoted_etag
 from devhost.blobtrigger.receipts import receipt_name, scan_info_name
 from devhost.blobtrigger.skips import PATH_MISMATCH
@@ -138,7 +139,7 @@ class ContainerScanner:
                 "BlobName": name,
                 "ETag": etag,
             }
-            await w.account.queue.send_message(json.dumps(message).encode())
+            await sdkshortcuts.send_message(w.account.queue, json.dumps(message).encode())
             await receipts.mark_complete(rname, lease)
         finally:
             await receipts.release_lease(rname, lease)

@@ -11,20 +11,32 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.data.tables import TableTransactionError
 from azure.data.tables.aio import TableClient, TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
-from azure.storage.queue import BinaryBase64EncodePolicy
+from azure.storage.queue import (
+    BinaryBase64DecodePolicy,
+    BinaryBase64EncodePolicy,
+    TextBase64DecodePolicy,
+    TextBase64EncodePolicy,
+)
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from devhost import sdkshortcuts
 from devhost.azurite import Azurite, client_kwargs
+from devhost.sdkshortcuts import _private
 from tests.conftest import REPO_ROOT
 
-# How each test runs the code under test: the shortcut, the public call (shortcut off), or a
-# shortcut whose private call raises (a non-HTTP error, like a changed SDK internal).
-MODES = ["shortcut", "public", "broken"]
+# How each test runs the code under test: the shortcut sent directly (the default: the client's
+# aiohttp session under an account SAS), the shortcut through the client's pipeline, the public
+# call (shortcut off), or a shortcut whose send raises (a non-HTTP error, like a changed internal).
+MODES = ["direct", "pipeline", "public", "broken"]
 
 
 class Boom(AttributeError):
@@ -32,23 +44,33 @@ class Boom(AttributeError):
 
 
 def _apply(mode: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Set the mode up; returns a list the private calls append to when they run."""
+    """Set the mode up; returns a list each shortcut send appends its route to."""
     calls: list[str] = []
     if mode == "public":
-        monkeypatch.setattr(sdkshortcuts, "TABLES_SHORTCUT", False)
-        monkeypatch.setattr(sdkshortcuts, "BLOBS_SHORTCUT", False)
-        monkeypatch.setattr(sdkshortcuts, "QUEUES_SHORTCUT", False)
-    for name in ("_table_send", "_blob_send", "_queue_send"):
-        real = getattr(sdkshortcuts, name)
+        monkeypatch.setattr(_private, "TABLES_SHORTCUT", False)
+        monkeypatch.setattr(_private, "BLOBS_SHORTCUT", False)
+        monkeypatch.setattr(_private, "QUEUES_SHORTCUT", False)
+    monkeypatch.setattr(_private, "DIRECT", mode != "pipeline")
+    real = _private.send
 
-        async def spy(client: Any, request: Any, real: Any = real, name: str = name) -> Any:
-            calls.append(name)
-            if mode == "broken":
-                raise Boom(f"{name}: no such internal")
-            return await real(client, request)
+    async def spy(client: Any, request: Any) -> Any:
+        direct = _private.DIRECT and _private._direct_route(client) is not None
+        calls.append("direct" if direct else "pipeline")
+        if mode == "broken":
+            raise Boom("send: no such internal")
+        return await real(client, request)
 
-        monkeypatch.setattr(sdkshortcuts, name, spy)
+    monkeypatch.setattr(_private, "send", spy)
     return calls
+
+
+def _routed(calls: list[str], mode: str) -> bool:
+    """The shortcuts ran, and by the mode's route (the first send of a fresh client has no
+    open session yet, so it goes through the pipeline, which opens it)."""
+    if mode == "public":
+        return calls == []
+    want = "pipeline" if mode == "pipeline" else "direct"
+    return bool(calls) and set(calls[1:]) <= {want} and (mode == "broken" or want in calls)
 
 
 def _rows(pk: str, n: int) -> list[dict[str, Any]]:
@@ -122,7 +144,7 @@ def test_batches_write_what_submit_transaction_writes(
         assert await _partition(table, "bad''key é") == []
 
     _with_table(azurite, body)
-    assert bool(calls) == (mode != "public")
+    assert _routed(calls, mode), calls
 
 
 def test_part_status_parsing() -> None:
@@ -164,13 +186,13 @@ def test_listing_matches_list_blobs(
             await c.delete_container()
 
     asyncio.run(go())
-    assert bool(calls) == (mode != "public")
+    assert _routed(calls, mode), calls
 
 
 def test_a_listing_that_breaks_mid_way_continues_from_its_marker(
     azurite: Azurite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = sdkshortcuts._blob_send
+    real = _private.send
     pages = 0
 
     async def second_page_fails(client: Any, request: Any) -> Any:
@@ -180,7 +202,7 @@ def test_a_listing_that_breaks_mid_way_continues_from_its_marker(
             raise KeyError("an internal changed shape")
         return await real(client, request)
 
-    monkeypatch.setattr(sdkshortcuts, "_blob_send", second_page_fails)
+    monkeypatch.setattr(_private, "send", second_page_fails)
     names = [f"n{i:02d}.png" for i in range(7)]
 
     async def go() -> None:
@@ -218,8 +240,8 @@ def test_the_pins_are_the_requirements_and_gate_the_shortcuts() -> None:
             if m and m.group(1) in sdkshortcuts.PINNED:
                 pinned[m.group(1)] = m.group(2)
     assert pinned == sdkshortcuts.PINNED, "bump the pins only after re-running this contract"
-    assert sdkshortcuts.TABLES_SHORTCUT and sdkshortcuts.BLOBS_SHORTCUT
-    assert sdkshortcuts.QUEUES_SHORTCUT
+    assert _private.TABLES_SHORTCUT and _private.BLOBS_SHORTCUT
+    assert _private.QUEUES_SHORTCUT
     assert not sdkshortcuts.versions_match({"azure-data-tables": "0.0.1"})
     assert not sdkshortcuts.versions_match({"no-such-distribution": "1.0"})
 
@@ -250,30 +272,113 @@ def test_queue_messages_match_the_public_calls(
             await q.delete_queue()
 
     asyncio.run(go())
-    assert bool(calls) == (mode != "public")
+    assert _routed(calls, mode), calls
 
 
-def test_queue_clients_with_an_encode_policy_take_the_public_calls(
+class OwnEncode(BinaryBase64EncodePolicy):
+    """A subclass may do anything: the shortcuts leave it to the public calls."""
+
+
+@pytest.mark.parametrize(
+    ("encode", "decode", "sent", "wire", "got"),
+    [
+        (
+            BinaryBase64EncodePolicy,
+            BinaryBase64DecodePolicy,
+            b"by\x00tes",
+            "YnkAdGVz",
+            b"by\x00tes",
+        ),
+        (TextBase64EncodePolicy, TextBase64DecodePolicy, "tëxt", "dMOreHQ=", "tëxt"),
+        (BinaryBase64EncodePolicy, None, b"bytes", "Ynl0ZXM=", "Ynl0ZXM="),
+    ],
+)
+def test_queue_clients_with_the_sdks_base64_policies_match_the_public_calls(
+    azurite: Azurite,
+    monkeypatch: pytest.MonkeyPatch,
+    encode: type,
+    decode: type | None,
+    sent: Any,
+    wire: str,
+    got: Any,
+) -> None:
+    """The blob trigger's queue is base64 (BinaryBase64*Policy, as the WebJobs extension
+    writes it); each message is encoded and decoded as the SDK's policy would."""
+    calls = _apply("direct", monkeypatch)
+
+    async def go() -> list[Any]:
+        cs = azurite.connection_string
+        policies = {"message_encode_policy": encode()}
+        if decode is not None:
+            policies["message_decode_policy"] = decode()
+        async with (
+            QueueClient.from_connection_string(
+                cs, f"short-{uuid.uuid4().hex[:8]}", **policies, **client_kwargs(cs)
+            ) as q,
+            QueueClient.from_connection_string(cs, q.queue_name, **client_kwargs(cs)) as plain,
+        ):
+            await q.create_queue()
+            await sdkshortcuts.send_message(q, sent)
+            await q.send_message(sent)  # the public call, for comparison
+            raw = [m.content for m in await plain.peek_messages(max_messages=2)]
+            mine = await sdkshortcuts.receive_messages(q, 1, 60)
+            theirs = [m async for m in q.receive_messages(max_messages=1)]
+            for m in mine:
+                await sdkshortcuts.delete_message(q, m)
+            await q.delete_queue()
+            return [raw, [m.content for m in mine], [m.content for m in theirs]]
+
+    assert asyncio.run(go()) == [[wire, wire], [got], [got]]
+    assert _routed(calls, "direct"), calls
+
+
+def test_queue_clients_with_another_policy_take_the_public_calls(
     azurite: Azurite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = _apply("shortcut", monkeypatch)
+    calls = _apply("direct", monkeypatch)
 
     async def go() -> str:
         cs = azurite.connection_string
         async with QueueClient.from_connection_string(
             cs,
             f"short-{uuid.uuid4().hex[:8]}",
-            message_encode_policy=BinaryBase64EncodePolicy(),
+            message_encode_policy=OwnEncode(),
             **client_kwargs(cs),
         ) as q:
             await q.create_queue()
-            await sdkshortcuts.send_message(q, b"bytes")  # type: ignore[arg-type]
+            await sdkshortcuts.send_message(q, b"bytes")
             (msg,) = await sdkshortcuts.receive_messages(q, 1, 60)
+            await sdkshortcuts.delete_message(q, msg)
             await q.delete_queue()
-            return msg.content
+            return str(msg.content)
 
-    assert asyncio.run(go()) == "Ynl0ZXM="  # base64 on the wire, no decode policy set
-    assert calls == []
+    assert asyncio.run(go()) == "Ynl0ZXM="
+    assert calls == ["direct"]  # only the delete, which carries no content
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_deleting_a_message_matches_the_public_call(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    calls = _apply(mode, monkeypatch)
+
+    async def go() -> None:
+        cs = azurite.connection_string
+        async with QueueServiceClient.from_connection_string(cs, **client_kwargs(cs)) as svc:
+            q = svc.get_queue_client(f"short-{uuid.uuid4().hex[:8]}")
+            await q.create_queue()
+            for text in ("one", "two"):
+                await q.send_message(text)
+            one, two = await sdkshortcuts.receive_messages(q, 2, 60)
+            await sdkshortcuts.delete_message(q, one)
+            with pytest.raises(ResourceNotFoundError):  # gone: the public call's error
+                await sdkshortcuts.delete_message(q, one)
+            await sdkshortcuts.delete_message(q, two)
+            assert await q.peek_messages() == []
+            await q.delete_queue()
+
+    asyncio.run(go())
+    assert _routed(calls, mode), calls
 
 
 def test_get_messages_parsing() -> None:
@@ -287,3 +392,129 @@ def test_get_messages_parsing() -> None:
     assert msg.content == '{"a": "x & <y>"}'
     assert msg.next_visible_on == datetime(2026, 11, 25, 12, 14, 27, tzinfo=UTC)
     assert sdkshortcuts.parse_messages(b"<QueueMessagesList />") == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_single_entities_match_the_public_calls(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """The Instances row's calls (tracking.py): insert, replace (If-Match: *), point read."""
+    calls = _apply(mode, monkeypatch)
+    row = _rows("it's é & ü%", 1)[0] | {"RowKey": "", "Big": 2**31 - 1, "Blob": b"\x00\xff"}
+
+    async def body(table: TableClient) -> None:
+        await sdkshortcuts.create_entity(table, row)
+        with pytest.raises(ResourceExistsError):
+            await sdkshortcuts.create_entity(table, row)
+        mine = await sdkshortcuts.find_entity(table, row["PartitionKey"], "")
+        assert mine is not None
+        theirs = await table.get_entity(row["PartitionKey"], "")
+        assert dict(mine) == dict(theirs)
+        assert mine.metadata == theirs.metadata  # type: ignore[attr-defined]
+        picked = await sdkshortcuts.find_entity(table, row["PartitionKey"], "", ["Name", "Big"])
+        assert picked is not None and dict(picked) == dict(
+            await table.get_entity(row["PartitionKey"], "", select=["Name", "Big"])
+        )
+        await sdkshortcuts.replace_entity(table, {**row, "Name": "replaced", "Input": None})
+        after = dict(await table.get_entity(row["PartitionKey"], ""))
+        assert (after["Name"], "Input" in after) == ("replaced", False)
+        with pytest.raises(ResourceNotFoundError):
+            await sdkshortcuts.replace_entity(table, {**row, "PartitionKey": "gone"})
+        # a miss is None, in one request (a status check of an id not started yet)
+        sends = len(calls)
+        with monkeypatch.context() as m:
+            if mode in ("direct", "pipeline"):  # the shortcut's 404 is the answer
+                m.setattr(table, "get_entity", None)  # no public call
+            assert await sdkshortcuts.find_entity(table, "gone", "") is None
+        assert len(calls) == sends + (mode != "public")
+        assert [dict(r) async for r in table.query_entities("PartitionKey eq 'gone'")] == []
+
+    _with_table(azurite, body)
+    assert _routed(calls, mode), calls
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_receipt_calls_match_the_public_calls(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """The blob trigger's receipt (receipts.py): create if missing, lease, metadata, release."""
+    calls = _apply(mode, monkeypatch)
+    name = "hosts/blobreceipts/f/c/é ü & #?.png/0x8D1"
+
+    async def go() -> None:
+        cs = azurite.connection_string
+        async with BlobServiceClient.from_connection_string(cs, **client_kwargs(cs)) as svc:
+            c = await _container(svc, [])
+            await sdkshortcuts.create_if_missing(c, name, {"Incomplete": "Incomplete"})
+            with pytest.raises((ResourceExistsError, ResourceModifiedError)):
+                await sdkshortcuts.create_if_missing(c, name, {"Incomplete": "Incomplete"})
+            blob = c.get_blob_client(name)
+            props = await blob.get_blob_properties()
+            assert (props.size, props.metadata) == (0, {"Incomplete": "Incomplete"})
+            lease = await sdkshortcuts.acquire_lease(c, name, 30)
+            with pytest.raises(ResourceExistsError):  # another holder is refused
+                await sdkshortcuts.acquire_lease(c, name, 30)
+            with pytest.raises(HttpResponseError):  # metadata needs the lease
+                await sdkshortcuts.set_metadata(c, name, {}, str(uuid.uuid4()))
+            await sdkshortcuts.set_metadata(c, name, {}, lease)
+            props = await blob.get_blob_properties()
+            assert (props.metadata, props.lease.state) == ({}, "leased")
+            await sdkshortcuts.release_lease(c, name, lease)
+            assert (await blob.get_blob_properties()).lease.state == "available"
+            with pytest.raises(ResourceNotFoundError):
+                await sdkshortcuts.acquire_lease(c, "missing", 30)
+            await c.delete_container()
+
+    asyncio.run(go())
+    assert _routed(calls, mode), calls
+
+
+def test_a_direct_request_never_logs_its_sas(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A direct request's URL carries the account SAS; a failure that quotes the URL is logged
+    without the signature (the guide: secrets never in logs)."""
+
+    class Refusing:
+        closed = False
+
+        def request(self, method: str, url: str, **kwargs: Any) -> Any:
+            raise ValueError(f"cannot send {url}")  # the URL, as aiohttp's errors quote it
+
+    monkeypatch.setattr(_private, "_warned", set())
+    real_route = _private._direct_route
+
+    def refusing_route(client: Any) -> Any:
+        route = real_route(client)
+        assert route is not None and "sig=" in route[1]
+        return (Refusing(), *route[1:])
+
+    monkeypatch.setattr(_private, "_direct_route", refusing_route)
+
+    async def go() -> None:
+        cs = azurite.connection_string
+        async with QueueServiceClient.from_connection_string(cs, **client_kwargs(cs)) as svc:
+            q = svc.get_queue_client(f"short-{uuid.uuid4().hex[:8]}")
+            await q.create_queue()
+            await sdkshortcuts.send_message(q, "still delivered by the public call")
+            assert len(await q.peek_messages()) == 1
+            await q.delete_queue()
+
+    with caplog.at_level("DEBUG", logger="devhost.sdkshortcuts"):
+        asyncio.run(go())
+    logged = caplog.text
+    assert "Put Message shortcut failed" in logged and "sig=REDACTED" in logged
+    sig = re.search(r"sig=([^&]+)", _private.account_sas(*_private._shared_key(q_for_key(azurite))))
+    assert sig is not None and sig.group(1) not in logged
+
+
+def q_for_key(azurite: Azurite) -> QueueClient:
+    cs = azurite.connection_string
+    return QueueClient.from_connection_string(cs, "any", **client_kwargs(cs))
+
+
+def test_the_account_sas_is_made_once_per_key() -> None:
+    first = _private.account_sas("devstoreaccount1", "a2V5")
+    assert _private.account_sas("devstoreaccount1", "a2V5") is first
+    assert _private.account_sas("devstoreaccount1", "b3RoZXI=") != first
+    assert "ss=bqt" in first and "srt=sco" in first

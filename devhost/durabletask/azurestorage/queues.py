@@ -89,7 +89,7 @@ class TaskHubQueues:
     async def delete(self, rec: Received) -> None:
         # Already gone: its visibility expired and another receive took and deleted it.
         with contextlib.suppress(ResourceNotFoundError):
-            await self.client(rec.queue).delete_message(rec.message)
+            await sdkshortcuts.delete_message(self.client(rec.queue), rec.message)
 
     async def abandon(self, rec: Received) -> int:
         """Put back a message whose processing failed, hidden for 2^DequeueCount seconds up

@@ -22,7 +22,7 @@ from devhost.durabletask.azurestorage import names
 from devhost.durabletask.azurestorage.messagedata import MessageManager
 from devhost.durabletask.azurestorage.storage import Row
 from devhost.durabletask.model.history import Event, from_row, to_row, utcnow
-from devhost.sdkshortcuts import Op, transaction
+from devhost.sdkshortcuts import Op, create_entity, find_entity, replace_entity, transaction
 
 PROPERTY_LIMIT = 60 * 1024  # AzureTableTrackingStore.MaxTablePropertySizeInBytes (UTF-16)
 LARGE_FIELDS = ("Input", "Result", "Output", "Details", "Reason", "CustomStatus")
@@ -128,10 +128,8 @@ class TrackingStore:
     async def read_instance(self, instance_id: str, select: list[str] | None = None) -> Row | None:
         """The instance row; with `select`, only those columns (large properties outside the
         selection are not downloaded)."""
-        kwargs: dict[str, Any] = {"select": select} if select else {}
-        try:
-            row = await self.instances.get_entity(names.escape_key(instance_id), "", **kwargs)
-        except ResourceNotFoundError:
+        row = await find_entity(self.instances, names.escape_key(instance_id), "", select)
+        if row is None:
             return None
         return await self._reload(dict(row))
 
@@ -153,14 +151,14 @@ class TrackingStore:
         """
         row = await self._instance_row(instance_id, fields)
         try:
-            await self.instances.update_entity(row, mode=UpdateMode.REPLACE)
+            await replace_entity(self.instances, row)
         except ResourceNotFoundError:
             await self.instances.upsert_entity(row, mode=UpdateMode.REPLACE)
 
     async def insert_instance(self, instance_id: str, fields: Row) -> bool:
         """Create the row only if there is none (one round trip for a new id); False if taken."""
         try:
-            await self.instances.create_entity(await self._instance_row(instance_id, fields))
+            await create_entity(self.instances, await self._instance_row(instance_id, fields))
         except ResourceExistsError:
             return False
         return True
