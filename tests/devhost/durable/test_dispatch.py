@@ -607,3 +607,20 @@ def test_checkpoint_storage_operations_run_at_most_max_storage_concurrency_at_on
 
     run(for_each(range(500), op, limit=7))
     assert (peak, sorted(done)) == (7, list(range(500)))
+
+
+def test_checkpoint_storage_operations_start_no_more_workers_than_items() -> None:
+    """A checkpoint usually sends or deletes one or two messages: ParallelForEachAsync's
+    limit is a ceiling, not a worker count (devhost started 50 tasks for each call)."""
+    from devhost.durabletask.azurestorage.service import for_each  # noqa: PLC0415
+
+    seen: list[int] = []
+
+    async def op(n: int) -> None:
+        seen.append(len(asyncio.all_tasks()))
+        await asyncio.sleep(0)
+
+    for items in (0, 1, 3):
+        seen.clear()
+        run(for_each(range(items), op, limit=50))
+        assert len(seen) == items and all(tasks <= 1 + items for tasks in seen), (items, seen)
