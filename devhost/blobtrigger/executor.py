@@ -14,7 +14,6 @@ import json
 import logging
 from dataclasses import dataclass
 
-from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.storage.queue import QueueMessage
 
@@ -126,17 +125,13 @@ class BlobTriggerExecutor:
             # If-Match: a blob deleted or overwritten since is ignored, as
             # BlobQueueTriggerExecutor does (a new version has its own receipt and message);
             # one download returns both the content and the properties the binding needs.
-            downloader = await blob.download_blob(
-                etag=etag, match_condition=MatchConditions.IfNotModified
-            )
-            content = await downloader.readall()
+            content, props = await sdkshortcuts.download_if_match(w.container, name, etag)
         except (ResourceNotFoundError, ResourceModifiedError):
             log.info("Blob '%s/%s' (%s) no longer exists in that version; ignored", t.container,
                      escape(name), escape(etag))  # fmt: skip
             await _record(acct, t, name, etag, VERSION_GONE)
             await sdkshortcuts.delete_message(acct.queue, msg)
             return
-        props = downloader.properties
 
         async def renew() -> None:  # while the function runs (long functions)
             updated = await acct.queue.update_message(

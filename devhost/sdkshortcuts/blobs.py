@@ -8,7 +8,9 @@ requests addressed from the container, without a BlobClient per call or the pipe
 
 from __future__ import annotations
 
+import base64
 import functools
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Mapping
@@ -20,12 +22,15 @@ from urllib.parse import quote, unquote
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
+from azure.storage.blob import BlobProperties
 from azure.storage.blob.aio import BlobLeaseClient, ContainerClient
 
 from devhost.sdkshortcuts import _private
 from devhost.sdkshortcuts._private import fell_back
 
 PAGE_SIZE = 5000  # List Blobs' maximum
+SINGLE_GET = 32 * 1024 * 1024  # the SDK's max_single_get_size: its first (often only) range
+_RANGE = re.compile(r"bytes 0-(\d+)/(\d+)")
 
 
 @dataclass(frozen=True)
@@ -179,3 +184,69 @@ async def release_lease(container: ContainerClient, name: str, lease_id: str) ->
     reply = await _blob_request(container, "Lease Blob", name, "?comp=lease", headers)
     if reply is None or reply.status != 200:
         await BlobLeaseClient(container.get_blob_client(name), lease_id).release()
+
+
+def _properties(name: str, container: str, headers: Mapping[str, str], size: int) -> BlobProperties:
+    """BlobProperties as the SDK's downloader leaves them after a one-range download
+    (`_download_async.py` `_setup`, `_deserialize.deserialize_blob_properties`)."""
+    md5 = headers.get("x-ms-blob-content-md5")
+    props = BlobProperties(
+        **{
+            "name": name,
+            "x-ms-blob-type": headers.get("x-ms-blob-type"),
+            "metadata": {
+                k[10:]: v for k, v in headers.items() if k.lower().startswith("x-ms-meta-")
+            },
+            "Last-Modified": http_date(headers["Last-Modified"]),
+            "ETag": headers.get("ETag"),
+            "Content-Length": size,
+            "Content-Type": headers.get("Content-Type"),
+            "Content-Encoding": headers.get("Content-Encoding"),
+            "Content-Language": headers.get("Content-Language"),
+            "Content-Disposition": headers.get("Content-Disposition"),
+            "Cache-Control": headers.get("Cache-Control"),
+            "x-ms-creation-time": (
+                http_date(headers["x-ms-creation-time"])
+                if "x-ms-creation-time" in headers
+                else None
+            ),
+        }
+    )
+    props.container = container
+    props.content_range = f"bytes 0-{size - 1}/{size}"
+    props.content_settings.content_md5 = bytearray(base64.b64decode(md5)) if md5 else None
+    return props
+
+
+async def download_if_match(
+    container: ContainerClient, name: str, etag: str
+) -> tuple[bytes, BlobProperties]:
+    """The whole blob and its properties, only in the version `etag` names (If-Match), as
+    `download_blob(etag=..., match_condition=IfNotModified)` + `readall()` give them;
+    ResourceNotFoundError or ResourceModifiedError when it is gone or changed. Decoded here:
+    a blob that fits the SDK's first range and has no Content-Encoding (the SDK would
+    decompress it); the rest is the public call's."""
+    headers = {"x-ms-range": f"bytes=0-{SINGLE_GET - 1}", "If-Match": etag}
+    if _private.BLOBS_SHORTCUT and "?" not in container.url:
+        try:
+            request = HttpRequest(
+                "GET",
+                f"{container.url}/{quote(name, safe='~/')}",
+                headers={"x-ms-version": container.api_version, **headers},
+            )
+            reply = await _private.send(container, request)
+            got = _RANGE.fullmatch(reply.headers.get("Content-Range", ""))
+            if (
+                reply.status == 206
+                and got is not None
+                and int(got.group(1)) + 1 == int(got.group(2)) == len(reply.body)
+                and not reply.headers.get("Content-Encoding")
+            ):
+                size = len(reply.body)
+                return reply.body, _properties(name, container.container_name, reply.headers, size)
+        except Exception as exc:
+            fell_back("Get Blob", exc)
+    downloader = await container.get_blob_client(name).download_blob(
+        etag=etag, match_condition=MatchConditions.IfNotModified
+    )
+    return await downloader.readall(), downloader.properties

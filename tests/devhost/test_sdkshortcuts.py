@@ -4,6 +4,8 @@ SDK call gives, and a shortcut that breaks (any exception) still gives it, throu
 from __future__ import annotations
 
 import asyncio
+import gzip
+import hashlib
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -11,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
@@ -19,6 +22,7 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableTransactionError
 from azure.data.tables.aio import TableClient, TableServiceClient
+from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 from azure.storage.queue import (
     BinaryBase64DecodePolicy,
@@ -30,6 +34,7 @@ from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from devhost import sdkshortcuts
 from devhost.azurite import Azurite, client_kwargs
+from devhost.blobtrigger.properties import blob_properties_dict
 from devhost.sdkshortcuts import _private
 from tests.conftest import REPO_ROOT
 
@@ -518,3 +523,53 @@ def test_the_account_sas_is_made_once_per_key() -> None:
     assert _private.account_sas("devstoreaccount1", "a2V5") is first
     assert _private.account_sas("devstoreaccount1", "b3RoZXI=") != first
     assert "ss=bqt" in first and "srt=sco" in first
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_trigger_download_matches_the_public_call(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """The blob trigger's binding download (executor.py): content, the properties the function
+    sees (blob_properties_dict, the real host's names) and metadata, as `download_blob` +
+    `readall` give them; an empty blob (Get Blob's range fails on it) and a gzip-encoded one
+    (the SDK decompresses) are the public call's."""
+    calls = _apply(mode, monkeypatch)
+    settings = ContentSettings(
+        content_type="image/png",
+        content_language="de",
+        content_disposition="inline",
+        cache_control="max-age=5",
+        content_md5=bytearray(hashlib.md5(b"data").digest()),
+    )
+    blobs: dict[str, tuple[bytes, dict[str, Any]]] = {
+        "plain é & ü (1).png": (b"\x89PNG" + bytes(range(256)) * 40, {}),
+        "with/settings.png": (b"data", {"content_settings": settings}),
+        "meta.jpg": (b"jpeg", {"metadata": {"Mixed": "Case", "lower": "v"}}),
+        "empty.gif": (b"", {}),
+        "zipped.png": (gzip.compress(b"zip"), {"content_settings": ContentSettings("x", "gzip")}),
+    }
+
+    async def go() -> None:
+        cs = azurite.connection_string
+        async with BlobServiceClient.from_connection_string(cs, **client_kwargs(cs)) as svc:
+            c = await _container(svc, [])
+            for name, (data, kwargs) in blobs.items():
+                etag = (await c.get_blob_client(name).upload_blob(data, **kwargs))["etag"]
+                got, props = await sdkshortcuts.download_if_match(c, name, etag)
+                sdk = await c.get_blob_client(name).download_blob(
+                    etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+                assert got == await sdk.readall(), name
+                mine, theirs = blob_properties_dict(props), blob_properties_dict(sdk.properties)
+                assert mine == theirs, name
+                assert (props.name, props.container) == (name, c.container_name)
+            etag = (await c.get_blob_client("changed.png").upload_blob(b"v1"))["etag"]
+            await c.upload_blob("changed.png", b"v2", overwrite=True)
+            with pytest.raises(ResourceModifiedError):
+                await sdkshortcuts.download_if_match(c, "changed.png", etag)
+            with pytest.raises((ResourceNotFoundError, ResourceModifiedError)):  # Azurite: 412
+                await sdkshortcuts.download_if_match(c, "missing.png", etag)
+            await c.delete_container()
+
+    asyncio.run(go())
+    assert _routed(calls, mode), calls
