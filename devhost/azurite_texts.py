@@ -228,3 +228,34 @@ ALL_ENTITIES = (
     "            .chain()\n"
     "            .where(queryWhere)\n"
 )
+
+# dist/src/{blob,queue,table}/generated/ExpressRequestAdapter.js: Express 5's `req.query` is a
+# getter that parses the URL's query string on every read, and the dispatch middleware reads
+# each operation's required parameters in turn (~50 operations per request). Parsed once per
+# URL instead (the same object Express would return for it).
+GET_QUERY = "    getQuery(key) {\n        const queryValue = this.req.query[key];\n"
+GET_QUERY_ONCE = (
+    "    getQuery(key) {\n"
+    "        if (this.queryUrl !== this.req.url) {\n"
+    "            this.queryUrl = this.req.url;\n"
+    "            this.parsedQuery = this.req.query;\n"
+    "        }\n"
+    "        const queryValue = this.parsedQuery[key];\n"
+)
+
+# dist/src/{blob,queue,table}/generated/utils/utils.js: the dispatch middleware compiles each
+# operation's URI template for every request; a compiled uri-templates object holds no state
+# between calls (fromUri builds its result locally), so each template is compiled once.
+TEMPLATE = (
+    "function isURITemplateMatch(url, template) {\n"
+    "    const uriTemplate = (0, uri_templates_1.default)(template);\n"
+)
+TEMPLATE_ONCE = (
+    "const compiledTemplates = new Map();\n"
+    "function isURITemplateMatch(url, template) {\n"
+    "    let uriTemplate = compiledTemplates.get(template);\n"
+    "    if (uriTemplate === undefined) {\n"
+    "        uriTemplate = (0, uri_templates_1.default)(template);\n"
+    "        compiledTemplates.set(template, uriTemplate);\n"
+    "    }\n"
+)

@@ -312,3 +312,26 @@ def test_queries_that_name_the_partition(azurite: Azurite, unique_name: str) -> 
     table.delete_entity("p1", "0001")
     table.create_entity({"PartitionKey": "p1", "RowKey": "0000", "N": 0})
     assert rows("PartitionKey eq 'p1'") == ["p1/0000", *p1[1:]]
+
+
+@pytest.mark.host  # starts node
+def test_dispatch_compiles_templates_once_and_parses_a_query_once(tmp_path: Path) -> None:
+    """The dispatch patches (`ExpressRequestAdapter.getQuery`, `utils.isURITemplateMatch` in
+    each service's generated middleware), run by node against the original files: every
+    operation template matches every path as before, now and from the cache; a URL's query
+    is parsed once, and again when the URL changes (Express 5's `req.query` is a getter)."""
+    root = original_tree(tmp_path)
+    script = Path(__file__).parent / "js" / "dispatch_once.js"
+    done = subprocess.run(
+        ["node", str(script), str(INSTALLED / NODE_MODULES), str(root / NODE_MODULES)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={"NODE_PATH": str(INSTALLED / NODE_MODULES), "PATH": "/usr/bin:/bin"},
+    )
+    got = json.loads(done.stdout)
+    assert got["differ"] == [] and got["compared"] > 1000
+    for service in got["parses"]:
+        assert service["first"] == ["lease", "x", "a+b", None], service
+        assert (service["second"], service["parses"]) == (["metadata", None], 2), service
