@@ -23,8 +23,9 @@ import json
 import logging
 import re
 import time
+import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -141,7 +142,24 @@ def _transport(client: Any) -> Any:
     return transport
 
 
-def _direct_route(client: Any) -> tuple[aiohttp.ClientSession, str, aiohttp.ClientTimeout] | None:
+@dataclass(frozen=True)
+class _Route:
+    session: aiohttp.ClientSession
+    sas: str
+    timeout: aiohttp.ClientTimeout
+    renew_at: float
+
+
+_routes: weakref.WeakKeyDictionary[Any, _Route] = weakref.WeakKeyDictionary()
+_urls: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def _direct_route(client: Any) -> _Route | None:
+    """The client's session and SAS, worked out once per client (and again when the session
+    was closed or the SAS is due for renewal)."""
+    route = _routes.get(client)
+    if route is not None and not route.session.closed and time.time() < route.renew_at:
+        return route
     key = _shared_key(client)
     transport = _transport(client)
     session = getattr(transport, "session", None)
@@ -149,25 +167,46 @@ def _direct_route(client: Any) -> tuple[aiohttp.ClientSession, str, aiohttp.Clie
         return None
     config = transport.connection_config
     timeout = aiohttp.ClientTimeout(sock_connect=config.timeout, sock_read=config.read_timeout)
-    return session, account_sas(*key), timeout
+    _routes[client] = route = _Route(session, account_sas(*key), timeout, time.time() + 3600)
+    return route
 
 
-async def send(client: Any, request: HttpRequest) -> Reply:
+def url_of(client: Any) -> str:
+    """`client.url`, which the SDK formats again on every read."""
+    url = _urls.get(client)
+    if url is None:
+        url = _urls[client] = str(client.url)
+    return url
+
+
+@dataclass(frozen=True)
+class Request:
+    """A shortcut's request: azure.core's HttpRequest costs more to build than to send."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    content: bytes | None = None
+
+
+async def send(client: Any, request: Request) -> Reply:
     """Send a shortcut's request (direct when it can, else through the client's pipeline)."""
     route = _direct_route(client) if DIRECT else None
     if route is None:
         # stream=True: the pipeline's content decoder would reject a multipart body
-        response = await client._client._client.send_request(request, stream=True)
+        sdk_request = HttpRequest(
+            request.method, request.url, headers=dict(request.headers), content=request.content
+        )
+        response = await client._client._client.send_request(sdk_request, stream=True)
         return Reply(response.status_code, response.headers, await response.read())
-    session, sas, timeout = route
-    url = f"{request.url}{'&' if '?' in request.url else '?'}{sas}"
-    async with session.request(
+    url = f"{request.url}{'&' if '?' in request.url else '?'}{route.sas}"
+    async with route.session.request(
         request.method,
         url,
-        headers=dict(request.headers),
+        headers=request.headers,
         data=request.content,
         allow_redirects=False,
-        timeout=timeout,
+        timeout=route.timeout,
     ) as r:
         return Reply(r.status, r.headers, await r.read())
 

@@ -21,12 +21,11 @@ from urllib.parse import quote, unquote
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.core.rest import HttpRequest
 from azure.storage.blob import BlobProperties
 from azure.storage.blob.aio import BlobLeaseClient, ContainerClient
 
 from devhost.sdkshortcuts import _private
-from devhost.sdkshortcuts._private import fell_back
+from devhost.sdkshortcuts._private import Request, fell_back, url_of
 
 PAGE_SIZE = 5000  # List Blobs' maximum
 SINGLE_GET = 32 * 1024 * 1024  # the SDK's max_single_get_size: its first (often only) range
@@ -71,11 +70,11 @@ def parse_page(body: bytes) -> tuple[list[ListedBlob], str]:
 async def _list_page(
     container: ContainerClient, marker: str, page_size: int
 ) -> tuple[list[ListedBlob], str]:
-    url = container.url
+    url = url_of(container)
     query = f"restype=container&comp=list&maxresults={page_size}"
     if marker:
         query += f"&marker={quote(marker, safe='')}"
-    request = HttpRequest(
+    request = Request(
         "GET",
         f"{url}{'&' if '?' in url else '?'}{query}",
         headers={"x-ms-version": container.api_version},
@@ -125,12 +124,12 @@ async def _blob_request(
     container: ContainerClient, what: str, name: str, query: str, headers: Mapping[str, str]
 ) -> _private.Reply | None:
     """The reply, or None when the shortcut is off or could not send (logged)."""
-    if not _private.BLOBS_SHORTCUT or "?" in container.url:  # a SAS client's URL has a query
+    if not _private.BLOBS_SHORTCUT or "?" in url_of(container):  # a SAS client's URL has a query
         return None
     try:
-        request = HttpRequest(
+        request = Request(
             "PUT",
-            f"{container.url}/{quote(name, safe='~/')}{query}",
+            f"{url_of(container)}/{quote(name, safe='~/')}{query}",
             headers={"x-ms-version": container.api_version, **headers},
         )
         return await _private.send(container, request)
@@ -227,11 +226,11 @@ async def download_if_match(
     a blob that fits the SDK's first range and has no Content-Encoding (the SDK would
     decompress it); the rest is the public call's."""
     headers = {"x-ms-range": f"bytes=0-{SINGLE_GET - 1}", "If-Match": etag}
-    if _private.BLOBS_SHORTCUT and "?" not in container.url:
+    if _private.BLOBS_SHORTCUT and "?" not in url_of(container):
         try:
-            request = HttpRequest(
+            request = Request(
                 "GET",
-                f"{container.url}/{quote(name, safe='~/')}",
+                f"{url_of(container)}/{quote(name, safe='~/')}",
                 headers={"x-ms-version": container.api_version, **headers},
             )
             reply = await _private.send(container, request)

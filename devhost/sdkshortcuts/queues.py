@@ -15,20 +15,19 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from azure.core.exceptions import HttpResponseError
-from azure.core.rest import HttpRequest
 from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 
 from devhost.sdkshortcuts import _private
-from devhost.sdkshortcuts._private import fell_back, queue_codec
+from devhost.sdkshortcuts._private import Request, fell_back, queue_codec, url_of
 from devhost.sdkshortcuts.blobs import http_date
 
 
 async def _send_shortcut(queue: QueueClient, text: str, visibility_timeout: int | None) -> None:
     xml = f"<QueueMessage><MessageText>{escape(text)}</MessageText></QueueMessage>"
-    request = HttpRequest(
+    request = Request(
         "POST",
-        f"{queue.url}/messages?visibilitytimeout={visibility_timeout or 0}",
+        f"{url_of(queue)}/messages?visibilitytimeout={visibility_timeout or 0}",
         headers={"x-ms-version": queue.api_version, "Content-Type": "application/xml"},
         content=f"<?xml version='1.0' encoding='utf-8'?>\n{xml}".encode(),  # as the SDK's
     )
@@ -73,9 +72,9 @@ def parse_messages(body: bytes, decode: Any = None) -> list[QueueMessage]:
 async def _receive_shortcut(
     queue: QueueClient, count: int, visibility: int, decode: Any
 ) -> list[QueueMessage]:
-    request = HttpRequest(
+    request = Request(
         "GET",
-        f"{queue.url}/messages?numofmessages={count}&visibilitytimeout={visibility}",
+        f"{url_of(queue)}/messages?numofmessages={count}&visibilitytimeout={visibility}",
         headers={"x-ms-version": queue.api_version},
     )
     reply = await _private.send(queue, request)
@@ -107,9 +106,9 @@ async def delete_message(queue: QueueClient, message: QueueMessage) -> None:
     (the public call's, made again on any outcome but 204)."""
     if _private.QUEUES_SHORTCUT and message.pop_receipt:
         try:
-            request = HttpRequest(
+            request = Request(
                 "DELETE",
-                f"{queue.url}/messages/{quote(message.id, safe='')}"
+                f"{url_of(queue)}/messages/{quote(message.id, safe='')}"
                 f"?popreceipt={quote(message.pop_receipt, safe='')}",
                 headers={"x-ms-version": queue.api_version},
             )

@@ -15,12 +15,11 @@ from typing import Any
 from urllib.parse import quote
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.core.rest import HttpRequest
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from devhost.sdkshortcuts import _private
-from devhost.sdkshortcuts._private import entity_json, fell_back, table_base_url
+from devhost.sdkshortcuts._private import Request, entity_json, fell_back, table_base_url
 
 _PART_STATUS = re.compile(rb"^HTTP/1\.1 (\d{3})", re.MULTILINE)
 
@@ -85,7 +84,7 @@ async def _batch_shortcut(table: TableClient, ops: Sequence[Op]) -> bool:
     """Send the batch directly; True only when every operation succeeded."""
     base = table_base_url(table)
     boundary, body = batch_body(f"{base}/{table.table_name}", table.api_version, ops)
-    request = HttpRequest(
+    request = Request(
         "POST",
         f"{base}/$batch",
         headers={
@@ -152,7 +151,7 @@ async def find_entity(
             if select:
                 url += f"?$select={quote(','.join(select), safe=',')}"
             accept = "application/json;odata=minimalmetadata"
-            request = HttpRequest("GET", url, headers=_headers(table, Accept=accept))
+            request = Request("GET", url, headers=_headers(table, Accept=accept))
             reply = await _private.send(table, request)
             if reply.status == 200:
                 return _private.entity_from_json(reply.body)
@@ -178,7 +177,7 @@ async def _write(
             **{"Content-Type": "application/json;odata=nometadata"},
             **h,
         )
-        request = HttpRequest(method, url, headers=headers, content=entity_json(entity).encode())
+        request = Request(method, url, headers=headers, content=entity_json(entity).encode())
         return (await _private.send(table, request)).status == 204
     except Exception as exc:
         fell_back(what, exc)
