@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from azure.core.exceptions import HttpResponseError
@@ -154,9 +155,16 @@ _routes: weakref.WeakKeyDictionary[Any, _Route] = weakref.WeakKeyDictionary()
 _urls: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
+# Services that refused a direct request's SAS (403): a storage account that does not take
+# account SASes (or not this version) gets the SDK's Shared Key signing, through the pipeline.
+_refused: set[str] = set()
+
+
 def _direct_route(client: Any) -> _Route | None:
     """The client's session and SAS, worked out once per client (and again when the session
     was closed or the SAS is due for renewal)."""
+    if _refused and urlsplit(url_of(client)).netloc in _refused:
+        return None
     route = _routes.get(client)
     if route is not None and not route.session.closed and time.time() < route.renew_at:
         return route
@@ -189,16 +197,20 @@ class Request:
     content: bytes | None = None
 
 
+async def _through_pipeline(client: Any, request: Request) -> Reply:
+    # stream=True: the pipeline's content decoder would reject a multipart body
+    sdk_request = HttpRequest(
+        request.method, request.url, headers=dict(request.headers), content=request.content
+    )
+    response = await client._client._client.send_request(sdk_request, stream=True)
+    return Reply(response.status_code, response.headers, await response.read())
+
+
 async def send(client: Any, request: Request) -> Reply:
     """Send a shortcut's request (direct when it can, else through the client's pipeline)."""
     route = _direct_route(client) if DIRECT else None
     if route is None:
-        # stream=True: the pipeline's content decoder would reject a multipart body
-        sdk_request = HttpRequest(
-            request.method, request.url, headers=dict(request.headers), content=request.content
-        )
-        response = await client._client._client.send_request(sdk_request, stream=True)
-        return Reply(response.status_code, response.headers, await response.read())
+        return await _through_pipeline(client, request)
     url = f"{request.url}{'&' if '?' in request.url else '?'}{route.sas}"
     async with route.session.request(
         request.method,
@@ -208,7 +220,14 @@ async def send(client: Any, request: Request) -> Reply:
         allow_redirects=False,
         timeout=route.timeout,
     ) as r:
-        return Reply(r.status, r.headers, await r.read())
+        reply = Reply(r.status, r.headers, await r.read())
+    if reply.status != 403:
+        return reply
+    # Refused before anything ran: sent again, signed by the SDK, and never direct again.
+    service = urlsplit(request.url).netloc
+    _refused.add(service)
+    log.warning("%s refused devhost's account SAS (403); using the SDK's signing", service)
+    return await _through_pipeline(client, request)
 
 
 def table_base_url(table: Any) -> str:

@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import re
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -574,3 +575,30 @@ def test_the_trigger_download_matches_the_public_call(
 
     asyncio.run(go())
     assert _routed(calls, mode), calls
+
+
+def test_a_service_that_refuses_the_sas_gets_the_sdks_signing(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A storage account that does not take the account SAS (403 before anything runs): the
+    request is sent again through the pipeline (Shared Key), once, and that service is never
+    sent a direct request again."""
+    calls = _apply("direct", monkeypatch)
+    monkeypatch.setattr(_private, "_routes", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(_private, "_refused", set())
+    monkeypatch.setattr(_private, "account_sas", lambda account, key: "sv=2021-12-02&sig=bad")
+
+    async def go() -> list[str]:
+        cs = azurite.connection_string
+        async with QueueServiceClient.from_connection_string(cs, **client_kwargs(cs)) as svc:
+            q = svc.get_queue_client(f"short-{uuid.uuid4().hex[:8]}")
+            await q.create_queue()
+            await sdkshortcuts.send_message(q, "one")
+            await sdkshortcuts.send_message(q, "two")
+            texts = [m.content for m in await q.peek_messages(max_messages=32)]
+            await q.delete_queue()
+            return texts
+
+    assert asyncio.run(go()) == ["one", "two"]  # each delivered once
+    assert calls == ["direct", "pipeline"]
+    assert len(_private._refused) == 1
