@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 import aiohttp
-from azure.storage.blob import generate_account_sas
 
+from devhost import sdkshortcuts
 from devhost.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
 from devhost.sdkshortcuts import Op, batch_body
 
@@ -124,11 +123,5 @@ class Raw:
 
 
 def account_sas() -> str:
-    return generate_account_sas(
-        ACCOUNT,
-        ACCOUNT_KEY,
-        resource_types="sco",
-        permission="rwdlacup",
-        expiry=datetime.now(UTC) + timedelta(hours=6),
-        services="bqt",
-    )
+    """The same account SAS devhost's direct sends use."""
+    return sdkshortcuts.account_sas(ACCOUNT, ACCOUNT_KEY)

@@ -14,7 +14,7 @@ public call, so a changed internal costs speed, never a wrong result, and failur
 the public call's own exceptions. `_private` holds every line that touches an SDK internal.
 """
 
-from devhost.sdkshortcuts._private import PINNED, versions_match
+from devhost.sdkshortcuts._private import PINNED, account_sas, versions_match
 from devhost.sdkshortcuts.blobs import (
     PAGE_SIZE,
     ListedBlob,
@@ -49,6 +49,7 @@ __all__ = [
     "PINNED",
     "ListedBlob",
     "Op",
+    "account_sas",
     "acquire_lease",
     "all_parts_succeeded",
     "batch_body",

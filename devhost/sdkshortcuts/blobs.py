@@ -121,14 +121,20 @@ async def list_blobs(
 
 
 async def _blob_request(
-    container: ContainerClient, what: str, name: str, query: str, headers: Mapping[str, str]
+    container: ContainerClient,
+    what: str,
+    name: str,
+    query: str,
+    headers: Mapping[str, str],
+    *,
+    method: str = "PUT",
 ) -> _private.Reply | None:
     """The reply, or None when the shortcut is off or could not send (logged)."""
     if not _private.BLOBS_SHORTCUT or "?" in url_of(container):  # a SAS client's URL has a query
         return None
     try:
         request = Request(
-            "PUT",
+            method,
             f"{url_of(container)}/{quote(name, safe='~/')}{query}",
             headers={"x-ms-version": container.api_version, **headers},
         )
@@ -226,14 +232,9 @@ async def download_if_match(
     a blob that fits the SDK's first range and has no Content-Encoding (the SDK would
     decompress it); the rest is the public call's."""
     headers = {"x-ms-range": f"bytes=0-{SINGLE_GET - 1}", "If-Match": etag}
-    if _private.BLOBS_SHORTCUT and "?" not in url_of(container):
+    reply = await _blob_request(container, "Get Blob", name, "", headers, method="GET")
+    if reply is not None:
         try:
-            request = Request(
-                "GET",
-                f"{url_of(container)}/{quote(name, safe='~/')}",
-                headers={"x-ms-version": container.api_version, **headers},
-            )
-            reply = await _private.send(container, request)
             got = _RANGE.fullmatch(reply.headers.get("Content-Range", ""))
             if (
                 reply.status == 206
