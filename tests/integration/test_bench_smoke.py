@@ -8,6 +8,7 @@ no kind of request the real stack (DurableTask.AzureStorage + WebJobs blob trigg
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -15,7 +16,7 @@ from bench.durableperf import Scenario, run_scenario
 from bench.images import small_image
 from bench.ledger import REAL, classify, parse
 from bench.pipeline import upload_all
-from bench.protocol import protocol_floor
+from bench.protocol import Claims, FloorRun, protocol_floor
 from bench.sections import bench_ledger, fresh_azurite, images_container
 
 pytestmark = pytest.mark.e2e
@@ -61,6 +62,31 @@ def test_protocol_floor_and_ledger(tmp_path: Path) -> None:
     for kind, count in EXACT.items():
         assert ledger.get(kind) == count, kind
     assert set(ledger) <= set(REAL), set(ledger) - set(REAL)
+
+
+@pytest.mark.parametrize(("claims", "most"), [(Claims.AT_ONCE, 6), (Claims.IN_TURN, 1)])
+def test_floor_claims_at_once_or_in_turn(tmp_path: Path, claims: Claims, most: int) -> None:
+    """The in-turn floor claims as the real scan does (ScanBlobScanLogHybridPollingStrategy.cs
+    PollAndNotify: one blob after another); both floors issue the same requests per image."""
+    n, overlap = 6, {"now": 0, "most": 0}
+    original = FloorRun.new_blob
+
+    async def counted(run: FloorRun, name: str, etag: str) -> None:
+        overlap["now"] += 1
+        overlap["most"] = max(overlap["most"], overlap["now"])
+        try:
+            await original(run, name, etag)
+        finally:
+            overlap["now"] -= 1
+
+    with fresh_azurite(tmp_path, "floor") as (az, sql):
+        upload_all(images_container(az), [(f"p/{nm}", d) for nm, d in map(small_image, range(n))])
+        with mock.patch.object(FloorRun, "new_blob", counted):
+            floor = protocol_floor(az, sql, n, timeout=120, claims=claims)
+    assert overlap["most"] == most
+    assert floor.claims == claims.value
+    for kind, count in EXACT.items():
+        assert floor.by_kind.get(kind) == count, kind
 
 
 def test_durable_perf_app_runs_under_devhost(tmp_path: Path) -> None:

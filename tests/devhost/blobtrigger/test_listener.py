@@ -170,6 +170,42 @@ def test_new_blobs_fire_once_with_properties_and_binding_data(azurite: Azurite) 
     assert "LatestScan" in scan
 
 
+def test_a_scan_claims_new_blobs_one_at_a_time_in_listing_order(azurite: Azurite) -> None:
+    # ScanBlobScanLogHybridPollingStrategy.cs PollAndNotify (azure-sdk-for-net,
+    # Microsoft.Azure.WebJobs.Extensions.Storage.Blobs): `foreach (var newBlob in newBlobs)
+    # await NotifyRegistrationsAsync(...)`, which awaits BlobTriggerExecutor.ExecuteAsync (the
+    # receipt, the lease, the queue message): a backlog reaches the queue one claim at a time,
+    # in listing order. Claiming them concurrently would make devhost drain a backlog faster
+    # than Azure can (issue 21's pipeline figures rest on this rule).
+    container, host_id = names()
+    cc = BlobServiceClient.from_connection_string(azurite.connection_string).create_container(
+        container
+    )
+    blobs = [f"b{i:02d}.png" for i in range(12)]
+    for name in reversed(blobs):  # upload order is not listing order
+        cc.upload_blob(name, b"x")
+    claimed: list[str] = []
+    overlap = {"now": 0, "most": 0}
+    original = ContainerScanner._claim
+
+    async def watched(scanner: ContainerScanner, name: str, etag: str) -> object:
+        overlap["now"] += 1
+        overlap["most"] = max(overlap["most"], overlap["now"])
+        try:
+            await asyncio.sleep(0.01)  # a slower store: room for a concurrent claim to start
+            return await original(scanner, name, etag)
+        finally:
+            overlap["now"] -= 1
+            claimed.append(name)
+
+    rec = Recorder()
+    with mock.patch.object(ContainerScanner, "_claim", watched):
+        run_listener(azurite, container, host_id, rec, until=lambda: len(rec.events) >= 12)
+    assert sorted(e.blob_name for e in rec.events) == blobs
+    assert claimed == blobs
+    assert overlap["most"] == 1
+
+
 def test_restart_does_not_refire_and_new_etag_does(azurite: Azurite) -> None:
     container, host_id = names()
     cc = BlobServiceClient.from_connection_string(azurite.connection_string).create_container(
