@@ -214,15 +214,18 @@ def apply(root: Path = ROOT) -> int:
     return applied
 
 
-def main() -> int:
+def main(argv: list[str] | None = None, root: Path | None = None) -> int:
+    """scripts/bootstrap.sh's step: exit 2 and one line when the install is not one the
+    patches are for, so a fresh install stops there instead of running an unpatched Azurite."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="print the state, change nothing")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    root = root or ROOT
     try:
         if args.check:
-            print(state())
+            print(state(root))
             return 0
-        applied = apply()
+        applied = apply(root)
     except PatchError as exc:
         print(f"azurite_patches: {exc}", file=sys.stderr)
         return 2

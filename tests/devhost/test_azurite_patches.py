@@ -90,6 +90,30 @@ def test_an_install_patched_by_an_earlier_devhost_is_brought_up_to_date(tmp_path
 
 
 @pytest.mark.unit
+def test_the_bootstrap_command_exits_2_in_one_line_on_another_azurite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m devhost.azurite_patches` (scripts/bootstrap.sh, after npm ci): applies and
+    says so once, is silent when there is nothing to do, and refuses another version."""
+    root = original_tree(tmp_path)
+    assert azurite_patches.main([], root) == 0
+    applied = f"{len(PATCHES)} performance patches applied to Azurite {azurite_patches.VERSION}"
+    assert capsys.readouterr().out == f"azurite_patches: {applied}\n"
+    assert azurite_patches.main([], root) == 0
+    assert capsys.readouterr().out == ""
+    assert azurite_patches.main(["--check"], root) == 0
+    assert capsys.readouterr().out == "patched\n"
+    package = root / AZURITE / "package.json"
+    package.write_text(json.dumps({**json.loads(package.read_text()), "version": "3.38.0"}))
+    for argv in ([], ["--check"]):
+        assert azurite_patches.main(argv, root) == 2
+        got = capsys.readouterr()
+        assert got.out == ""
+        assert got.err.startswith("azurite_patches: Azurite 3.38.0 installed, the patches are")
+        assert got.err.count("\n") == 1
+
+
+@pytest.mark.unit
 def test_another_azurite_is_refused_in_one_line(tmp_path: Path) -> None:
     root = original_tree(tmp_path)
     package = root / AZURITE / "package.json"
