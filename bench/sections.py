@@ -111,7 +111,7 @@ def _floor_rates(report: dict[str, Any], claims: Claims) -> dict[int, float]:
     return {
         p["images"]: p["images_per_s"]
         for p in report.get("protocol", [])
-        if p.get("claims", Claims.AT_ONCE.value) == claims.value
+        if p["claims"] == claims.value
     }
 
 

@@ -8,7 +8,6 @@ no kind of request the real stack (DurableTask.AzureStorage + WebJobs blob trigg
 from __future__ import annotations
 
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
@@ -18,6 +17,7 @@ from bench.ledger import REAL, classify, parse
 from bench.pipeline import upload_all
 from bench.protocol import Claims, FloorRun, protocol_floor
 from bench.sections import bench_ledger, fresh_azurite, images_container
+from tests.overlap import overlap_of
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +54,10 @@ def test_protocol_floor_and_ledger(tmp_path: Path) -> None:
     with fresh_azurite(tmp_path, "floor") as (az, sql):
         items = [(f"p/{nm}", d) for nm, d in map(small_image, range(n))]
         upload_all(images_container(az), items)
-        floor = protocol_floor(az, sql, n, timeout=120)
+        with overlap_of(FloorRun, "new_blob") as claims:
+            floor = protocol_floor(az, sql, n, timeout=120)
+    assert claims.most == n  # the first floor claims every listed blob at once
+    assert floor.claims == Claims.AT_ONCE.value
     for kind, count in EXACT.items():
         assert floor.by_kind.get(kind) == count, kind
 
@@ -64,27 +67,16 @@ def test_protocol_floor_and_ledger(tmp_path: Path) -> None:
     assert set(ledger) <= set(REAL), set(ledger) - set(REAL)
 
 
-@pytest.mark.parametrize(("claims", "most"), [(Claims.AT_ONCE, 6), (Claims.IN_TURN, 1)])
-def test_floor_claims_at_once_or_in_turn(tmp_path: Path, claims: Claims, most: int) -> None:
-    """The in-turn floor claims as the real scan does (ScanBlobScanLogHybridPollingStrategy.cs
-    PollAndNotify: one blob after another); both floors issue the same requests per image."""
-    n, overlap = 6, {"now": 0, "most": 0}
-    original = FloorRun.new_blob
-
-    async def counted(run: FloorRun, name: str, etag: str) -> None:
-        overlap["now"] += 1
-        overlap["most"] = max(overlap["most"], overlap["now"])
-        try:
-            await original(run, name, etag)
-        finally:
-            overlap["now"] -= 1
-
+def test_the_floor_that_claims_in_turn(tmp_path: Path) -> None:
+    """The second floor claims as the real scan does (ScanBlobScanLogHybridPollingStrategy.cs
+    PollAndNotify: one blob after another) and issues the same requests per image."""
+    n = 6
     with fresh_azurite(tmp_path, "floor") as (az, sql):
         upload_all(images_container(az), [(f"p/{nm}", d) for nm, d in map(small_image, range(n))])
-        with mock.patch.object(FloorRun, "new_blob", counted):
-            floor = protocol_floor(az, sql, n, timeout=120, claims=claims)
-    assert overlap["most"] == most
-    assert floor.claims == claims.value
+        with overlap_of(FloorRun, "new_blob") as claims:
+            floor = protocol_floor(az, sql, n, timeout=120, claims=Claims.IN_TURN)
+    assert claims.most == 1
+    assert floor.claims == Claims.IN_TURN.value
     for kind, count in EXACT.items():
         assert floor.by_kind.get(kind) == count, kind
 

@@ -25,6 +25,7 @@ from devhost.blobtrigger.scanner import ContainerScanner
 from devhost.blobtrigger.skips import SkipReason
 from devhost.blobtrigger.targets import host_queue_name
 from devhost.contracts import BlobTriggerEvent
+from tests.overlap import overlap_of
 from tests.waiting import wait_until
 
 
@@ -184,26 +185,13 @@ def test_a_scan_claims_new_blobs_one_at_a_time_in_listing_order(azurite: Azurite
     blobs = [f"b{i:02d}.png" for i in range(12)]
     for name in reversed(blobs):  # upload order is not listing order
         cc.upload_blob(name, b"x")
-    claimed: list[str] = []
-    overlap = {"now": 0, "most": 0}
-    original = ContainerScanner._claim
-
-    async def watched(scanner: ContainerScanner, name: str, etag: str) -> object:
-        overlap["now"] += 1
-        overlap["most"] = max(overlap["most"], overlap["now"])
-        try:
-            await asyncio.sleep(0.01)  # a slower store: room for a concurrent claim to start
-            return await original(scanner, name, etag)
-        finally:
-            overlap["now"] -= 1
-            claimed.append(name)
-
     rec = Recorder()
-    with mock.patch.object(ContainerScanner, "_claim", watched):
+    # A slower store (10 ms per claim) leaves room for a concurrent claim to start.
+    with overlap_of(ContainerScanner, "_claim", delay=0.01) as claims:
         run_listener(azurite, container, host_id, rec, until=lambda: len(rec.events) >= 12)
     assert sorted(e.blob_name for e in rec.events) == blobs
-    assert claimed == blobs
-    assert overlap["most"] == 1
+    assert [name for name, _etag in claims.ended] == blobs
+    assert claims.most == 1
 
 
 def test_restart_does_not_refire_and_new_etag_does(azurite: Azurite) -> None:
